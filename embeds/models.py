@@ -1,0 +1,66 @@
+"""Embeds: the unit of content a chat message can reference.
+
+The database holds only ciphertext for anything a user made: ``encrypted_content`` is an
+AES-256-GCM envelope (see ``embeds.crypto``) under the embed's data key, and ``wrapped_key`` is
+that data key wrapped by the owner's key in the keyring. Storage keys of the files are derived
+(``embeds.storage``), so no column reveals formats, variants, prompts or sizes.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Embed(models.Model):
+    class Type(models.TextChoices):
+        IMAGE = "image", "Image"
+        IMAGE_SEARCH_RESULTS = "image_search_results", "Image search results"
+
+    class Status(models.TextChoices):
+        PROCESSING = "processing", "Processing"
+        FINISHED = "finished", "Finished"
+        ERROR = "error", "Error"
+
+    class EncryptionMode(models.TextChoices):
+        VAULT = "vault", "Server-managed (vault)"
+        CLIENT = "client", "Client-side"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="embeds")
+    type = models.CharField(max_length=32, choices=Type.choices, default=Type.IMAGE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROCESSING, db_index=True)
+    encryption_mode = models.CharField(max_length=16, choices=EncryptionMode.choices, default=EncryptionMode.VAULT)
+    encrypted_content = models.BinaryField()
+    wrapped_key = models.TextField()
+    derived_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derivatives"
+    )
+    # Total stored bytes over all variants: lets staff see storage use without seeing content.
+    stored_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class KeyringKey(models.Model):
+    """A per-user key-encryption key of the local keyring, itself encrypted under the master key.
+
+    Only the local keyring backend uses this table; with Vault the per-user keys live in Vault.
+    Deleting the row is crypto-shredding: every data key wrapped by it becomes unreadable.
+    """
+
+    name = models.CharField(max_length=128, unique=True)
+    encrypted_kek = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name

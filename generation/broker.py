@@ -1,0 +1,68 @@
+"""The Dramatiq broker: Redis in the full stack, an in-process stub broker in the embedded default.
+
+With no ``REDIS_URL`` the web process runs the workers itself (``start_inprocess_workers``), so
+``make run`` needs no other service. Everything above this module is the same in both modes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import dramatiq
+from django.conf import settings
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware
+
+from .conf import conf
+
+logger = logging.getLogger(__name__)
+_inprocess_worker: dramatiq.Worker | None = None
+_lock = threading.Lock()
+
+
+class CloseDbConnections(Middleware):
+    """Close stale connections around each message, as Django does around each request."""
+
+    def before_process_message(self, broker, message) -> None:
+        from django.db import close_old_connections
+
+        close_old_connections()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
+        from django.db import close_old_connections
+
+        close_old_connections()
+
+    after_skip_message = after_process_message
+
+
+def configure_broker() -> dramatiq.Broker:
+    """Build the broker from settings and make it the global one (idempotent)."""
+    current = getattr(configure_broker, "_broker", None)
+    if current is not None:
+        return current
+    if settings.REDIS_URL:
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker: dramatiq.Broker = RedisBroker(url=settings.REDIS_URL, namespace=settings.DRAMATIQ_NAMESPACE)
+    else:
+        broker = StubBroker()
+    broker.add_middleware(CloseDbConnections())
+    dramatiq.set_broker(broker)
+    configure_broker._broker = broker  # type: ignore[attr-defined]
+    return broker
+
+
+def start_inprocess_workers() -> dramatiq.Worker | None:
+    """Start worker threads inside this process (embedded default only)."""
+    global _inprocess_worker
+    if not conf().INPROCESS_WORKERS:
+        return None
+    with _lock:
+        if _inprocess_worker is None:
+            broker = configure_broker()
+            _inprocess_worker = dramatiq.Worker(broker, worker_threads=conf().WORKER_THREADS, worker_timeout=100)
+            _inprocess_worker.start()
+            logger.info("generation.workers.started_inprocess threads=%s", conf().WORKER_THREADS)
+    return _inprocess_worker

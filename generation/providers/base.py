@@ -1,0 +1,114 @@
+"""The provider contract: what every image generator (offline, Gemini, fal) implements.
+
+Providers are plain classes with no Django imports beyond their settings object, so they can be
+exercised against local protocol servers. They report progress through a callback and poll a
+cancellation check; they raise ``ProviderError`` with one of the public error codes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class ErrorCode:
+    """The public error codes a task can end with."""
+
+    INVALID_REQUEST = "invalid_request"
+    CONTENT_BLOCKED = "content_blocked"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    PROVIDER_TIMEOUT = "provider_timeout"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    CANCELLED = "cancelled"
+    INTERNAL = "internal"
+
+
+class ProviderError(Exception):
+    """A provider failure. ``retryable`` errors are retried with backoff by the worker;
+    ``retry_after`` (seconds) overrides the backoff when the provider said how long to wait."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class Cancelled(ProviderError):
+    def __init__(self, message: str = "The task was cancelled.") -> None:
+        super().__init__(ErrorCode.CANCELLED, message)
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    aspect_ratio: str  # one of ASPECT_RATIOS
+    provider_model: str  # the provider's own model id, e.g. "gemini-3-pro-image-preview"
+    seed: int | None = None
+    image_size: str = "1K"  # "1K" | "2K" | "4K" (Gemini); providers map it as they can
+    # Edits: the source image (already EXIF-stripped PNG bytes), an optional mask PNG (white =
+    # change), and, for providers that fetch by URL (fal), a short-lived signed URL of the source.
+    source_image: bytes | None = None
+    mask: bytes | None = None
+    source_image_url: str | None = None
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    data: bytes  # the image exactly as the provider returned it
+    mime: str  # "image/png", "image/jpeg", "image/webp"
+    model_version: str | None = None
+    seed: int | None = None
+    usage: dict = field(default_factory=dict)  # e.g. token counts, for cost
+
+
+class ProgressReporter(Protocol):
+    def __call__(
+        self,
+        *,
+        stage: str,
+        progress: int,
+        queue_position: int | None = None,
+        eta_seconds: float | None = None,
+        provider_request_id: str | None = None,
+    ) -> None: ...
+
+
+def no_progress(**_: object) -> None:
+    """A ProgressReporter that ignores everything (for benchmarks and direct calls)."""
+
+
+class Provider(ABC):
+    """One image generator."""
+
+    name: str
+
+    @abstractmethod
+    def is_available(self) -> bool:
+        """True when configured (e.g. has an API key). Unavailable models are listed, not hidden."""
+
+    @abstractmethod
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        report: ProgressReporter = no_progress,
+        is_cancelled: Callable[[], bool] = lambda: False,
+    ) -> ProviderResult:
+        """Make one image (or an edit when ``request.source_image`` is set).
+
+        Must call ``report`` as real progress happens (queue position, provider stage), poll
+        ``is_cancelled`` while waiting and raise ``Cancelled`` (after cancelling upstream where
+        the provider allows it), and raise ``ProviderError`` for every failure.
+        """

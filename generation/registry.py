@@ -1,0 +1,138 @@
+"""The model registry: public model names -> provider, capabilities, cost and timeout.
+
+Public names are the full ids (``google/gemini-3-pro-image-preview``) and short aliases
+(``high-end``, ``draft``, ``offline``). A provider without its key is listed as unavailable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from .conf import conf
+from .providers.base import Provider
+
+ASPECT_RATIOS: tuple[str, ...] = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+IMAGE_SIZES: tuple[str, ...] = ("1K", "2K", "4K")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    aliases: tuple[str, ...]
+    label: str
+    provider: str  # "offline" | "gemini" | "fal"
+    provider_model: str
+    tier: str  # "offline" | "draft" | "high-end"
+    image_sizes: tuple[str, ...]
+    supports_edit: bool
+    cost_usd: Decimal
+    timeout_seconds: float
+    typical_seconds: float  # ETA before we have measured durations
+
+    @property
+    def aspect_ratios(self) -> tuple[str, ...]:
+        return ASPECT_RATIOS
+
+
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="local/procedural",
+        aliases=("offline", "local"),
+        label="Offline procedural generator",
+        provider="offline",
+        provider_model="procedural-1",
+        tier="offline",
+        image_sizes=("1K",),
+        supports_edit=True,
+        cost_usd=Decimal("0"),
+        timeout_seconds=120,
+        typical_seconds=1.5,
+    ),
+    ModelSpec(
+        id="google/gemini-3-pro-image-preview",
+        aliases=("high-end", "gemini-3-pro-image-preview"),
+        label="Gemini 3 Pro Image",
+        provider="gemini",
+        provider_model="gemini-3-pro-image-preview",
+        tier="high-end",
+        image_sizes=IMAGE_SIZES,
+        supports_edit=True,
+        cost_usd=Decimal("0.134"),
+        timeout_seconds=600,
+        typical_seconds=25,
+    ),
+    ModelSpec(
+        id="fal-ai/flux-2/klein/9b/base",
+        aliases=("draft", "flux-2-klein"),
+        label="FLUX.2 klein 9B (draft)",
+        provider="fal",
+        provider_model="fal-ai/flux-2/klein/9b/base",
+        tier="draft",
+        image_sizes=("1K",),
+        supports_edit=True,
+        cost_usd=Decimal("0.011"),
+        timeout_seconds=600,
+        typical_seconds=6,
+    ),
+)
+
+
+def find_model(name: str) -> ModelSpec | None:
+    """The spec for a public model id or alias, or None."""
+    for spec in MODELS:
+        if name == spec.id or name in spec.aliases:
+            return spec
+    return None
+
+
+def default_model() -> ModelSpec:
+    spec = find_model(conf().DEFAULT_MODEL)
+    if spec is None:
+        raise LookupError(f"IMAGES_DEFAULT_MODEL {conf().DEFAULT_MODEL!r} is not a known model")
+    return spec
+
+
+@cache
+def get_provider(provider: str) -> Provider:
+    """The configured provider instance for a provider name (built once per settings)."""
+    settings = conf()
+    if provider == "offline":
+        from .providers.offline import OfflineProvider
+
+        return OfflineProvider()
+    if provider == "gemini":
+        from .providers.gemini import GeminiProvider
+
+        return GeminiProvider(
+            api_key=settings.GOOGLE_API_KEY,
+            base_url=settings.GEMINI_BASE_URL,
+            api_version=settings.GEMINI_API_VERSION,
+            timeout=settings.GEMINI_TIMEOUT,
+        )
+    if provider == "fal":
+        from .providers.fal import FalProvider
+
+        return FalProvider(
+            api_key=settings.FAL_KEY,
+            queue_base_url=settings.FAL_QUEUE_BASE_URL,
+            run_base_url=settings.FAL_RUN_BASE_URL,
+            timeout=settings.FAL_TIMEOUT,
+            poll_interval=settings.FAL_POLL_INTERVAL,
+            max_download_bytes=settings.PROVIDER_DOWNLOAD_MAX_BYTES,
+        )
+    raise LookupError(f"unknown provider {provider!r}")
+
+
+def provider_for(spec: ModelSpec) -> Provider:
+    return get_provider(spec.provider)
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **_: object) -> None:
+    if setting == "GENERATION":
+        get_provider.cache_clear()

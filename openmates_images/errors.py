@@ -1,0 +1,1 @@
+"""One JSON error shape for the whole API: {"error": {"code", "message", "field"}}."""

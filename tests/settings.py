@@ -1,0 +1,37 @@
+"""Test settings: the full stack on this machine's real services.
+
+PostgreSQL and Redis are the machine's own; S3 is moto's standalone server and Vault is our
+transit-compatible HTTP server, both started by session fixtures on the ports chosen here (one
+pair per xdist worker, since each worker imports this module in its own process).
+"""
+
+import os
+import socket
+import tempfile
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/openmates_images")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ["DRAMATIQ_NAMESPACE"] = f"omi-test-{_worker}-{os.getpid()}"
+os.environ["CHANNELS_PREFIX"] = f"omi-test-{_worker}-{os.getpid()}"
+os.environ["S3_ENDPOINT_URL"] = f"http://127.0.0.1:{_free_port()}"
+os.environ["S3_BUCKET"] = "chatfiles"
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105
+os.environ["VAULT_ADDR"] = f"http://127.0.0.1:{_free_port()}"
+os.environ["VAULT_TOKEN"] = "test-root-token"  # noqa: S105
+os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix=f"omi-test-{_worker}-")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
+os.environ["GENERATION_RETRY_MIN_BACKOFF_MS"] = "50"
+os.environ["GENERATION_RETRY_MAX_BACKOFF_MS"] = "200"
+
+from openmates_images.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
