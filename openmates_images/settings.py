@@ -174,7 +174,11 @@ STORAGES = {
         if USE_S3
         else {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(DATA_DIR / "objects"), "file_permissions_mode": 0o600},
+            "OPTIONS": {
+                "location": str(DATA_DIR / "objects"),
+                "file_permissions_mode": 0o600,
+                "allow_overwrite": True,
+            },
         }
     ),
 }

@@ -2,7 +2,19 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from . import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("v1/openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("v1/docs", SpectacularRedocView.as_view(url_name="openapi"), name="api-docs"),
+    path("v1/", include("embeds.api.urls")),
+    path("v1/", include("generation.api.urls")),
+    path("v1/", include("chats.api_urls")),
+    path("", include("accounts.urls")),
+    path("", include("chats.urls")),
 ]

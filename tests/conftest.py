@@ -1,8 +1,16 @@
-"""Fixtures for the real services the suite runs against (see tests/settings.py)."""
+"""Fixtures for the real services the suite runs against (see tests/settings.py).
+
+* PostgreSQL and Redis: this machine's own servers.
+* S3: moto's standalone server over real HTTP, one per xdist worker.
+* Vault transit: our compatible HTTP server (tests/fakes/vault_server.py).
+* Workers: a real Dramatiq worker on the Redis broker, in this process's threads; tests that
+  use it run with ``transaction=True`` so the worker sees committed rows.
+"""
 
 from __future__ import annotations
 
 import os
+import time
 from urllib.parse import urlparse
 
 import pytest
@@ -18,3 +26,109 @@ def vault_server():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's standalone S3 server over HTTP, with the chatfiles bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    url = urlparse(os.environ["S3_ENDPOINT_URL"])
+    server = ThreadedMotoServer(ip_address=url.hostname, port=url.port, verbose=False)
+    server.start()
+    client = boto3.client(
+        "s3",
+        endpoint_url=os.environ["S3_ENDPOINT_URL"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=os.environ["S3_BUCKET"])
+    yield client
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _services(request, vault_server, s3_server):
+    """Every test runs with Vault and S3 up (most of the product needs both)."""
+    yield
+
+
+@pytest.fixture
+def broker():
+    from generation.broker import configure_broker
+
+    broker = configure_broker()
+    broker.flush_all()
+    return broker
+
+
+@pytest.fixture
+def worker(broker, transactional_db):
+    """A real Dramatiq worker consuming the test's Redis namespace."""
+    import dramatiq
+
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    yield worker
+    worker.stop()
+    broker.flush_all()
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    counter = {"n": 0}
+
+    def make(username: str | None = None):
+        counter["n"] += 1
+        return django_user_model.objects.create_user(username=username or f"user{counter['n']}", password="pw-12345678")
+
+    return make
+
+
+@pytest.fixture
+def api_client_for():
+    """An APIClient authenticated with a fresh API key of the given user."""
+    from rest_framework.test import APIClient
+
+    from accounts.api_keys import do_create_api_key
+
+    def make(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {do_create_api_key(user).raw_key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def alice_api(alice, api_client_for):
+    return api_client_for(alice)
+
+
+@pytest.fixture
+def bob_api(bob, api_client_for):
+    return api_client_for(bob)
+
+
+def wait_for_task(client, task_id: str, *, timeout: float = 30.0) -> dict:
+    """Poll GET /v1/tasks/{id} until the task is terminal; returns the last body."""
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        body = client.get(f"/v1/tasks/{task_id}").json()
+        if body.get("status") in {"completed", "failed", "cancelled"}:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} did not finish in {timeout}s: {body}")

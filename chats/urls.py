@@ -1,0 +1,3 @@
+"""Web UI pages (owned by the chat UI)."""
+
+urlpatterns: list = []

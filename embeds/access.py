@@ -1,0 +1,44 @@
+"""Fetch-and-authorize in one step: another user's id answers exactly like a missing one."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from openmates_images.errors import ApiError
+
+from .models import Embed
+
+
+def parse_uuid(value: object, *, field: str | None = None, not_found: bool = True) -> uuid.UUID:
+    """A UUID from user input; a malformed id answers 404 (path) or 400 (body field)."""
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError) as exc:
+        if not_found:
+            raise ApiError("not_found", "Not found.", status_code=404) from exc
+        raise ApiError("invalid_value", "Must be a valid id.", field=field) from exc
+
+
+def access_embed(user: AbstractBaseUser, embed_id: object, *, field: str | None = None) -> Embed:
+    """The user's embed, or 404 (also for malformed ids and other users' embeds)."""
+    embed = Embed.objects.filter(pk=parse_uuid(embed_id, field=field), owner=user).first()
+    if embed is None:
+        raise ApiError("not_found", "Not found.", field=field, status_code=404)
+    return embed
+
+
+def access_finished_image(user: AbstractBaseUser, embed_id: object, *, field: str | None = None) -> Embed:
+    """The user's finished image embed: 404 if not theirs, 409 if not ready, 400 if not an image."""
+    embed = access_embed(user, embed_id, field=field)
+    if embed.type != Embed.Type.IMAGE:
+        raise ApiError("invalid_value", "This embed is not an image.", field=field)
+    if embed.status != Embed.Status.FINISHED:
+        raise ApiError(
+            "embed_not_ready",
+            "The image is still being processed." if embed.status == Embed.Status.PROCESSING else "The image failed.",
+            field=field,
+            status_code=409,
+        )
+    return embed

@@ -1,0 +1,113 @@
+"""Actions on embeds that run within the request: upload, crop, delete.
+
+Uploads and crops are processed synchronously (a few hundred ms of CPU for ~1 MP): the caller
+gets a finished embed or a clear error, never a placeholder that might fail later. Files are
+stored before the row is committed; if the commit fails, the objects are removed again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from openmates_images.errors import ApiError
+
+from . import imaging, sealing
+from .models import Embed
+from .storage import StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+AI_SOURCES = {"generated", "edit"}
+
+
+def _store_new_image(
+    owner: AbstractBaseUser, renditions: dict, content: dict, derived_from: Embed | None = None
+) -> Embed:
+    opened = sealing.new_embed(owner, content=content, status=Embed.Status.FINISHED, derived_from=derived_from)
+    content["files"] = opened.store_renditions(renditions)
+    opened.seal_content(content)
+    try:
+        with transaction.atomic():
+            opened.embed.save()
+    except Exception:
+        sealing.delete_files(opened.embed, sealing.FILE_VARIANTS)
+        raise
+    return opened.embed
+
+
+def _decode_error(exc: imaging.InvalidImage, field: str = "file") -> ApiError:
+    return ApiError(exc.code, exc.message, field=field)
+
+
+def do_create_upload_embed(owner: AbstractBaseUser, data: bytes, *, file_name: str) -> Embed:
+    """An uploaded image becomes a finished embed: metadata stripped, three formats, encrypted."""
+    try:
+        renditions = imaging.render_upload(data)
+    except imaging.InvalidImage as exc:
+        raise _decode_error(exc) from exc
+    content = {
+        "type": "image",
+        "source": "upload",
+        "file_name": file_name,
+        "uploaded_at": timezone.now().isoformat(),
+        "files": None,
+    }
+    embed = _store_new_image(owner, renditions, content)
+    logger.info("embeds.upload.created embed=%s", embed.id)
+    return embed
+
+
+def do_crop_embed(owner: AbstractBaseUser, source: Embed, box: tuple[int, int, int, int]) -> Embed:
+    """A new embed from a rectangle of the source's original; the source is untouched.
+
+    A crop of an AI image stays labelled as AI-made, with the same model and prompt."""
+    opened_source = sealing.open_embed(source)
+    source_content = opened_source.content()
+    try:
+        cropped = imaging.crop_to_png(opened_source.load_file("original"), box)
+        if source_content.get("source") in AI_SOURCES or source_content.get("ai_label"):
+            label = source_content.get("ai_label") or {
+                "model_name": source_content.get("model"),
+                "model_version": (source_content.get("provider") or {}).get("model_version"),
+                "prompt": source_content.get("prompt"),
+                "composite": bool(source_content.get("composite")),
+            }
+            renditions = imaging.render_generated(cropped, imaging.AiLabel(**label))
+        else:
+            label = None
+            renditions = imaging.render_upload(cropped)
+    except imaging.InvalidImage as exc:
+        raise _decode_error(exc, field="rect") from exc
+    left, top, width, height = box
+    content = {
+        "type": "image",
+        "source": "crop",
+        "file_name": source_content.get("file_name"),
+        "prompt": source_content.get("prompt"),
+        "model": source_content.get("model"),
+        "aspect_ratio": None,
+        "ai_label": label,
+        "crop": {"x": left, "y": top, "width": width, "height": height},
+        "derived_from": str(source.id),
+        "generated_at": timezone.now().isoformat(),
+        "files": None,
+    }
+    embed = _store_new_image(owner, renditions, content, derived_from=source)
+    logger.info("embeds.crop.created embed=%s source=%s", embed.id, source.id)
+    return embed
+
+
+def do_delete_embed(embed: Embed) -> None:
+    """Remove the embed's objects from storage, then the row (and with it the wrapped key)."""
+    from .sealing import FILE_VARIANTS
+
+    try:
+        sealing.delete_files(embed, (*FILE_VARIANTS, "staging", "mask"))
+    except StorageUnavailable:
+        raise
+    embed.delete()
+    logger.info("embeds.embed.deleted embed=%s", embed.id)

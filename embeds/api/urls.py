@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("embeds/upload", views.EmbedUploadView.as_view(), name="embed-upload"),
+    path("embeds/<str:embed_id>", views.EmbedView.as_view(), name="embed"),
+    path("embeds/<str:embed_id>/file", views.EmbedFileView.as_view(), name="embed-file"),
+    path("embeds/<str:embed_id>/content", views.EmbedContentView.as_view(), name="embed-content"),
+    path("embeds/<str:embed_id>/crop", views.EmbedCropView.as_view(), name="embed-crop"),
+    path("embeds/<str:embed_id>/provenance", views.EmbedProvenanceView.as_view(), name="embed-provenance"),
+]

@@ -1,0 +1,172 @@
+"""REST views for embeds: files, content, provenance, upload, crop, delete."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from generation.presenters import public_files
+from openmates_images.api import StrictInputSerializer
+from openmates_images.errors import ApiError
+
+from .. import imaging, sealing
+from ..access import access_embed, access_finished_image
+from ..actions import do_create_upload_embed, do_crop_embed, do_delete_embed
+from ..conf import conf
+from ..models import Embed
+
+FORMATS = ("preview", "full", "original")
+CONTENT_FIELDS = (
+    "type", "source", "prompt", "model", "model_label", "aspect_ratio", "image_size", "seed", "file_name",
+    "derived_from", "crop", "generated_at", "uploaded_at", "requested_at", "results", "query",
+)
+
+
+def _etag(embed: Embed, variant: str) -> str:
+    # A finished embed's files never change (crops and edits make new embeds), so the id and
+    # variant name the bytes exactly: a strong validator that needs no decryption to check.
+    return '"' + hashlib.sha256(f"{embed.id}|{variant}".encode()).hexdigest()[:32] + '"'
+
+
+def _if_none_match(request: Request, etag: str) -> bool:
+    header = request.headers.get("If-None-Match", "")
+    return header.strip() == "*" or etag in [t.strip() for t in header.split(",")]
+
+
+class EmbedFileView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=list(FORMATS), default="preview")],
+        responses={(200, "image/webp"): bytes, (200, "image/png"): bytes},
+    )
+    def get(self, request: Request, embed_id: str) -> HttpResponse:
+        variant = request.query_params.get("format", "preview")
+        if variant not in FORMATS:
+            raise ApiError("invalid_value", f"format must be one of {', '.join(FORMATS)}.", field="format")
+        embed = access_finished_image(request.user, embed_id)
+        etag = _etag(embed, variant)
+        cache_control = f"private, max-age={conf().FILE_CACHE_SECONDS}, immutable"
+        if _if_none_match(request, etag):
+            response = HttpResponse(status=304)
+        else:
+            opened = sealing.open_embed(embed)
+            meta = (opened.content().get("files") or {}).get(variant)
+            if meta is None:
+                raise ApiError("not_found", "This embed has no such file.", status_code=404)
+            data = opened.load_file(variant)
+            response = HttpResponse(data, content_type=meta.get("mime") or f"image/{meta['format']}")
+            response["Content-Length"] = str(len(data))
+            extension = {"jpeg": "jpg"}.get(meta["format"], meta["format"])
+            response["Content-Disposition"] = f'inline; filename="image-{str(embed.id)[:8]}-{variant}.{extension}"'
+        response["ETag"] = etag
+        response["Cache-Control"] = cache_control
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def content_payload(embed: Embed, content: dict | None) -> dict:
+    """The decrypted content a client may see: no keys, nonces or storage names."""
+    body = {k: content[k] for k in CONTENT_FIELDS if content and k in content}
+    body.update(
+        embed_id=str(embed.id),
+        type=embed.type,
+        status=embed.status,
+        encryption_mode=embed.encryption_mode,
+        files=public_files((content or {}).get("files")),
+        created_at=embed.created_at.isoformat().replace("+00:00", "Z"),
+    )
+    if content and content.get("provider", {}).get("model_version"):
+        body["model_version"] = content["provider"]["model_version"]
+    task = embed.tasks.order_by("-created_at").first()
+    if task is not None:
+        body["task_id"] = str(task.id)
+        if task.error_code:
+            body["error"] = {"code": task.error_code, "message": task.error_message}
+    return body
+
+
+class EmbedContentView(APIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, embed_id: str) -> Response:
+        embed = access_embed(request.user, embed_id)
+        return Response(content_payload(embed, sealing.open_embed(embed).content()))
+
+
+class EmbedView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, embed_id: str) -> Response:
+        do_delete_embed(access_embed(request.user, embed_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UploadInputSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True)
+
+
+class EmbedUploadView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": UploadInputSerializer}, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        limit = conf().UPLOAD_MAX_BYTES
+        # Refuse an oversized body before parsing it (multipart overhead allowed for).
+        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
+            raise ApiError(
+                "file_too_large", f"The file is larger than {limit // (1024 * 1024)} MiB.", field="file", status_code=413
+            )
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ApiError("missing_field", "Send the image as a multipart field named 'file'.", field="file")
+        if upload.size > limit:
+            raise ApiError(
+                "file_too_large", f"The file is larger than {limit // (1024 * 1024)} MiB.", field="file", status_code=413
+            )
+        data = upload.read()
+        if not data:
+            raise ApiError("empty_file", "The file is empty.", field="file")
+        embed = do_create_upload_embed(request.user, data, file_name=(upload.name or "image")[:255])
+        return Response(content_payload(embed, sealing.open_embed(embed).content()), status=status.HTTP_201_CREATED)
+
+
+class CropInputSerializer(StrictInputSerializer):
+    x = serializers.IntegerField(min_value=0)
+    y = serializers.IntegerField(min_value=0)
+    width = serializers.IntegerField(min_value=1)
+    height = serializers.IntegerField(min_value=1)
+
+
+class EmbedCropView(APIView):
+    @extend_schema(request=CropInputSerializer, responses={201: dict})
+    def post(self, request: Request, embed_id: str) -> Response:
+        source = access_finished_image(request.user, embed_id)
+        serializer = CropInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rect = serializer.validated_data
+        original = (sealing.open_embed(source).content().get("files") or {}).get("original") or {}
+        if rect["x"] + rect["width"] > original.get("width", 0) or rect["y"] + rect["height"] > original.get("height", 0):
+            raise ApiError(
+                "invalid_value",
+                f"The rectangle must lie inside the {original.get('width')}×{original.get('height')} original.",
+                field="width" if rect["x"] + rect["width"] > original.get("width", 0) else "height",
+            )
+        embed = do_crop_embed(request.user, source, (rect["x"], rect["y"], rect["width"], rect["height"]))
+        return Response(content_payload(embed, sealing.open_embed(embed).content()), status=status.HTTP_201_CREATED)
+
+
+class EmbedProvenanceView(APIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, embed_id: str) -> Response:
+        embed = access_finished_image(request.user, embed_id)
+        opened = sealing.open_embed(embed)
+        files = opened.content().get("files") or {}
+        renditions = {
+            variant: imaging.read_provenance(opened.load_file(variant), meta.get("mime") or f"image/{meta['format']}")
+            for variant, meta in files.items()
+        }
+        return Response({"embed_id": str(embed.id), "renditions": renditions})

@@ -1,0 +1,125 @@
+"""Sealing embeds: one data key per embed, wrapped by the owner's keyring key.
+
+Everything an embed holds — the content JSON in the database and each stored file — is an
+AES-256-GCM envelope under the embed's data key, with a fresh nonce per encryption and AAD
+binding it to the embed and the variant. The data key exists unwrapped only in memory, for
+the duration of one operation; the database has only its wrapped form.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from . import crypto, storage
+from .keyring import get_keyring, key_name_for_user
+from .models import Embed
+
+if TYPE_CHECKING:
+    from .imaging import Rendition
+
+CONTENT_VARIANT = "content"
+FILE_VARIANTS = ("original", "full", "preview")
+# Uploads to S3 are network-bound: overlap the three puts instead of paying three round trips.
+_io_pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="embed-io")
+
+
+@dataclass
+class OpenEmbed:
+    """An embed with its unwrapped data key, for the length of one operation."""
+
+    embed: Embed
+    data_key: bytes
+
+    def content(self) -> dict:
+        return decrypt_content(self.embed, self.data_key)
+
+    def seal_content(self, content: dict) -> None:
+        """Replace the embed's content (the caller saves the row)."""
+        self.embed.encrypted_content = encrypt_content(self.embed.id, self.data_key, content)
+
+    def encrypt_file(self, variant: str, data: bytes) -> bytes:
+        return crypto.encrypt(self.data_key, data, crypto.object_aad(self.embed.id, variant))
+
+    def decrypt_file(self, variant: str, envelope: bytes) -> bytes:
+        return crypto.decrypt(self.data_key, envelope, crypto.object_aad(self.embed.id, variant))
+
+    def object_name(self, variant: str) -> str:
+        return storage.object_name(self.embed.owner_id, self.embed.id, variant)
+
+    def store_file(self, variant: str, data: bytes) -> int:
+        """Encrypt and store one file; returns the stored (ciphertext) size."""
+        envelope = self.encrypt_file(variant, data)
+        storage.put_object(self.object_name(variant), envelope)
+        return len(envelope)
+
+    def load_file(self, variant: str) -> bytes:
+        return self.decrypt_file(variant, storage.get_object(self.object_name(variant)))
+
+    def store_renditions(self, renditions: dict[str, Rendition]) -> dict[str, dict]:
+        """Encrypt and store every rendition in parallel; returns the files metadata for the content.
+
+        Each file gets its own nonce; names are derived, so storing again overwrites."""
+        futures = {
+            variant: _io_pool.submit(self.store_file, variant, rendition.data)
+            for variant, rendition in renditions.items()
+        }
+        stored = {variant: future.result() for variant, future in futures.items()}
+        self.embed.stored_bytes = sum(stored.values())
+        return {
+            variant: {
+                "width": rendition.width,
+                "height": rendition.height,
+                "size_bytes": len(rendition.data),
+                "format": rendition.format,
+                "mime": rendition.mime,
+            }
+            for variant, rendition in renditions.items()
+        }
+
+
+def encrypt_content(embed_id: uuid.UUID, data_key: bytes, content: dict) -> bytes:
+    plaintext = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+    return crypto.encrypt(data_key, plaintext, crypto.object_aad(embed_id, CONTENT_VARIANT))
+
+
+def decrypt_content(embed: Embed, data_key: bytes) -> dict:
+    plaintext = crypto.decrypt(data_key, bytes(embed.encrypted_content), crypto.object_aad(embed.id, CONTENT_VARIANT))
+    return json.loads(plaintext)
+
+
+def new_embed(
+    owner: AbstractBaseUser,
+    *,
+    content: dict,
+    type: str = Embed.Type.IMAGE,
+    status: str = Embed.Status.PROCESSING,
+    derived_from: Embed | None = None,
+) -> OpenEmbed:
+    """An unsaved embed with a fresh data key, wrapped for its owner, and its content sealed."""
+    data_key = crypto.new_data_key()
+    embed = Embed(
+        owner=owner,
+        type=type,
+        status=status,
+        derived_from=derived_from,
+        wrapped_key=get_keyring().wrap(key_name_for_user(owner.pk), data_key),
+    )
+    opened = OpenEmbed(embed=embed, data_key=data_key)
+    opened.seal_content(content)
+    return opened
+
+
+def open_embed(embed: Embed) -> OpenEmbed:
+    """Unwrap the embed's data key (a keyring call: Vault in production)."""
+    return OpenEmbed(embed=embed, data_key=get_keyring().unwrap(key_name_for_user(embed.owner_id), embed.wrapped_key))
+
+
+def delete_files(embed: Embed, variants: tuple[str, ...]) -> None:
+    for variant in variants:
+        storage.delete_object(storage.object_name(embed.owner_id, embed.id, variant))

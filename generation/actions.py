@@ -1,0 +1,196 @@
+"""Actions that create and control generation tasks. Views call exactly one of these.
+
+``check_create_generation`` validates what only the server can know (model availability, rate
+limits, idempotency), then creates the embed placeholder and the task in one transaction and
+queues the task id after commit: a rolled-back request never leaves a queued message behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Avg, F
+from django.utils import timezone
+
+from embeds import sealing
+from embeds.models import Embed
+from openmates_images.errors import ApiError
+
+from .conf import conf
+from .events import EMBED_UPDATE, send_to_user
+from .models import Task
+from .presenters import task_payload
+from .registry import ModelSpec, provider_for
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+ACTIVE_STATUSES = (Task.Status.QUEUED, Task.Status.PROCESSING)
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    prompt: str
+    aspect_ratio: str
+    model: ModelSpec
+    seed: int | None = None
+    image_size: str = "1K"
+    kind: str = Task.Kind.GENERATE
+    source: Embed | None = None  # edits: the image to edit
+    mask: bytes | None = None  # edits: PNG, white = change
+    composite: bool = False  # edits of an uploaded photo are labelled composite
+
+
+def enqueue_task(task_id, *, delay_ms: int | None = None) -> None:
+    """Queue a task id once the surrounding transaction commits."""
+    from .actors import run_task
+
+    def send() -> None:
+        options = {"delay": delay_ms} if delay_ms else {}
+        run_task.send_with_options(args=(str(task_id),), **options)
+
+    transaction.on_commit(send)
+
+
+def notify_task(task: Task, *, embed_status: str, files: dict | None = None) -> None:
+    """Push the task's state to the owner's tabs after commit."""
+    payload = task_payload(task, embed_status=embed_status, files=files)
+    transaction.on_commit(lambda: send_to_user(task.owner_id, EMBED_UPDATE, payload))
+
+
+def estimate_seconds(spec: ModelSpec) -> float:
+    """A running average of this model's recent durations, or its typical time before any."""
+    recent = (
+        Task.objects.filter(model=spec.id, status=Task.Status.COMPLETED, started_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("id", flat=True)[:20]
+    )
+    average = (
+        Task.objects.filter(id__in=list(recent))
+        .annotate(duration=F("finished_at") - F("started_at"))
+        .aggregate(avg=Avg("duration"))["avg"]
+    )
+    return round(average.total_seconds(), 1) if average else spec.typical_seconds
+
+
+def _check_limits(user: AbstractBaseUser) -> None:
+    settings = conf()
+    since = timezone.now() - timedelta(minutes=1)
+    recent = Task.objects.filter(owner=user, created_at__gte=since).exclude(kind=Task.Kind.REVERSE_SEARCH)
+    if recent.count() >= settings.RATE_LIMIT_PER_MINUTE:
+        oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+        wait = max(1, int(60 - (timezone.now() - oldest).total_seconds()) + 1) if oldest else 60
+        raise ApiError(
+            "rate_limited",
+            f"Too many image requests: at most {settings.RATE_LIMIT_PER_MINUTE} a minute.",
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    if Task.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count() >= settings.MAX_CONCURRENT_PER_USER:
+        raise ApiError(
+            "too_many_active_tasks",
+            f"You already have {settings.MAX_CONCURRENT_PER_USER} images in progress; wait for one to finish.",
+            status_code=429,
+            headers={"Retry-After": "5"},
+        )
+
+
+def _replay(user: AbstractBaseUser, idempotency_key: str | None) -> Task | None:
+    if not idempotency_key:
+        return None
+    task = Task.objects.select_related("embed").filter(owner=user, idempotency_key=idempotency_key).first()
+    if task is None:
+        return None
+    if timezone.now() - task.created_at > IDEMPOTENCY_WINDOW:
+        # Expired: free the key so it can name a new request.
+        Task.objects.filter(pk=task.pk).update(idempotency_key=None)
+        return None
+    return task
+
+
+def check_create_generation(
+    user: AbstractBaseUser,
+    params: GenerationParams,
+    *,
+    idempotency_key: str | None = None,
+    webhook_url: str = "",
+) -> tuple[Task, bool]:
+    """Create the embed placeholder and the task, queue it; returns (task, created).
+
+    A repeat with the same ``Idempotency-Key`` within 24 h returns the first task unchanged.
+    """
+    replayed = _replay(user, idempotency_key)
+    if replayed is not None:
+        return replayed, False
+    spec = params.model
+    if not provider_for(spec).is_available():
+        raise ApiError(
+            "provider_unavailable",
+            f"The model {spec.id} is not available on this server (its provider is not configured).",
+            field="model",
+        )
+    if params.kind == Task.Kind.EDIT and not spec.supports_edit:
+        raise ApiError("invalid_value", f"The model {spec.id} cannot edit images.", field="model")
+    _check_limits(user)
+
+    content = {
+        "type": "image",
+        "source": "edit" if params.kind == Task.Kind.EDIT else "generated",
+        "prompt": params.prompt,
+        "model": spec.id,
+        "model_label": spec.label,
+        "aspect_ratio": params.aspect_ratio,
+        "image_size": params.image_size,
+        "seed": params.seed,
+        "composite": params.composite,
+        "derived_from": str(params.source.id) if params.source else None,
+        "requested_at": timezone.now().isoformat(),
+        "files": None,
+    }
+    try:
+        with transaction.atomic():
+            opened = sealing.new_embed(user, content=content, derived_from=params.source)
+            opened.embed.save()
+            if params.mask is not None:
+                opened.store_file("mask", params.mask)
+            task = Task.objects.create(
+                owner=user,
+                kind=params.kind,
+                embed=opened.embed,
+                model=spec.id,
+                idempotency_key=idempotency_key or None,
+                webhook_url=webhook_url,
+                estimated_seconds=estimate_seconds(spec),
+                cost_usd=spec.cost_usd,
+            )
+            enqueue_task(task.id)
+            notify_task(task, embed_status=opened.embed.status)
+    except IntegrityError:
+        # Two requests with one Idempotency-Key raced; the other one won.
+        replayed = _replay(user, idempotency_key)
+        if replayed is None:
+            raise
+        return replayed, False
+    logger.info("generation.task.created task=%s model=%s kind=%s", task.id, spec.id, task.kind)
+    return task, True
+
+
+def do_cancel_task(task: Task) -> Task:
+    """Cancel a task: a queued one ends at once; a running one is flagged and the worker stops it
+    at the provider (fal cancel URL) and ends it ``cancelled`` without storing anything."""
+    with transaction.atomic():
+        task = Task.objects.select_for_update().select_related("embed").get(pk=task.pk)
+        if task.is_terminal:
+            return task
+        if task.status == Task.Status.QUEUED:
+            from .pipeline.runner import mark_cancelled
+
+            mark_cancelled(task)
+        else:
+            task.cancel_requested = True
+            task.save(update_fields=["cancel_requested"])
+    return task

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("apps/images/generate", views.GenerateView.as_view(), name="images-generate"),
+    path("apps/images/edit", views.EditView.as_view(), name="images-edit"),
+    path("apps/images/models", views.ModelsView.as_view(), name="images-models"),
+    path("tasks/<str:task_id>", views.TaskView.as_view(), name="task"),
+    path("tasks/<str:task_id>/cancel", views.CancelTaskView.as_view(), name="task-cancel"),
+]

@@ -1,0 +1,33 @@
+"""Events pushed to a user's open tabs over Channels.
+
+This module owns the group names and the message shapes; consumers only forward them. Events
+carry ids, status and progress, never prompts or image bytes: the page fetches content over
+REST, so a dropped socket loses nothing that a REST call cannot catch up on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+EMBED_UPDATE = "embed_update"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def send_to_user(user_id: int, event_type: str, payload: dict) -> None:
+    """Send one event to every open tab of a user. Failures are logged, never raised: the
+    state is already committed and the page catches up over REST."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(user_group(user_id), {"type": "user.event", "event": event_type, "payload": payload})
+    except Exception:  # a down Redis must not fail the job whose state is already saved
+        logger.warning("generation.events.send_failed event=%s", event_type, exc_info=True)

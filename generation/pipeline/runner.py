@@ -1,0 +1,311 @@
+"""The generation pipeline: provider -> renditions -> encrypt -> store -> finish -> notify.
+
+Each stage persists what it produced before the next starts, so a redelivered message (worker
+crash, retry) resumes instead of repeating: the provider's image is kept as an encrypted staging
+object right after the call, and object names are derived from the embed id, so storing again
+overwrites rather than duplicates. Every path ends the task ``completed``, ``failed`` or
+``cancelled`` and the embed ``finished`` or ``error``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from accounts.models import UserPreferences
+from embeds import imaging, sealing
+from embeds.keyring import KeyringError, KeyringUnavailable
+from embeds.models import Embed
+from embeds.storage import ObjectMissing, StorageUnavailable
+
+from ..actions import enqueue_task, notify_task
+from ..conf import conf
+from ..models import Task
+from ..providers.base import Cancelled, ErrorCode, GenerationRequest, ProviderError
+from ..registry import find_model, provider_for
+from ..webhooks import schedule_webhook
+
+logger = logging.getLogger(__name__)
+
+STAGING = "staging"
+SERVICE_UNAVAILABLE = "service_unavailable"
+_PROGRESS_WRITE_INTERVAL = 0.5
+_CANCEL_POLL_INTERVAL = 0.3
+
+# Where each stage sits on the 0-100 progress bar.
+PROVIDER_SPAN = (5, 70)
+ENCODING_PROGRESS = 75
+STORING_PROGRESS = 90
+
+
+class _Reporter:
+    """Writes real progress to the task (throttled) and pushes it to the owner's tabs."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self._last_write = 0.0
+
+    def __call__(
+        self,
+        *,
+        stage: str,
+        progress: int,
+        queue_position: int | None = None,
+        eta_seconds: float | None = None,
+        provider_request_id: str | None = None,
+        force: bool = False,
+    ) -> None:
+        task = self.task
+        low, high = PROVIDER_SPAN
+        if stage in {"queued", "generating", "provider"}:
+            progress = low + (high - low) * max(0, min(100, progress)) // 100
+        changed = stage != task.stage or queue_position != task.queue_position or progress > task.progress
+        now = time.monotonic()
+        if not changed or (not force and now - self._last_write < _PROGRESS_WRITE_INTERVAL and stage == task.stage):
+            return
+        self._last_write = now
+        task.stage = stage
+        task.progress = max(task.progress, progress)
+        task.queue_position = queue_position
+        fields = ["stage", "progress", "queue_position", "heartbeat_at"]
+        if eta_seconds is not None and task.started_at:
+            elapsed = (timezone.now() - task.started_at).total_seconds()
+            task.estimated_seconds = round(elapsed + eta_seconds, 1)
+            fields.append("estimated_seconds")
+        if provider_request_id and provider_request_id != task.provider_request_id:
+            task.provider_request_id = provider_request_id
+            fields.append("provider_request_id")
+        task.heartbeat_at = timezone.now()
+        Task.objects.filter(pk=task.pk).update(**{f: getattr(task, f) for f in fields})
+        notify_task(task, embed_status=Embed.Status.PROCESSING)
+
+
+def _cancel_checker(task: Task) -> Callable[[], bool]:
+    last = {"at": 0.0, "value": False}
+
+    def is_cancelled() -> bool:
+        now = time.monotonic()
+        if not last["value"] and now - last["at"] >= _CANCEL_POLL_INTERVAL:
+            last["at"] = now
+            last["value"] = Task.objects.filter(pk=task.pk, cancel_requested=True).exists()
+        return last["value"]
+
+    return is_cancelled
+
+
+def _claim(task_id: str) -> Task | None:
+    """Take the task for this attempt; None when there is nothing (left) to do."""
+    with transaction.atomic():
+        task = Task.objects.select_for_update().select_related("embed").filter(pk=task_id).first()
+        if task is None or task.is_terminal:
+            return None
+        if task.cancel_requested:
+            mark_cancelled(task)
+            return None
+        now = timezone.now()
+        task.status = Task.Status.PROCESSING
+        task.attempts += 1
+        task.started_at = task.started_at or now
+        task.heartbeat_at = now
+        task.stage = "starting"
+        task.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "stage"])
+        notify_task(task, embed_status=task.embed.status)
+        return task
+
+
+def run_task(task_id: str) -> None:
+    task = _claim(task_id)
+    if task is None:
+        return
+    started = time.monotonic()
+    try:
+        _execute(task)
+    except Cancelled:
+        mark_cancelled(task)
+    except ProviderError as exc:
+        _fail_or_retry(task, exc.code, exc.message, retryable=exc.retryable, retry_after=exc.retry_after)
+    except (KeyringUnavailable, StorageUnavailable, DatabaseError) as exc:
+        logger.warning("generation.task.dependency_unavailable task=%s error=%s", task.id, type(exc).__name__)
+        _fail_or_retry(
+            task, SERVICE_UNAVAILABLE, "A storage service was unavailable; the image could not be saved.", retryable=True
+        )
+    except imaging.InvalidImage as exc:
+        _fail_or_retry(task, ErrorCode.INTERNAL, f"The provider returned an unusable image ({exc.code}).")
+    except (KeyringError, ObjectMissing) as exc:
+        logger.error("generation.task.key_or_object_missing task=%s error=%s", task.id, type(exc).__name__)
+        _fail_or_retry(task, ErrorCode.INTERNAL, "The image's stored data is no longer available.")
+    except Exception:
+        logger.exception("generation.task.crashed task=%s", task.id)
+        _fail_or_retry(task, ErrorCode.INTERNAL, "Something went wrong on our side while making the image.")
+    finally:
+        logger.info("generation.task.attempt_done task=%s seconds=%.3f", task.id, time.monotonic() - started)
+
+
+def _provider_request(task: Task, content: dict, opened: sealing.OpenEmbed) -> GenerationRequest:
+    spec = find_model(task.model)
+    source_image = mask = None
+    if task.kind == Task.Kind.EDIT:
+        source = Embed.objects.filter(pk=content.get("derived_from"), owner_id=task.owner_id).first()
+        if source is None:
+            raise ProviderError(ErrorCode.INVALID_REQUEST, "The image to edit no longer exists.")
+        source_image = imaging.clean_image_bytes(sealing.open_embed(source).load_file("original"))
+        try:
+            mask = opened.load_file("mask")
+        except ObjectMissing:
+            mask = None
+    return GenerationRequest(
+        prompt=content["prompt"],
+        aspect_ratio=content["aspect_ratio"],
+        provider_model=spec.provider_model,
+        seed=content.get("seed"),
+        image_size=content.get("image_size") or "1K",
+        source_image=source_image,
+        mask=mask,
+        source_image_url=None,
+        timeout=spec.timeout_seconds,
+    )
+
+
+def _execute(task: Task) -> None:
+    spec = find_model(task.model)
+    if spec is None:
+        raise ProviderError(ErrorCode.INVALID_REQUEST, f"The model {task.model} is no longer configured.")
+    report = _Reporter(task)
+    is_cancelled = _cancel_checker(task)
+    opened = sealing.open_embed(task.embed)
+    content = opened.content()
+
+    # 1. Provider: called at most once per task; its result is staged (encrypted) right away.
+    if task.provider_result_stored:
+        image = opened.load_file(STAGING)
+    else:
+        report(stage="provider", progress=0, force=True)
+        result = provider_for(spec).generate(
+            _provider_request(task, content, opened), report=report, is_cancelled=is_cancelled
+        )
+        image = result.data
+        opened.store_file(STAGING, image)
+        content["provider"] = {"mime": result.mime, "model_version": result.model_version, "seed": result.seed}
+        if content.get("seed") is None and result.seed is not None:
+            content["seed"] = result.seed
+        opened.seal_content(content)
+        with transaction.atomic():
+            Embed.objects.filter(pk=task.embed_id).update(encrypted_content=opened.embed.encrypted_content)
+            task.provider_result_stored = True
+            task.usage = result.usage or {}
+            Task.objects.filter(pk=task.pk).update(provider_result_stored=True, usage=task.usage)
+    if is_cancelled():
+        raise Cancelled()
+
+    # 2. Renditions: original (pixels untouched) + full + preview, labelled and signed.
+    report(stage="encoding", progress=ENCODING_PROGRESS, force=True)
+    prefs = UserPreferences.objects.filter(user_id=task.owner_id).first()
+    label = imaging.AiLabel(
+        model_name=spec.provider_model,
+        model_version=(content.get("provider") or {}).get("model_version"),
+        prompt=content["prompt"] if (prefs is None or prefs.embed_prompt_in_metadata) else None,
+        composite=bool(content.get("composite")),
+    )
+    renditions = imaging.render_generated(image, label)
+    if is_cancelled():
+        raise Cancelled()
+
+    # 3. Encrypt and store (names derived from the embed id: a retry overwrites).
+    report(stage="storing", progress=STORING_PROGRESS, force=True)
+    files = opened.store_renditions(renditions)
+
+    # 4. Finish atomically, unless a cancel arrived meanwhile.
+    content["files"] = files
+    content["generated_at"] = timezone.now().isoformat()
+    opened.seal_content(content)
+    with transaction.atomic():
+        locked = Task.objects.select_for_update().get(pk=task.pk)
+        if locked.cancel_requested or locked.is_terminal:
+            raise Cancelled()
+        embed = opened.embed
+        embed.status = Embed.Status.FINISHED
+        embed.save(update_fields=["encrypted_content", "status", "stored_bytes", "updated_at"])
+        task.status = Task.Status.COMPLETED
+        task.progress = 100
+        task.stage = "done"
+        task.queue_position = None
+        task.error_code = task.error_message = ""
+        task.finished_at = timezone.now()
+        task.save(
+            update_fields=["status", "progress", "stage", "queue_position", "error_code", "error_message", "finished_at"]
+        )
+        notify_task(task, embed_status=embed.status, files=files)
+        schedule_webhook(task)
+    _delete_quietly(task.embed, (STAGING, "mask"))
+    logger.info("generation.task.completed task=%s attempts=%s", task.id, task.attempts)
+
+
+def _delete_quietly(embed: Embed, variants: tuple[str, ...]) -> None:
+    try:
+        sealing.delete_files(embed, variants)
+    except StorageUnavailable:
+        logger.warning("generation.task.cleanup_deferred embed=%s", embed.id)
+
+
+def _backoff_ms(attempt: int, retry_after: float | None) -> int:
+    settings = conf()
+    if retry_after is not None:
+        return int(min(retry_after * 1000, settings.RETRY_MAX_BACKOFF_MS * 10))
+    base = settings.RETRY_MIN_BACKOFF_MS * (2 ** max(0, attempt - 1))
+    return int(min(base, settings.RETRY_MAX_BACKOFF_MS) * random.uniform(0.75, 1.25))
+
+
+def _fail_or_retry(
+    task: Task, code: str, message: str, *, retryable: bool = False, retry_after: float | None = None
+) -> None:
+    if retryable and task.attempts <= conf().MAX_RETRIES:
+        with transaction.atomic():
+            locked = Task.objects.select_for_update().select_related("embed").get(pk=task.pk)
+            if locked.is_terminal:
+                return
+            if locked.cancel_requested:
+                mark_cancelled(locked)
+                return
+            locked.status = Task.Status.QUEUED
+            locked.stage = "retrying"
+            locked.save(update_fields=["status", "stage"])
+            delay = _backoff_ms(locked.attempts, retry_after)
+            enqueue_task(locked.id, delay_ms=delay)
+            notify_task(locked, embed_status=locked.embed.status)
+        logger.info("generation.task.retry task=%s code=%s delay_ms=%s", task.id, code, delay)
+        return
+    mark_failed(task, code, message)
+
+
+def _end(task: Task, status: str, code: str, message: str) -> None:
+    with transaction.atomic():
+        locked = Task.objects.select_for_update().select_related("embed").get(pk=task.pk)
+        if locked.is_terminal:
+            return
+        locked.status = status
+        locked.error_code = code
+        locked.error_message = message
+        locked.stage = status
+        locked.queue_position = None
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "error_code", "error_message", "stage", "queue_position", "finished_at"])
+        Embed.objects.filter(pk=locked.embed_id).update(status=Embed.Status.ERROR, updated_at=timezone.now())
+        locked.embed.status = Embed.Status.ERROR
+        notify_task(locked, embed_status=Embed.Status.ERROR)
+        schedule_webhook(locked)
+    _delete_quietly(locked.embed, (STAGING, "mask", *sealing.FILE_VARIANTS))
+
+
+def mark_failed(task: Task, code: str, message: str) -> None:
+    _end(task, Task.Status.FAILED, code, message)
+    logger.info("generation.task.failed task=%s code=%s", task.id, code)
+
+
+def mark_cancelled(task: Task) -> None:
+    _end(task, Task.Status.CANCELLED, ErrorCode.CANCELLED, "The task was cancelled.")
+    logger.info("generation.task.cancelled task=%s", task.id)

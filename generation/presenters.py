@@ -1,0 +1,54 @@
+"""The public JSON shape of a task, shared by the REST API and the WebSocket events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .models import Task
+
+PUBLIC_FILE_FIELDS = ("width", "height", "size_bytes", "format")
+
+
+def public_files(files: dict | None) -> dict | None:
+    """Per-format metadata without anything internal."""
+    if not files:
+        return None
+    return {variant: {k: meta[k] for k in PUBLIC_FILE_FIELDS if k in meta} for variant, meta in files.items()}
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def estimated_finish_at(task: Task):
+    if task.is_terminal or task.estimated_seconds is None:
+        return None
+    start = task.started_at or task.created_at
+    return start + timedelta(seconds=task.estimated_seconds)
+
+
+def task_payload(task: Task, *, embed_status: str | None = None, files: dict | None = None) -> dict:
+    finish_at = estimated_finish_at(task)
+    eta = max(0.0, (finish_at - timezone.now()).total_seconds()) if finish_at else None
+    return {
+        "task_id": str(task.id),
+        "embed_id": str(task.embed_id),
+        "kind": task.kind,
+        "status": task.status,
+        "embed_status": embed_status,
+        "progress": task.progress,
+        "stage": task.stage,
+        "queue_position": task.queue_position,
+        "model": task.model,
+        "eta_seconds": round(eta, 1) if eta is not None else None,
+        "estimated_finish_at": _iso(finish_at),
+        "created_at": _iso(task.created_at),
+        "started_at": _iso(task.started_at),
+        "finished_at": _iso(task.finished_at),
+        "attempts": task.attempts,
+        "cost_usd": str(task.cost_usd) if task.cost_usd is not None else None,
+        "error": {"code": task.error_code, "message": task.error_message} if task.error_code else None,
+        "files": public_files(files) if task.status == Task.Status.COMPLETED else None,
+    }

@@ -1,0 +1,270 @@
+"""The REST flow end to end on the full stack: generate -> worker -> three formats -> download."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from embeds.models import Embed
+from generation.models import Task
+from tests.conftest import wait_for_task
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _generate(client, **body):
+    body.setdefault("prompt", "A futuristic cityscape at sunset")
+    return client.post("/v1/apps/images/generate", body, format="json")
+
+
+def test_generate_poll_download_every_format(alice_api, worker):
+    response = _generate(alice_api, aspect_ratio="16:9", seed=7)
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "queued"
+    assert body["embed_status"] == "processing"
+    assert body["estimated_finish_at"] is not None and body["eta_seconds"] is not None
+
+    done = wait_for_task(alice_api, body["task_id"])
+    assert done["status"] == "completed", done
+    assert done["progress"] == 100
+    assert done["embed_id"] == body["embed_id"]
+    files = done["files"]
+    assert set(files) == {"original", "full", "preview"}
+    assert files["original"]["format"] == "png"
+    assert files["full"]["format"] == files["preview"]["format"] == "webp"
+    width, height = files["original"]["width"], files["original"]["height"]
+    assert abs(width / height - 16 / 9) < 0.02
+    assert (files["full"]["width"], files["full"]["height"]) == (width, height)
+    assert files["preview"]["width"] <= 600 and files["preview"]["height"] <= 400
+    assert max(files["preview"]["width"] / 600, files["preview"]["height"] / 400) == pytest.approx(1, abs=0.01)
+
+    for variant, mime, magic in (
+        ("original", "image/png", b"\x89PNG"),
+        ("full", "image/webp", b"RIFF"),
+        ("preview", "image/webp", b"RIFF"),
+    ):
+        file_response = alice_api.get(f"/v1/embeds/{body['embed_id']}/file?format={variant}")
+        assert file_response.status_code == 200
+        assert file_response["Content-Type"] == mime
+        data = file_response.content
+        assert data.startswith(magic)
+        assert int(file_response["Content-Length"]) == len(data) == files[variant]["size_bytes"]
+        assert "immutable" in file_response["Cache-Control"] and "private" in file_response["Cache-Control"]
+        image = Image.open(io.BytesIO(data))
+        assert image.size == (files[variant]["width"], files[variant]["height"])
+        etag = file_response["ETag"]
+        assert etag.startswith('"') and not etag.startswith('W/')
+        cached = alice_api.get(f"/v1/embeds/{body['embed_id']}/file?format={variant}", HTTP_IF_NONE_MATCH=etag)
+        assert cached.status_code == 304
+        assert cached.content == b""
+
+    content = alice_api.get(f"/v1/embeds/{body['embed_id']}/content").json()
+    assert content["prompt"] == "A futuristic cityscape at sunset"
+    assert content["model"] == "local/procedural"
+    assert content["aspect_ratio"] == "16:9"
+    assert content["seed"] == 7
+    assert content["encryption_mode"] == "vault"
+    assert content["status"] == "finished"
+    assert content["generated_at"]
+    assert content["files"] == files
+    serialized = str(content)
+    for secret in ("wrapped", "nonce", "s3_key", "key", "staging"):
+        assert secret not in {k.lower() for k in content}, secret
+    assert "aes" not in serialized.lower()
+
+
+def test_default_body_is_square_and_default_model(alice_api, worker):
+    body = _generate(alice_api).json()
+    done = wait_for_task(alice_api, body["task_id"])
+    assert done["model"] == "local/procedural"
+    assert done["files"]["original"]["width"] == done["files"]["original"]["height"]
+
+
+def test_same_seed_same_pixels(alice_api, worker):
+    first = wait_for_task(alice_api, _generate(alice_api, seed=42, prompt="red fox").json()["task_id"])
+    second = wait_for_task(alice_api, _generate(alice_api, seed=42, prompt="red fox").json()["task_id"])
+    a = alice_api.get(f"/v1/embeds/{first['embed_id']}/file?format=full")
+    b = alice_api.get(f"/v1/embeds/{second['embed_id']}/file?format=full")
+    pixels_a = Image.open(io.BytesIO(a.content)).convert("RGB").tobytes()
+    pixels_b = Image.open(io.BytesIO(b.content)).convert("RGB").tobytes()
+    assert pixels_a == pixels_b
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        ({}, "missing_field", "prompt"),
+        ({"prompt": ""}, "invalid_value", "prompt"),
+        ({"prompt": "   "}, "invalid_value", "prompt"),
+        ({"prompt": "x" * 4001}, "value_too_long", "prompt"),
+        ({"prompt": "cat", "aspect_ratio": "7:3"}, "invalid_value", "aspect_ratio"),
+        ({"prompt": "cat", "model": "dall-e-9"}, "invalid_value", "model"),
+        ({"prompt": "cat", "colour": "red"}, "unknown_field", "colour"),
+        ({"prompt": 12}, None, "prompt"),
+        ({"prompt": "cat", "seed": -1}, "invalid_request", "seed"),
+        ({"prompt": "cat", "image_size": "4K"}, "invalid_value", "image_size"),
+    ],
+)
+def test_bad_generate_input_is_a_clear_400(alice_api, body, code, field):
+    if body.get("prompt") == 12:
+        body = {"prompt": ["a", "list"]}
+    response = alice_api.post("/v1/apps/images/generate", body, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == field
+    if code:
+        assert error["code"] == code
+    assert error["message"]
+    assert not Task.objects.exists() and not Embed.objects.exists()
+
+
+def test_bad_json_and_non_object_bodies(alice_api):
+    response = alice_api.post("/v1/apps/images/generate", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+    response = alice_api.post("/v1/apps/images/generate", "[1,2]", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_unavailable_provider_is_refused_before_queueing(alice_api):
+    response = _generate(alice_api, model="high-end")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "provider_unavailable"
+    assert not Task.objects.exists()
+
+
+def test_auth_required_and_bad_keys_rejected(client, alice):
+    response = client.post("/v1/apps/images/generate", {"prompt": "x"}, content_type="application/json")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+    assert response["WWW-Authenticate"] == "Bearer"
+    response = client.get("/v1/tasks/00000000-0000-0000-0000-000000000000", HTTP_AUTHORIZATION="Bearer omi_nope_nope")
+    assert response.status_code == 401
+
+
+def test_revoked_key_stops_working(alice):
+    from rest_framework.test import APIClient
+
+    from accounts.api_keys import do_create_api_key, do_revoke_api_key
+
+    created = do_create_api_key(alice)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {created.raw_key}")
+    assert client.get("/v1/apps/images/models").status_code == 200
+    do_revoke_api_key(created.api_key)
+    assert client.get("/v1/apps/images/models").status_code == 401
+
+
+def test_session_cookie_needs_csrf_for_posts(alice):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    assert browser.get("/v1/apps/images/models").status_code == 200
+    response = browser.post("/v1/apps/images/generate", {"prompt": "x"}, content_type="application/json")
+    assert response.status_code == 403
+
+
+def test_other_users_ids_answer_404_everywhere(alice_api, bob_api, worker):
+    body = _generate(alice_api).json()
+    wait_for_task(alice_api, body["task_id"])
+    embed, task = body["embed_id"], body["task_id"]
+    for method, url in (
+        ("get", f"/v1/tasks/{task}"),
+        ("post", f"/v1/tasks/{task}/cancel"),
+        ("get", f"/v1/embeds/{embed}/file?format=preview"),
+        ("get", f"/v1/embeds/{embed}/file?format=original"),
+        ("get", f"/v1/embeds/{embed}/content"),
+        ("get", f"/v1/embeds/{embed}/provenance"),
+        ("delete", f"/v1/embeds/{embed}"),
+    ):
+        response = getattr(bob_api, method)(url)
+        assert response.status_code == 404, (method, url, response.content)
+        assert response.json()["error"]["code"] == "not_found"
+    response = bob_api.post(f"/v1/embeds/{embed}/crop", {"x": 0, "y": 0, "width": 10, "height": 10}, format="json")
+    assert response.status_code == 404
+    response = bob_api.post("/v1/apps/images/edit", {"embed_id": embed, "prompt": "make it blue"}, format="json")
+    assert response.status_code == 404
+    assert response.json()["error"]["field"] == "embed_id"
+    # ...and alice still has everything.
+    assert alice_api.get(f"/v1/embeds/{embed}/content").status_code == 200
+
+
+def test_malformed_and_unknown_ids_are_404(alice_api):
+    for url in ("/v1/tasks/not-a-uuid", "/v1/tasks/00000000-0000-0000-0000-000000000001",
+                "/v1/embeds/nope/content", "/v1/embeds/00000000-0000-0000-0000-000000000001/file"):
+        response = alice_api.get(url)
+        assert response.status_code == 404, url
+
+
+def test_file_of_unfinished_embed_is_409_and_unknown_format_400(alice_api, broker):
+    body = _generate(alice_api).json()  # no worker: stays queued
+    response = alice_api.get(f"/v1/embeds/{body['embed_id']}/file?format=preview")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "embed_not_ready"
+    response = alice_api.get(f"/v1/embeds/{body['embed_id']}/file?format=thumbnail")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "format"
+
+
+def test_provider_failure_ends_task_failed_and_embed_error(alice_api, worker):
+    body = _generate(alice_api, prompt="a cat [[fail:content_blocked]]").json()
+    done = wait_for_task(alice_api, body["task_id"])
+    assert done["status"] == "failed"
+    assert done["error"]["code"] == "content_blocked"
+    assert done["embed_status"] == "error"
+    assert Embed.objects.get(pk=body["embed_id"]).status == "error"
+    assert alice_api.get(f"/v1/embeds/{body['embed_id']}/file").status_code == 409
+
+
+def test_transient_provider_failure_is_retried_then_fails_with_its_code(alice_api, worker, settings):
+    settings.GENERATION = {**settings.GENERATION, "MAX_RETRIES": 2}
+    body = _generate(alice_api, prompt="a cat [[fail:provider_unavailable]]").json()
+    done = wait_for_task(alice_api, body["task_id"])
+    assert done["status"] == "failed"
+    assert done["error"]["code"] == "provider_unavailable"
+    assert done["attempts"] == 3
+
+
+def test_cancel_queued_task_ends_at_once(alice_api, broker):
+    body = _generate(alice_api).json()
+    response = alice_api.post(f"/v1/tasks/{body['task_id']}/cancel")
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["error"]["code"] == "cancelled"
+    assert Embed.objects.get(pk=body["embed_id"]).status == "error"
+
+
+def test_cancel_running_task_stops_it(alice_api, worker):
+    body = _generate(alice_api, prompt="slow [[sleep:20]]").json()
+    task_id = body["task_id"]
+    import time
+
+    deadline = time.monotonic() + 10
+    while alice_api.get(f"/v1/tasks/{task_id}").json()["status"] != "processing":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    alice_api.post(f"/v1/tasks/{task_id}/cancel")
+    done = wait_for_task(alice_api, task_id, timeout=5)
+    assert done["status"] == "cancelled"
+
+
+def test_idempotency_key_returns_the_same_task(alice_api, broker):
+    first = alice_api.post("/v1/apps/images/generate", {"prompt": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="abc-1")
+    second = alice_api.post("/v1/apps/images/generate", {"prompt": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="abc-1")
+    assert first.status_code == 202 and second.status_code == 200
+    assert first.json()["task_id"] == second.json()["task_id"]
+    assert Task.objects.count() == 1
+
+
+def test_models_endpoint_lists_unavailable_providers(alice_api):
+    body = alice_api.get("/v1/apps/images/models").json()
+    by_id = {m["id"]: m for m in body["models"]}
+    assert body["default"] == "local/procedural"
+    assert by_id["local/procedural"]["available"] is True
+    assert by_id["google/gemini-3-pro-image-preview"]["available"] is False
+    assert "draft" in by_id["fal-ai/flux-2/klein/9b/base"]["aliases"]

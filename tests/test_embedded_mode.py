@@ -1,0 +1,105 @@
+"""The embedded default, as `make run` starts it: a real server process with no services set.
+
+SQLite, the local encrypted object store, the local keyring and in-process workers, driven over
+plain HTTP exactly like the README's curl examples.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def embedded_server(tmp_path):
+    port = _free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "DATA_DIR": str(tmp_path / "data"),
+        "PORT": str(port),
+        "DJANGO_SETTINGS_MODULE": "openmates_images.settings",
+    }
+    python = sys.executable
+    subprocess.run([python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True)
+    created = subprocess.run(
+        [python, "manage.py", "create_api_key", "alice"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    key = created.stdout.strip().splitlines()[-1]
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen(
+        [python, "-m", "uvicorn", "openmates_images.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            raise AssertionError((tmp_path / "server.log").read_text())
+        time.sleep(0.2)
+    yield base, key, tmp_path / "data"
+    server.terminate()
+    server.wait(10)
+    log.close()
+
+
+def test_readme_flow_in_the_embedded_default(embedded_server):
+    base, key, data_dir = embedded_server
+    auth = {"Authorization": f"Bearer {key}"}
+    response = requests.post(
+        f"{base}/v1/apps/images/generate",
+        json={"prompt": "A futuristic cityscape at sunset", "aspect_ratio": "16:9"},
+        headers=auth,
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    task_id, embed_id = response.json()["task_id"], response.json()["embed_id"]
+    deadline = time.monotonic() + 60
+    while True:
+        task = requests.get(f"{base}/v1/tasks/{task_id}", headers=auth, timeout=10).json()
+        if task["status"] in {"completed", "failed", "cancelled"}:
+            break
+        assert time.monotonic() < deadline, task
+        time.sleep(0.2)
+    assert task["status"] == "completed", task
+    preview = requests.get(f"{base}/v1/embeds/{embed_id}/file?format=preview", headers=auth, timeout=10)
+    assert preview.status_code == 200
+    assert preview.headers["Content-Type"] == "image/webp"
+    assert preview.content[:4] == b"RIFF"
+    content = requests.get(f"{base}/v1/embeds/{embed_id}/content", headers=auth, timeout=10).json()
+    assert content["prompt"] == "A futuristic cityscape at sunset"
+    assert content["files"]["original"]["format"] == "png"
+    ready = requests.get(f"{base}/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+
+    objects = [p for p in (data_dir / "objects").rglob("*") if p.is_file()]
+    assert len(objects) == 3
+    for path in objects:
+        data = path.read_bytes()
+        assert not data.startswith((b"\x89PNG", b"RIFF"))
+        assert b"cityscape" not in data
+    for database_file in data_dir.glob("db.sqlite3*"):  # the database and its WAL
+        assert b"cityscape" not in database_file.read_bytes()
+    assert not requests.get(f"{base}/v1/tasks/{task_id}", timeout=10).ok  # no key, no access
