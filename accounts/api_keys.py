@@ -38,7 +38,9 @@ def hash_api_key(raw_key: str) -> str:
 def do_create_api_key(user: AbstractBaseUser, *, name: str = "default") -> CreatedApiKey:
     prefix = secrets.token_hex(4)
     raw_key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    api_key = ApiKey.objects.create(user=user, name=name[:100] or "default", prefix=prefix, key_hash=hash_api_key(raw_key))
+    api_key = ApiKey.objects.create(
+        user=user, name=name[:100] or "default", prefix=prefix, key_hash=hash_api_key(raw_key)
+    )
     return CreatedApiKey(api_key=api_key, raw_key=raw_key)
 
 
@@ -54,7 +56,10 @@ def get_user_for_api_key(raw_key: str) -> tuple[AbstractBaseUser, ApiKey] | None
     if api_key is None:
         return None
     now = timezone.now()
-    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > _LAST_USED_RESOLUTION_SECONDS:
+    if (
+        api_key.last_used_at is None
+        or (now - api_key.last_used_at).total_seconds() > _LAST_USED_RESOLUTION_SECONDS
+    ):
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key.user, api_key

@@ -38,7 +38,9 @@ class ApiKey(models.Model):
 class UserPreferences(models.Model):
     """Choices a user makes about their own data."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
     # Prompts are personal data: the user decides whether they travel inside the image's XMP.
     embed_prompt_in_metadata = models.BooleanField(default=True)
     webhook_secret = models.CharField(max_length=64, blank=True)

@@ -37,7 +37,9 @@ def access_finished_image(user: AbstractBaseUser, embed_id: object, *, field: st
     if embed.status != Embed.Status.FINISHED:
         raise ApiError(
             "embed_not_ready",
-            "The image is still being processed." if embed.status == Embed.Status.PROCESSING else "The image failed.",
+            "The image is still being processed."
+            if embed.status == Embed.Status.PROCESSING
+            else "The image failed.",
             field=field,
             status_code=409,
         )

@@ -27,7 +27,9 @@ AI_SOURCES = {"generated", "edit"}
 def _store_new_image(
     owner: AbstractBaseUser, renditions: dict, content: dict, derived_from: Embed | None = None
 ) -> Embed:
-    opened = sealing.new_embed(owner, content=content, status=Embed.Status.FINISHED, derived_from=derived_from)
+    opened = sealing.new_embed(
+        owner, content=content, status=Embed.Status.FINISHED, derived_from=derived_from
+    )
     content["files"] = opened.store_renditions(renditions)
     opened.seal_content(content)
     try:

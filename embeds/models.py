@@ -32,7 +32,9 @@ class Embed(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="embeds")
     type = models.CharField(max_length=32, choices=Type.choices, default=Type.IMAGE)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROCESSING, db_index=True)
-    encryption_mode = models.CharField(max_length=16, choices=EncryptionMode.choices, default=EncryptionMode.VAULT)
+    encryption_mode = models.CharField(
+        max_length=16, choices=EncryptionMode.choices, default=EncryptionMode.VAULT
+    )
     encrypted_content = models.BinaryField()
     wrapped_key = models.TextField()
     derived_from = models.ForeignKey(

@@ -89,7 +89,9 @@ def encrypt_content(embed_id: uuid.UUID, data_key: bytes, content: dict) -> byte
 
 
 def decrypt_content(embed: Embed, data_key: bytes) -> dict:
-    plaintext = crypto.decrypt(data_key, bytes(embed.encrypted_content), crypto.object_aad(embed.id, CONTENT_VARIANT))
+    plaintext = crypto.decrypt(
+        data_key, bytes(embed.encrypted_content), crypto.object_aad(embed.id, CONTENT_VARIANT)
+    )
     return json.loads(plaintext)
 
 
@@ -117,7 +119,9 @@ def new_embed(
 
 def open_embed(embed: Embed) -> OpenEmbed:
     """Unwrap the embed's data key (a keyring call: Vault in production)."""
-    return OpenEmbed(embed=embed, data_key=get_keyring().unwrap(key_name_for_user(embed.owner_id), embed.wrapped_key))
+    return OpenEmbed(
+        embed=embed, data_key=get_keyring().unwrap(key_name_for_user(embed.owner_id), embed.wrapped_key)
+    )
 
 
 def delete_files(embed: Embed, variants: tuple[str, ...]) -> None:

@@ -25,6 +25,7 @@ from .events import EMBED_UPDATE, send_to_user
 from .models import Task
 from .presenters import task_payload
 from .registry import ModelSpec, provider_for
+from .webhooks import WebhookRefused, check_webhook_url
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +91,14 @@ def _check_limits(user: AbstractBaseUser) -> None:
             status_code=429,
             headers={"Retry-After": str(wait)},
         )
-    if Task.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count() >= settings.MAX_CONCURRENT_PER_USER:
+    if (
+        Task.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count()
+        >= settings.MAX_CONCURRENT_PER_USER
+    ):
         raise ApiError(
             "too_many_active_tasks",
-            f"You already have {settings.MAX_CONCURRENT_PER_USER} images in progress; wait for one to finish.",
+            f"You already have {settings.MAX_CONCURRENT_PER_USER} images in progress; "
+            "wait for one to finish.",
             status_code=429,
             headers={"Retry-After": "5"},
         )
@@ -133,6 +138,11 @@ def check_create_generation(
             f"The model {spec.id} is not available on this server (its provider is not configured).",
             field="model",
         )
+    if webhook_url:
+        try:
+            check_webhook_url(webhook_url)
+        except WebhookRefused as exc:
+            raise ApiError("invalid_value", str(exc), field="webhook_url") from exc
     if params.kind == Task.Kind.EDIT and not spec.supports_edit:
         raise ApiError("invalid_value", f"The model {spec.id} cannot edit images.", field="model")
     _check_limits(user)
@@ -194,3 +204,47 @@ def do_cancel_task(task: Task) -> Task:
             task.cancel_requested = True
             task.save(update_fields=["cancel_requested"])
     return task
+
+
+REVERSE_SEARCH_SECONDS = 8.0
+
+
+def check_create_reverse_search(
+    user: AbstractBaseUser, source: Embed, *, idempotency_key: str | None = None
+) -> tuple[Task, bool]:
+    """Create a results embed (type image_search_results) and a reverse-search task for it."""
+    from .reverse_search import is_available
+
+    replayed = _replay(user, idempotency_key)
+    if replayed is not None:
+        return replayed, False
+    if not is_available():
+        raise ApiError(
+            "provider_unavailable",
+            "Reverse image search is not available on this server (SERPAPI_API_KEY is not set).",
+        )
+    engine = conf().SERPAPI_ENGINE
+    content = {
+        "type": Embed.Type.IMAGE_SEARCH_RESULTS,
+        "source_embed_id": str(source.id),
+        "engine": engine,
+        "results": None,
+        "requested_at": timezone.now().isoformat(),
+    }
+    with transaction.atomic():
+        opened = sealing.new_embed(
+            user, content=content, type=Embed.Type.IMAGE_SEARCH_RESULTS, derived_from=source
+        )
+        opened.embed.save()
+        task = Task.objects.create(
+            owner=user,
+            kind=Task.Kind.REVERSE_SEARCH,
+            embed=opened.embed,
+            model=f"serpapi/{engine}",
+            idempotency_key=idempotency_key or None,
+            estimated_seconds=REVERSE_SEARCH_SECONDS,
+        )
+        enqueue_task(task.id)
+        notify_task(task, embed_status=opened.embed.status)
+    logger.info("generation.task.created task=%s kind=reverse_search", task.id)
+    return task, True

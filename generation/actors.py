@@ -26,3 +26,23 @@ def run_task(task_id: str) -> None:
     from .pipeline.runner import run_task as run
 
     run(task_id)
+
+
+def _retry_webhook(retries: int, exception: Exception) -> bool:
+    from .webhooks import WebhookRefused
+
+    return retries < 6 and not isinstance(exception, WebhookRefused)
+
+
+@dramatiq.actor(
+    actor_name="generation.deliver_webhook",
+    queue_name=conf().QUEUE,
+    retry_when=_retry_webhook,
+    min_backoff=1000,
+    max_backoff=300_000,
+    time_limit=60_000,
+)
+def deliver_webhook(task_id: str) -> None:
+    from .webhooks import deliver
+
+    deliver(task_id)

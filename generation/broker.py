@@ -11,6 +11,7 @@ import threading
 
 import dramatiq
 from django.conf import settings
+from django.db import DatabaseError
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 
@@ -62,7 +63,16 @@ def start_inprocess_workers() -> dramatiq.Worker | None:
     with _lock:
         if _inprocess_worker is None:
             broker = configure_broker()
-            _inprocess_worker = dramatiq.Worker(broker, worker_threads=conf().WORKER_THREADS, worker_timeout=100)
+            _inprocess_worker = dramatiq.Worker(
+                broker, worker_threads=conf().WORKER_THREADS, worker_timeout=100
+            )
             _inprocess_worker.start()
+            from .maintenance import resume_inprocess_tasks, start_reaper_thread
+
+            try:
+                resume_inprocess_tasks()
+            except DatabaseError:  # not migrated yet: nothing to resume
+                logger.info("generation.tasks.resume_skipped")
+            start_reaper_thread()
             logger.info("generation.workers.started_inprocess threads=%s", conf().WORKER_THREADS)
     return _inprocess_worker

@@ -33,6 +33,8 @@ class GenerationConf:
     FAL_POLL_INTERVAL: float
     SERPAPI_API_KEY: str
     SERPAPI_BASE_URL: str
+    SERPAPI_ENGINE: str
+    SERPAPI_TIMEOUT: float
     PUBLIC_BASE_URL: str
     PROVIDER_DOWNLOAD_MAX_BYTES: int
     WEBHOOK_ALLOW_PRIVATE: bool

@@ -28,6 +28,8 @@ def send_to_user(user_id: int, event_type: str, payload: dict) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(user_group(user_id), {"type": "user.event", "event": event_type, "payload": payload})
+        async_to_sync(layer.group_send)(
+            user_group(user_id), {"type": "user.event", "event": event_type, "payload": payload}
+        )
     except Exception:  # a down Redis must not fail the job whose state is already saved
         logger.warning("generation.events.send_failed event=%s", event_type, exc_info=True)

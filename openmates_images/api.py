@@ -16,5 +16,7 @@ class StrictInputSerializer(serializers.Serializer):
             raise ApiError("invalid_json", "The request body must be a JSON object.")
         unknown = sorted(set(data) - set(self.fields))
         if unknown:
-            raise ValidationError({unknown[0]: [ErrorDetail(f"Unknown field {unknown[0]!r}.", code="unknown_field")]})
+            raise ValidationError(
+                {unknown[0]: [ErrorDetail(f"Unknown field {unknown[0]!r}.", code="unknown_field")]}
+            )
         return super().to_internal_value(data)

@@ -45,7 +45,9 @@ def readyz(request) -> JsonResponse:
     probe("storage", storage.ping)
     probe("keyring", lambda: get_keyring().ping())
     ok = all(v == "ok" for v in checks.values())
-    response = JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    response = JsonResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
     if not ok:
         response["Retry-After"] = "5"
     return response

@@ -36,7 +36,9 @@ def _database_from_url(url: str) -> dict:
     if parsed.scheme == "sqlite":
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parsed.path) or ":memory:"}
     if parsed.scheme not in {"postgres", "postgresql", "pgsql"}:
-        raise ValueError(f"DATABASE_URL scheme {parsed.scheme!r} is not supported (use postgres:// or sqlite://)")
+        raise ValueError(
+            f"DATABASE_URL scheme {parsed.scheme!r} is not supported (use postgres:// or sqlite://)"
+        )
     options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -125,7 +127,11 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(DATA_DIR / "db.sqlite3"),
         # WAL lets the in-process workers write while requests read.
-        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20, "transaction_mode": "IMMEDIATE"},
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        },
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -242,6 +248,8 @@ GENERATION = {
     "FAL_POLL_INTERVAL": float(env("FAL_POLL_INTERVAL", "0.5")),
     "SERPAPI_API_KEY": env("SERPAPI_API_KEY", ""),
     "SERPAPI_BASE_URL": env("SERPAPI_BASE_URL", "https://serpapi.com"),
+    "SERPAPI_ENGINE": env("SERPAPI_ENGINE", "google_reverse_image"),
+    "SERPAPI_TIMEOUT": float(env("SERPAPI_TIMEOUT", "60")),
     "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", f"http://127.0.0.1:{env('PORT', '8000')}"),
     "PROVIDER_DOWNLOAD_MAX_BYTES": int(env("PROVIDER_DOWNLOAD_MAX_BYTES", str(50 * 1024 * 1024))),
     "WEBHOOK_ALLOW_PRIVATE": _flag("WEBHOOK_ALLOW_PRIVATE"),

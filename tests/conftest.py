@@ -41,7 +41,7 @@ def s3_server():
         "s3",
         endpoint_url=os.environ["S3_ENDPOINT_URL"],
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106
+        aws_secret_access_key="testing",
         region_name="us-east-1",
     )
     client.create_bucket(Bucket=os.environ["S3_BUCKET"])
@@ -82,7 +82,9 @@ def make_user(django_user_model):
 
     def make(username: str | None = None):
         counter["n"] += 1
-        return django_user_model.objects.create_user(username=username or f"user{counter['n']}", password="pw-12345678")
+        return django_user_model.objects.create_user(
+            username=username or f"user{counter['n']}", password="pw-12345678"
+        )
 
     return make
 

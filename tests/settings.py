@@ -24,9 +24,9 @@ os.environ["CHANNELS_PREFIX"] = f"omi-test-{_worker}-{os.getpid()}"
 os.environ["S3_ENDPOINT_URL"] = f"http://127.0.0.1:{_free_port()}"
 os.environ["S3_BUCKET"] = "chatfiles"
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["VAULT_ADDR"] = f"http://127.0.0.1:{_free_port()}"
-os.environ["VAULT_TOKEN"] = "test-root-token"  # noqa: S105
+os.environ["VAULT_TOKEN"] = "test-root-token"
 os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix=f"omi-test-{_worker}-")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
 os.environ["DATABASE_CONN_MAX_AGE"] = "0"

@@ -27,7 +27,10 @@ def _jpeg_with_gps_rotated() -> bytes:
     exif = piexif.dump(
         {
             "0th": {piexif.ImageIFD.Orientation: 6, piexif.ImageIFD.Artist: b"Jane Doe"},
-            "GPS": {piexif.GPSIFD.GPSLatitudeRef: b"N", piexif.GPSIFD.GPSLatitude: ((52, 1), (31, 1), (0, 1))},
+            "GPS": {
+                piexif.GPSIFD.GPSLatitudeRef: b"N",
+                piexif.GPSIFD.GPSLatitude: ((52, 1), (31, 1), (0, 1)),
+            },
         }
     )
     buffer = io.BytesIO()
@@ -102,7 +105,9 @@ def test_oversized_upload_is_413(alice_api, settings):
 def test_crop_makes_a_new_embed_and_keeps_the_original(alice_api):
     source = _upload(alice_api, _png((800, 600))).json()
     response = alice_api.post(
-        f"/v1/embeds/{source['embed_id']}/crop", {"x": 100, "y": 50, "width": 400, "height": 300}, format="json"
+        f"/v1/embeds/{source['embed_id']}/crop",
+        {"x": 100, "y": 50, "width": 400, "height": 300},
+        format="json",
     )
     assert response.status_code == 201, response.content
     crop = response.json()

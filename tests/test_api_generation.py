@@ -39,7 +39,9 @@ def test_generate_poll_download_every_format(alice_api, worker):
     assert abs(width / height - 16 / 9) < 0.02
     assert (files["full"]["width"], files["full"]["height"]) == (width, height)
     assert files["preview"]["width"] <= 600 and files["preview"]["height"] <= 400
-    assert max(files["preview"]["width"] / 600, files["preview"]["height"] / 400) == pytest.approx(1, abs=0.01)
+    assert max(files["preview"]["width"] / 600, files["preview"]["height"] / 400) == pytest.approx(
+        1, abs=0.01
+    )
 
     for variant, mime, magic in (
         ("original", "image/png", b"\x89PNG"),
@@ -56,8 +58,10 @@ def test_generate_poll_download_every_format(alice_api, worker):
         image = Image.open(io.BytesIO(data))
         assert image.size == (files[variant]["width"], files[variant]["height"])
         etag = file_response["ETag"]
-        assert etag.startswith('"') and not etag.startswith('W/')
-        cached = alice_api.get(f"/v1/embeds/{body['embed_id']}/file?format={variant}", HTTP_IF_NONE_MATCH=etag)
+        assert etag.startswith('"') and not etag.startswith("W/")
+        cached = alice_api.get(
+            f"/v1/embeds/{body['embed_id']}/file?format={variant}", HTTP_IF_NONE_MATCH=etag
+        )
         assert cached.status_code == 304
         assert cached.content == b""
 
@@ -142,7 +146,9 @@ def test_auth_required_and_bad_keys_rejected(client, alice):
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthenticated"
     assert response["WWW-Authenticate"] == "Bearer"
-    response = client.get("/v1/tasks/00000000-0000-0000-0000-000000000000", HTTP_AUTHORIZATION="Bearer omi_nope_nope")
+    response = client.get(
+        "/v1/tasks/00000000-0000-0000-0000-000000000000", HTTP_AUTHORIZATION="Bearer omi_nope_nope"
+    )
     assert response.status_code == 401
 
 
@@ -185,9 +191,13 @@ def test_other_users_ids_answer_404_everywhere(alice_api, bob_api, worker):
         response = getattr(bob_api, method)(url)
         assert response.status_code == 404, (method, url, response.content)
         assert response.json()["error"]["code"] == "not_found"
-    response = bob_api.post(f"/v1/embeds/{embed}/crop", {"x": 0, "y": 0, "width": 10, "height": 10}, format="json")
+    response = bob_api.post(
+        f"/v1/embeds/{embed}/crop", {"x": 0, "y": 0, "width": 10, "height": 10}, format="json"
+    )
     assert response.status_code == 404
-    response = bob_api.post("/v1/apps/images/edit", {"embed_id": embed, "prompt": "make it blue"}, format="json")
+    response = bob_api.post(
+        "/v1/apps/images/edit", {"embed_id": embed, "prompt": "make it blue"}, format="json"
+    )
     assert response.status_code == 404
     assert response.json()["error"]["field"] == "embed_id"
     # ...and alice still has everything.
@@ -195,8 +205,12 @@ def test_other_users_ids_answer_404_everywhere(alice_api, bob_api, worker):
 
 
 def test_malformed_and_unknown_ids_are_404(alice_api):
-    for url in ("/v1/tasks/not-a-uuid", "/v1/tasks/00000000-0000-0000-0000-000000000001",
-                "/v1/embeds/nope/content", "/v1/embeds/00000000-0000-0000-0000-000000000001/file"):
+    for url in (
+        "/v1/tasks/not-a-uuid",
+        "/v1/tasks/00000000-0000-0000-0000-000000000001",
+        "/v1/embeds/nope/content",
+        "/v1/embeds/00000000-0000-0000-0000-000000000001/file",
+    ):
         response = alice_api.get(url)
         assert response.status_code == 404, url
 
@@ -254,8 +268,12 @@ def test_cancel_running_task_stops_it(alice_api, worker):
 
 
 def test_idempotency_key_returns_the_same_task(alice_api, broker):
-    first = alice_api.post("/v1/apps/images/generate", {"prompt": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="abc-1")
-    second = alice_api.post("/v1/apps/images/generate", {"prompt": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="abc-1")
+    first = alice_api.post(
+        "/v1/apps/images/generate", {"prompt": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="abc-1"
+    )
+    second = alice_api.post(
+        "/v1/apps/images/generate", {"prompt": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="abc-1"
+    )
     assert first.status_code == 202 and second.status_code == 200
     assert first.json()["task_id"] == second.json()["task_id"]
     assert Task.objects.count() == 1

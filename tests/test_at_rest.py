@@ -31,10 +31,14 @@ def _png() -> bytes:
 def _generate_and_upload(client):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    task = client.post("/v1/apps/images/generate", {"prompt": PROMPT, "aspect_ratio": "4:3"}, format="json").json()
+    task = client.post(
+        "/v1/apps/images/generate", {"prompt": PROMPT, "aspect_ratio": "4:3"}, format="json"
+    ).json()
     done = wait_for_task(client, task["task_id"])
     assert done["status"] == "completed"
-    upload = client.post("/v1/embeds/upload", {"file": SimpleUploadedFile("zeppelin.png", _png())}, format="multipart")
+    upload = client.post(
+        "/v1/embeds/upload", {"file": SimpleUploadedFile("zeppelin.png", _png())}, format="multipart"
+    )
     assert upload.status_code == 201
     return done
 
@@ -58,7 +62,7 @@ def test_objects_rows_and_redis_hold_no_plaintext(alice_api, worker, s3_server):
 
     with connection.cursor() as cursor:
         for table in ("embeds_embed", "generation_task", "embeds_keyringkey", "accounts_apikey"):
-            cursor.execute(f"SELECT * FROM {table}")  # noqa: S608
+            cursor.execute(f"SELECT * FROM {table}")
             dump = repr(cursor.fetchall()).lower()
             assert "zeppelin" not in dump, table
             assert "cityscape" not in dump

@@ -37,15 +37,34 @@ def embedded_server(tmp_path):
         "DJANGO_SETTINGS_MODULE": "openmates_images.settings",
     }
     python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
     created = subprocess.run(
-        [python, "manage.py", "create_api_key", "alice"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        [python, "manage.py", "create_api_key", "alice"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     key = created.stdout.strip().splitlines()[-1]
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
     server = subprocess.Popen(
-        [python, "-m", "uvicorn", "openmates_images.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            python,
+            "-m",
+            "uvicorn",
+            "openmates_images.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

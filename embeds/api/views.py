@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -15,6 +16,7 @@ from rest_framework.views import APIView
 from generation.presenters import public_files
 from openmates_images.api import StrictInputSerializer
 from openmates_images.errors import ApiError
+from openmates_images.schema import EmbedContentSerializer, errors
 
 from .. import imaging, sealing
 from ..access import access_embed, access_finished_image
@@ -24,8 +26,25 @@ from ..models import Embed
 
 FORMATS = ("preview", "full", "original")
 CONTENT_FIELDS = (
-    "type", "source", "prompt", "model", "model_label", "aspect_ratio", "image_size", "seed", "file_name",
-    "derived_from", "crop", "generated_at", "uploaded_at", "requested_at", "results", "query",
+    "type",
+    "source",
+    "prompt",
+    "model",
+    "model_label",
+    "aspect_ratio",
+    "image_size",
+    "seed",
+    "file_name",
+    "derived_from",
+    "crop",
+    "generated_at",
+    "uploaded_at",
+    "requested_at",
+    "results",
+    "message",
+    "engine",
+    "source_embed_id",
+    "searched_at",
 )
 
 
@@ -43,7 +62,13 @@ def _if_none_match(request: Request, etag: str) -> bool:
 class EmbedFileView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=list(FORMATS), default="preview")],
-        responses={(200, "image/webp"): bytes, (200, "image/png"): bytes},
+        responses={
+            (200, "image/webp"): OpenApiTypes.BINARY,
+            (200, "image/png"): OpenApiTypes.BINARY,
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            304: None,
+            **errors(400, 401, 404, 409, 500, 503),
+        },
     )
     def get(self, request: Request, embed_id: str) -> HttpResponse:
         variant = request.query_params.get("format", "preview")
@@ -63,7 +88,9 @@ class EmbedFileView(APIView):
             response = HttpResponse(data, content_type=meta.get("mime") or f"image/{meta['format']}")
             response["Content-Length"] = str(len(data))
             extension = {"jpeg": "jpg"}.get(meta["format"], meta["format"])
-            response["Content-Disposition"] = f'inline; filename="image-{str(embed.id)[:8]}-{variant}.{extension}"'
+            response["Content-Disposition"] = (
+                f'inline; filename="image-{str(embed.id)[:8]}-{variant}.{extension}"'
+            )
         response["ETag"] = etag
         response["Cache-Control"] = cache_control
         response["X-Content-Type-Options"] = "nosniff"
@@ -92,17 +119,40 @@ def content_payload(embed: Embed, content: dict | None) -> dict:
 
 
 class EmbedContentView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: EmbedContentSerializer, **errors(401, 404, 500, 503)})
     def get(self, request: Request, embed_id: str) -> Response:
         embed = access_embed(request.user, embed_id)
         return Response(content_payload(embed, sealing.open_embed(embed).content()))
 
 
 class EmbedView(APIView):
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors(401, 403, 404, 503)})
     def delete(self, request: Request, embed_id: str) -> Response:
         do_delete_embed(access_embed(request.user, embed_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def read_upload(request: Request) -> tuple[bytes, str]:
+    """The bytes and name of the multipart ``file`` field, within the upload size limit."""
+    limit = conf().UPLOAD_MAX_BYTES
+    too_large = ApiError(
+        "file_too_large",
+        f"The file is larger than {limit // (1024 * 1024)} MiB.",
+        field="file",
+        status_code=413,
+    )
+    # Refuse an oversized body before parsing it (multipart overhead allowed for).
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
+        raise too_large
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise ApiError("missing_field", "Send the image as a multipart field named 'file'.", field="file")
+    if upload.size > limit:
+        raise too_large
+    data = upload.read()
+    if not data:
+        raise ApiError("empty_file", "The file is empty.", field="file")
+    return data, (upload.name or "image")[:255]
 
 
 class UploadInputSerializer(serializers.Serializer):
@@ -112,26 +162,16 @@ class UploadInputSerializer(serializers.Serializer):
 class EmbedUploadView(APIView):
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request={"multipart/form-data": UploadInputSerializer}, responses={201: dict})
+    @extend_schema(
+        request={"multipart/form-data": UploadInputSerializer},
+        responses={201: EmbedContentSerializer, **errors(400, 401, 403, 413, 503)},
+    )
     def post(self, request: Request) -> Response:
-        limit = conf().UPLOAD_MAX_BYTES
-        # Refuse an oversized body before parsing it (multipart overhead allowed for).
-        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
-            raise ApiError(
-                "file_too_large", f"The file is larger than {limit // (1024 * 1024)} MiB.", field="file", status_code=413
-            )
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise ApiError("missing_field", "Send the image as a multipart field named 'file'.", field="file")
-        if upload.size > limit:
-            raise ApiError(
-                "file_too_large", f"The file is larger than {limit // (1024 * 1024)} MiB.", field="file", status_code=413
-            )
-        data = upload.read()
-        if not data:
-            raise ApiError("empty_file", "The file is empty.", field="file")
-        embed = do_create_upload_embed(request.user, data, file_name=(upload.name or "image")[:255])
-        return Response(content_payload(embed, sealing.open_embed(embed).content()), status=status.HTTP_201_CREATED)
+        data, name = read_upload(request)
+        embed = do_create_upload_embed(request.user, data, file_name=name)
+        return Response(
+            content_payload(embed, sealing.open_embed(embed).content()), status=status.HTTP_201_CREATED
+        )
 
 
 class CropInputSerializer(StrictInputSerializer):
@@ -142,31 +182,77 @@ class CropInputSerializer(StrictInputSerializer):
 
 
 class EmbedCropView(APIView):
-    @extend_schema(request=CropInputSerializer, responses={201: dict})
+    @extend_schema(
+        request=CropInputSerializer,
+        responses={201: EmbedContentSerializer, **errors(400, 401, 403, 404, 409, 503)},
+    )
     def post(self, request: Request, embed_id: str) -> Response:
         source = access_finished_image(request.user, embed_id)
         serializer = CropInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rect = serializer.validated_data
         original = (sealing.open_embed(source).content().get("files") or {}).get("original") or {}
-        if rect["x"] + rect["width"] > original.get("width", 0) or rect["y"] + rect["height"] > original.get("height", 0):
+        if rect["x"] + rect["width"] > original.get("width", 0) or rect["y"] + rect["height"] > original.get(
+            "height", 0
+        ):
             raise ApiError(
                 "invalid_value",
-                f"The rectangle must lie inside the {original.get('width')}×{original.get('height')} original.",
+                "The rectangle must lie inside the original "
+                f"({original.get('width')}×{original.get('height')} pixels).",
                 field="width" if rect["x"] + rect["width"] > original.get("width", 0) else "height",
             )
         embed = do_crop_embed(request.user, source, (rect["x"], rect["y"], rect["width"], rect["height"]))
-        return Response(content_payload(embed, sealing.open_embed(embed).content()), status=status.HTTP_201_CREATED)
+        return Response(
+            content_payload(embed, sealing.open_embed(embed).content()), status=status.HTTP_201_CREATED
+        )
 
 
 class EmbedProvenanceView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "Provenance",
+                {
+                    "embed_id": serializers.UUIDField(),
+                    "renditions": serializers.DictField(child=serializers.DictField()),
+                },
+            ),
+            **errors(401, 404, 409, 500, 503),
+        }
+    )
     def get(self, request: Request, embed_id: str) -> Response:
         embed = access_finished_image(request.user, embed_id)
         opened = sealing.open_embed(embed)
         files = opened.content().get("files") or {}
         renditions = {
-            variant: imaging.read_provenance(opened.load_file(variant), meta.get("mime") or f"image/{meta['format']}")
+            variant: imaging.read_provenance(
+                opened.load_file(variant), meta.get("mime") or f"image/{meta['format']}"
+            )
             for variant, meta in files.items()
         }
         return Response({"embed_id": str(embed.id), "renditions": renditions})
+
+
+def shared_image(request, token: str) -> HttpResponse:
+    """A provider fetching a published copy: no auth, only a valid, unexpired, live token."""
+    from generation.models import Task
+
+    from ..shared_links import read_token, shared_variant
+    from ..storage import ObjectMissing
+
+    link = read_token(token)
+    not_found = HttpResponse(status=404)
+    if link is None:
+        return not_found
+    task = Task.objects.select_related("embed").filter(pk=link.task_id, embed_id=link.embed_id).first()
+    if task is None or task.is_terminal:
+        return not_found
+    try:
+        data = sealing.open_embed(task.embed).load_file(shared_variant(task.id))
+    except ObjectMissing:
+        return not_found
+    response = HttpResponse(data, content_type="image/png")
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

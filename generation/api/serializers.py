@@ -14,7 +14,9 @@ PROMPT_MAX_LENGTH = 4000
 def _validate_model(value: str):
     spec = find_model(value)
     if spec is None:
-        raise serializers.ValidationError(f"Unknown model {value!r}; see GET /v1/apps/images/models.", code="invalid_choice")
+        raise serializers.ValidationError(
+            f"Unknown model {value!r}; see GET /v1/apps/images/models.", code="invalid_choice"
+        )
     return spec
 
 
@@ -33,12 +35,18 @@ class GenerateInputSerializer(StrictInputSerializer):
         spec = attrs.get("model")
         if spec is not None and attrs["image_size"] not in spec.image_sizes:
             raise serializers.ValidationError(
-                {"image_size": serializers.ErrorDetail(f"{spec.id} supports {', '.join(spec.image_sizes)}.", code="invalid_choice")}
+                {
+                    "image_size": serializers.ErrorDetail(
+                        f"{spec.id} supports {', '.join(spec.image_sizes)}.", code="invalid_choice"
+                    )
+                }
             )
         return attrs
 
 
 class EditInputSerializer(GenerateInputSerializer):
     embed_id = serializers.CharField(max_length=64)
-    mask = serializers.CharField(required=False, max_length=12_000_000, help_text="PNG mask, base64 (white = change)")
+    mask = serializers.CharField(
+        required=False, max_length=12_000_000, help_text="PNG mask, base64 (white = change)"
+    )
     aspect_ratio = serializers.ChoiceField(choices=ASPECT_RATIOS, required=False)

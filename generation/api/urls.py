@@ -5,7 +5,9 @@ from . import views
 urlpatterns = [
     path("apps/images/generate", views.GenerateView.as_view(), name="images-generate"),
     path("apps/images/edit", views.EditView.as_view(), name="images-edit"),
+    path("apps/images/reverse-search", views.ReverseSearchView.as_view(), name="images-reverse-search"),
     path("apps/images/models", views.ModelsView.as_view(), name="images-models"),
     path("tasks/<str:task_id>", views.TaskView.as_view(), name="task"),
+    path("webhooks/secret", views.WebhookSecretView.as_view(), name="webhook-secret"),
     path("tasks/<str:task_id>/cancel", views.CancelTaskView.as_view(), name="task-cancel"),
 ]

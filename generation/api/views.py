@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,15 +16,19 @@ from embeds import sealing
 from embeds.access import access_finished_image, parse_uuid
 from embeds.models import Embed
 from openmates_images.errors import ApiError
+from openmates_images.schema import TaskSerializer, errors
 
-from ..actions import GenerationParams, check_create_generation, do_cancel_task
+from ..actions import GenerationParams, check_create_generation, check_create_reverse_search, do_cancel_task
 from ..models import Task
 from ..presenters import task_payload
 from ..registry import MODELS, default_model, provider_for
 from .serializers import EditInputSerializer, GenerateInputSerializer
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
     description="Repeat a request safely: the same key within 24 h returns the same task.",
 )
 
@@ -38,7 +43,9 @@ def access_task(user, task_id: object) -> Task:
 def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > 255:
-        raise ApiError("invalid_value", "Idempotency-Key is longer than 255 characters.", field="Idempotency-Key")
+        raise ApiError(
+            "invalid_value", "Idempotency-Key is longer than 255 characters.", field="Idempotency-Key"
+        )
     return key or None
 
 
@@ -48,7 +55,11 @@ def _accepted(task: Task, created: bool) -> Response:
 
 
 class GenerateView(APIView):
-    @extend_schema(request=GenerateInputSerializer, parameters=[IDEMPOTENCY_HEADER], responses={202: dict})
+    @extend_schema(
+        request=GenerateInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={202: TaskSerializer, 200: TaskSerializer, **errors(400, 401, 403, 429, 503)},
+    )
     def post(self, request: Request) -> Response:
         serializer = GenerateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -61,7 +72,10 @@ class GenerateView(APIView):
             image_size=data["image_size"],
         )
         task, created = check_create_generation(
-            request.user, params, idempotency_key=_idempotency_key(request), webhook_url=data.get("webhook_url", "")
+            request.user,
+            params,
+            idempotency_key=_idempotency_key(request),
+            webhook_url=data.get("webhook_url", ""),
         )
         return _accepted(task, created)
 
@@ -81,7 +95,11 @@ def _decode_mask(value: str | None) -> bytes | None:
 
 
 class EditView(APIView):
-    @extend_schema(request=EditInputSerializer, parameters=[IDEMPOTENCY_HEADER], responses={202: dict})
+    @extend_schema(
+        request=EditInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={202: TaskSerializer, 200: TaskSerializer, **errors(400, 401, 403, 404, 409, 429, 503)},
+    )
     def post(self, request: Request) -> Response:
         serializer = EditInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -116,13 +134,16 @@ class EditView(APIView):
                     field="mask",
                 )
         task, created = check_create_generation(
-            request.user, params, idempotency_key=_idempotency_key(request), webhook_url=data.get("webhook_url", "")
+            request.user,
+            params,
+            idempotency_key=_idempotency_key(request),
+            webhook_url=data.get("webhook_url", ""),
         )
         return _accepted(task, created)
 
 
 class TaskView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: TaskSerializer, **errors(401, 404, 503)})
     def get(self, request: Request, task_id: str) -> Response:
         task = access_task(request.user, task_id)
         files = None
@@ -132,14 +153,33 @@ class TaskView(APIView):
 
 
 class CancelTaskView(APIView):
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses={200: TaskSerializer, **errors(401, 403, 404, 503)})
     def post(self, request: Request, task_id: str) -> Response:
         task = do_cancel_task(access_task(request.user, task_id))
         return Response(task_payload(task, embed_status=task.embed.status))
 
 
+class ModelSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    aliases = serializers.ListField(child=serializers.CharField())
+    label = serializers.CharField()
+    tier = serializers.CharField()
+    provider = serializers.CharField()
+    available = serializers.BooleanField()
+    aspect_ratios = serializers.ListField(child=serializers.CharField())
+    image_sizes = serializers.ListField(child=serializers.CharField())
+    supports_edit = serializers.BooleanField()
+    cost_usd = serializers.CharField()
+    timeout_seconds = serializers.FloatField()
+
+
+class ModelsSerializer(serializers.Serializer):
+    default = serializers.CharField()
+    models = ModelSerializer(many=True)
+
+
 class ModelsView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: ModelsSerializer, **errors(401)})
     def get(self, request: Request) -> Response:
         default = default_model().id
         return Response(
@@ -163,3 +203,70 @@ class ModelsView(APIView):
                 ],
             }
         )
+
+
+class WebhookSecretView(APIView):
+    """The secret your webhook endpoint verifies our signatures with (created on first read)."""
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "WebhookSecret", {"secret": serializers.CharField(), "scheme": serializers.CharField()}
+            ),
+            **errors(401),
+        }
+    )
+    def get(self, request: Request) -> Response:
+        from ..webhooks import webhook_secret_for
+
+        return Response(
+            {"secret": webhook_secret_for(request.user.pk), "scheme": "standard-webhooks v1 (HMAC-SHA256)"}
+        )
+
+
+class ReverseSearchInputSerializer(serializers.Serializer):
+    embed_id = serializers.CharField(required=False, max_length=64)
+    file = serializers.FileField(required=False)
+
+
+class ReverseSearchView(APIView):
+    """Find where an image (one of your embeds, or an uploaded file) appears on the web."""
+
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        request={
+            "application/json": ReverseSearchInputSerializer,
+            "multipart/form-data": ReverseSearchInputSerializer,
+        },
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            202: TaskSerializer,
+            200: TaskSerializer,
+            **errors(400, 401, 403, 404, 409, 413, 429, 503),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        from embeds.actions import do_create_upload_embed
+        from embeds.api.views import read_upload
+
+        if request.content_type.startswith("multipart/"):
+            data, name = read_upload(request)
+            source = do_create_upload_embed(request.user, data, file_name=name)
+        else:
+            if not isinstance(request.data, dict):
+                raise ApiError("invalid_json", "The request body must be a JSON object.")
+            unknown = sorted(set(request.data) - {"embed_id"})
+            if unknown:
+                raise ApiError("unknown_field", f"Unknown field {unknown[0]!r}.", field=unknown[0])
+            if not request.data.get("embed_id"):
+                raise ApiError(
+                    "missing_field",
+                    "Give the embed_id of one of your images, or upload a file.",
+                    field="embed_id",
+                )
+            source = access_finished_image(request.user, request.data["embed_id"], field="embed_id")
+        task, created = check_create_reverse_search(
+            request.user, source, idempotency_key=_idempotency_key(request)
+        )
+        return _accepted(task, created)

@@ -18,7 +18,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.models import UserPreferences
-from embeds import imaging, sealing
+from embeds import imaging, sealing, shared_links
 from embeds.keyring import KeyringError, KeyringUnavailable
 from embeds.models import Embed
 from embeds.storage import ObjectMissing, StorageUnavailable
@@ -36,6 +36,7 @@ STAGING = "staging"
 SERVICE_UNAVAILABLE = "service_unavailable"
 _PROGRESS_WRITE_INTERVAL = 0.5
 _CANCEL_POLL_INTERVAL = 0.3
+_HEARTBEAT_INTERVAL = 10.0
 
 # Where each stage sits on the 0-100 progress bar.
 PROVIDER_SPAN = (5, 70)
@@ -66,7 +67,9 @@ class _Reporter:
             progress = low + (high - low) * max(0, min(100, progress)) // 100
         changed = stage != task.stage or queue_position != task.queue_position or progress > task.progress
         now = time.monotonic()
-        if not changed or (not force and now - self._last_write < _PROGRESS_WRITE_INTERVAL and stage == task.stage):
+        if not changed or (
+            not force and now - self._last_write < _PROGRESS_WRITE_INTERVAL and stage == task.stage
+        ):
             return
         self._last_write = now
         task.stage = stage
@@ -86,13 +89,17 @@ class _Reporter:
 
 
 def _cancel_checker(task: Task) -> Callable[[], bool]:
-    last = {"at": 0.0, "value": False}
+    """Polls the cancel flag (throttled); doubles as the heartbeat the stale-task reaper reads."""
+    last = {"at": 0.0, "beat": time.monotonic(), "value": False}
 
     def is_cancelled() -> bool:
         now = time.monotonic()
         if not last["value"] and now - last["at"] >= _CANCEL_POLL_INTERVAL:
             last["at"] = now
             last["value"] = Task.objects.filter(pk=task.pk, cancel_requested=True).exists()
+            if now - last["beat"] >= _HEARTBEAT_INTERVAL:
+                last["beat"] = now
+                Task.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now())
         return last["value"]
 
     return is_cancelled
@@ -132,7 +139,10 @@ def run_task(task_id: str) -> None:
     except (KeyringUnavailable, StorageUnavailable, DatabaseError) as exc:
         logger.warning("generation.task.dependency_unavailable task=%s error=%s", task.id, type(exc).__name__)
         _fail_or_retry(
-            task, SERVICE_UNAVAILABLE, "A storage service was unavailable; the image could not be saved.", retryable=True
+            task,
+            SERVICE_UNAVAILABLE,
+            "A storage service was unavailable; the image could not be saved.",
+            retryable=True,
         )
     except imaging.InvalidImage as exc:
         _fail_or_retry(task, ErrorCode.INTERNAL, f"The provider returned an unusable image ({exc.code}).")
@@ -148,12 +158,14 @@ def run_task(task_id: str) -> None:
 
 def _provider_request(task: Task, content: dict, opened: sealing.OpenEmbed) -> GenerationRequest:
     spec = find_model(task.model)
-    source_image = mask = None
+    source_image = mask = source_url = None
     if task.kind == Task.Kind.EDIT:
         source = Embed.objects.filter(pk=content.get("derived_from"), owner_id=task.owner_id).first()
         if source is None:
             raise ProviderError(ErrorCode.INVALID_REQUEST, "The image to edit no longer exists.")
         source_image = imaging.clean_image_bytes(sealing.open_embed(source).load_file("original"))
+        if spec.provider == "fal":  # fal fetches its input by URL: publish a stripped copy briefly
+            source_url = shared_links.publish_copy(source, task.embed, task.id)
         try:
             mask = opened.load_file("mask")
         except ObjectMissing:
@@ -166,19 +178,30 @@ def _provider_request(task: Task, content: dict, opened: sealing.OpenEmbed) -> G
         image_size=content.get("image_size") or "1K",
         source_image=source_image,
         mask=mask,
-        source_image_url=None,
+        source_image_url=source_url,
         timeout=spec.timeout_seconds,
     )
 
 
 def _execute(task: Task) -> None:
-    spec = find_model(task.model)
-    if spec is None:
-        raise ProviderError(ErrorCode.INVALID_REQUEST, f"The model {task.model} is no longer configured.")
     report = _Reporter(task)
     is_cancelled = _cancel_checker(task)
     opened = sealing.open_embed(task.embed)
     content = opened.content()
+    if task.kind == Task.Kind.REVERSE_SEARCH:
+        _search(task, opened, content, report)
+        _finish(task, opened, content, files=None)
+    else:
+        files = _generate(task, opened, content, report, is_cancelled)
+        _finish(task, opened, content, files=files)
+
+
+def _generate(
+    task: Task, opened: sealing.OpenEmbed, content: dict, report: _Reporter, is_cancelled: Callable[[], bool]
+) -> dict:
+    spec = find_model(task.model)
+    if spec is None:
+        raise ProviderError(ErrorCode.INVALID_REQUEST, f"The model {task.model} is no longer configured.")
 
     # 1. Provider: called at most once per task; its result is staged (encrypted) right away.
     if task.provider_result_stored:
@@ -190,7 +213,11 @@ def _execute(task: Task) -> None:
         )
         image = result.data
         opened.store_file(STAGING, image)
-        content["provider"] = {"mime": result.mime, "model_version": result.model_version, "seed": result.seed}
+        content["provider"] = {
+            "mime": result.mime,
+            "model_version": result.model_version,
+            "seed": result.seed,
+        }
         if content.get("seed") is None and result.seed is not None:
             content["seed"] = result.seed
         opened.seal_content(content)
@@ -218,10 +245,29 @@ def _execute(task: Task) -> None:
     # 3. Encrypt and store (names derived from the embed id: a retry overwrites).
     report(stage="storing", progress=STORING_PROGRESS, force=True)
     files = opened.store_renditions(renditions)
-
-    # 4. Finish atomically, unless a cancel arrived meanwhile.
     content["files"] = files
     content["generated_at"] = timezone.now().isoformat()
+    return files
+
+
+def _search(task: Task, opened: sealing.OpenEmbed, content: dict, report: _Reporter) -> None:
+    """Reverse image search: publish a stripped copy briefly, ask SerpApi, keep the results."""
+    from ..reverse_search import search_by_image
+
+    source = Embed.objects.filter(pk=content.get("source_embed_id"), owner_id=task.owner_id).first()
+    if source is None:
+        raise ProviderError(ErrorCode.INVALID_REQUEST, "The image to search for no longer exists.")
+    report(stage="provider", progress=10, force=True)
+    url = shared_links.publish_copy(source, task.embed, task.id)
+    results = search_by_image(url)
+    content["results"] = results.results
+    content["message"] = results.message
+    content["searched_at"] = timezone.now().isoformat()
+
+
+def _finish(task: Task, opened: sealing.OpenEmbed, content: dict, *, files: dict | None) -> None:
+    """Seal the final content and end the task ``completed`` atomically, unless a cancel
+    arrived meanwhile; then drop what only the pipeline needed."""
     opened.seal_content(content)
     with transaction.atomic():
         locked = Task.objects.select_for_update().get(pk=task.pk)
@@ -237,11 +283,19 @@ def _execute(task: Task) -> None:
         task.error_code = task.error_message = ""
         task.finished_at = timezone.now()
         task.save(
-            update_fields=["status", "progress", "stage", "queue_position", "error_code", "error_message", "finished_at"]
+            update_fields=[
+                "status",
+                "progress",
+                "stage",
+                "queue_position",
+                "error_code",
+                "error_message",
+                "finished_at",
+            ]
         )
         notify_task(task, embed_status=embed.status, files=files)
         schedule_webhook(task)
-    _delete_quietly(task.embed, (STAGING, "mask"))
+    _delete_quietly(task.embed, (STAGING, "mask", shared_links.shared_variant(task.id)))
     logger.info("generation.task.completed task=%s attempts=%s", task.id, task.attempts)
 
 
@@ -293,12 +347,16 @@ def _end(task: Task, status: str, code: str, message: str) -> None:
         locked.stage = status
         locked.queue_position = None
         locked.finished_at = timezone.now()
-        locked.save(update_fields=["status", "error_code", "error_message", "stage", "queue_position", "finished_at"])
+        locked.save(
+            update_fields=["status", "error_code", "error_message", "stage", "queue_position", "finished_at"]
+        )
         Embed.objects.filter(pk=locked.embed_id).update(status=Embed.Status.ERROR, updated_at=timezone.now())
         locked.embed.status = Embed.Status.ERROR
         notify_task(locked, embed_status=Embed.Status.ERROR)
         schedule_webhook(locked)
-    _delete_quietly(locked.embed, (STAGING, "mask", *sealing.FILE_VARIANTS))
+    _delete_quietly(
+        locked.embed, (STAGING, "mask", shared_links.shared_variant(locked.id), *sealing.FILE_VARIANTS)
+    )
 
 
 def mark_failed(task: Task, code: str, message: str) -> None:

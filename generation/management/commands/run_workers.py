@@ -25,9 +25,19 @@ class Command(BaseCommand):
         from django.conf import settings
 
         if not settings.REDIS_URL:
-            raise CommandError("REDIS_URL is not set: in the embedded default the web process runs the workers.")
+            raise CommandError(
+                "REDIS_URL is not set: in the embedded default the web process runs the workers."
+            )
         argv = [
-            sys.executable, "-m", "dramatiq", "openmates_images.workers",
-            "--processes", str(processes), "--threads", str(threads), "--queues", conf().QUEUE,
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "openmates_images.workers",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+            "--queues",
+            conf().QUEUE,
         ]
         os.execv(sys.executable, argv)  # noqa: S606

@@ -1,0 +1,116 @@
+"""Load: CLIENTS concurrent clients each submit a generation, poll it to the end, then download
+all three formats, against the full stack with real worker processes.
+
+The provider is the offline generator with a fixed latency (``[[sleep:LATENCY]]`` in the prompt:
+the provider double waits, as a remote provider would, without using CPU). Prints throughput,
+end-to-end p50/p95/p99, jobs lost (must be 0), the CPU each image cost the workers, and the
+CPU bound (cores ÷ CPU per image) with the ratio achieved.
+
+Run: `.venv/bin/python bench/load.py` (env: CLIENTS=200 LATENCY=2 WEB_WORKERS=2 WORKER_PROCESSES=2
+WORKER_THREADS=16).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.stack import Stack  # noqa: E402
+
+CLIENTS = int(os.environ.get("CLIENTS", "200"))
+LATENCY = float(os.environ.get("LATENCY", "2"))
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the worker processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    children_file = Path(f"/proc/{pid}/task/{pid}/children")
+    if children_file.exists():
+        pids += [int(p) for p in children_file.read_text().split()]
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def main() -> None:
+    os.environ.setdefault("WORKER_THREADS", "16")
+    with Stack(env={"WORKER_THREADS": os.environ["WORKER_THREADS"]}) as stack:
+        auth = stack.auth_header()
+        worker_pid = stack.processes[1].pid
+        cpu_before = process_cpu_seconds(worker_pid)
+        durations: list[float] = []
+        lost: list[str] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(CLIENTS)
+
+        def client(index: int) -> None:
+            session = requests.Session()
+            barrier.wait()
+            start = time.perf_counter()
+            try:
+                task = session.post(
+                    f"{stack.url}/v1/apps/images/generate",
+                    json={"prompt": f"load test {index} [[sleep:{LATENCY}]]", "aspect_ratio": "16:9"},
+                    headers=auth,
+                    timeout=60,
+                ).json()
+                deadline = time.monotonic() + 600
+                while time.monotonic() < deadline:
+                    body = session.get(f"{stack.url}/v1/tasks/{task['task_id']}", headers=auth, timeout=60).json()
+                    if body["status"] in {"completed", "failed", "cancelled"}:
+                        break
+                    time.sleep(0.25)
+                if body["status"] != "completed":
+                    raise RuntimeError(body["status"])
+                for variant in ("preview", "full", "original"):
+                    response = session.get(
+                        f"{stack.url}/v1/embeds/{task['embed_id']}/file?format={variant}", headers=auth, timeout=60
+                    )
+                    response.raise_for_status()
+                with lock:
+                    durations.append(time.perf_counter() - start)
+            except Exception as exc:  # a lost job is what this benchmark counts
+                with lock:
+                    lost.append(f"{index}: {exc}")
+
+        wall_start = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - wall_start
+        cpu = process_cpu_seconds(worker_pid) - cpu_before
+        done = len(durations)
+        durations.sort()
+        cores = os.cpu_count() or 1
+        per_image = cpu / max(done, 1)
+        bound = cores / per_image if per_image else float("inf")
+        throughput = done / wall
+        print(f"{CLIENTS} clients, provider latency {LATENCY}s, {cores} cores, {stack.web_workers} web processes, "
+              f"{stack.worker_processes}x{os.environ['WORKER_THREADS']} worker threads")
+        print(f"completed {done}, lost {len(lost)}, wall {wall:.1f}s, throughput {throughput:.2f} images/s")
+        if durations:
+            pct = lambda q: durations[min(len(durations) - 1, int(len(durations) * q))]  # noqa: E731
+            print(f"end to end p50 {statistics.median(durations):.2f}s p95 {pct(0.95):.2f}s p99 {pct(0.99):.2f}s")
+        print(f"worker CPU per image {per_image * 1000:.0f} ms -> CPU bound {bound:.2f} images/s; "
+              f"achieved {throughput / bound:.2f} of it (target >= 0.8)")
+        for line in lost[:10]:
+            print("lost:", line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The full stack on this machine, for benchmarks: PostgreSQL and Redis (already running), moto's
+S3 server and the Vault-transit test server (started here), uvicorn with several processes and
+Dramatiq worker processes — as the production docs describe, on loopback only."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, *, web_workers: int | None = None, worker_processes: int | None = None, env: dict | None = None):
+        self.web_workers = web_workers or int(os.environ.get("WEB_WORKERS", "2"))
+        self.worker_processes = worker_processes or int(os.environ.get("WORKER_PROCESSES", "2"))
+        self.extra_env = env or {}
+        self.database = f"omi_bench_{uuid.uuid4().hex[:8]}"
+        self.processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> Stack:
+        from moto.server import ThreadedMotoServer
+
+        from tests.fakes.vault_server import VaultTransitServer
+
+        s3_port, vault_port, web_port = free_port(), free_port(), free_port()
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
+        self.moto.start()
+        self.vault = VaultTransitServer(host="127.0.0.1", port=vault_port, token="bench-token")  # noqa: S106
+        self.vault.start()
+        import boto3
+        import psycopg
+
+        self.s3 = boto3.client(
+            "s3", endpoint_url=f"http://127.0.0.1:{s3_port}", aws_access_key_id="bench",
+            aws_secret_access_key="bench", region_name="us-east-1",  # noqa: S106
+        )
+        self.s3.create_bucket(Bucket="chatfiles")
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.database}"')
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{self.database}",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "DRAMATIQ_NAMESPACE": f"omi-bench-{self.database}",
+            "CHANNELS_PREFIX": f"omi-bench-{self.database}",
+            "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
+            "S3_BUCKET": "chatfiles",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "VAULT_ADDR": f"http://127.0.0.1:{vault_port}",
+            "VAULT_TOKEN": "bench-token",
+            "DATA_DIR": tempfile.mkdtemp(prefix="omi-bench-"),
+            "SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+            "GENERATION_RATE_LIMIT_PER_MINUTE": "100000",
+            "GENERATION_MAX_CONCURRENT_PER_USER": "100000",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "openmates_images.settings",
+            **self.extra_env,
+        }
+        python = sys.executable
+        subprocess.run([python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=self.env, check=True,
+                       capture_output=True)
+        created = subprocess.run([python, "manage.py", "create_api_key", "bench"], cwd=ROOT, env=self.env,
+                                 check=True, capture_output=True, text=True)
+        self.api_key = created.stdout.strip().splitlines()[-1]
+        self.url = f"http://127.0.0.1:{web_port}"
+        self.processes.append(subprocess.Popen(
+            [python, "-m", "uvicorn", "openmates_images.asgi:application", "--host", "127.0.0.1",
+             "--port", str(web_port), "--workers", str(self.web_workers), "--no-access-log", "--log-level", "warning"],
+            cwd=ROOT, env=self.env,
+        ))
+        self.processes.append(subprocess.Popen(
+            [python, "-m", "dramatiq", "openmates_images.workers", "--processes", str(self.worker_processes),
+             "--threads", self.env.get("WORKER_THREADS", "2"), "--queues", "app_images"],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        return self
+
+    def auth_header(self) -> dict:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def wait_for(self, task_id: str, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = requests.get(f"{self.url}/v1/tasks/{task_id}", headers=self.auth_header(), timeout=30).json()
+            if body["status"] in {"completed", "failed", "cancelled"}:
+                return body
+            time.sleep(0.1)
+        raise TimeoutError(task_id)
+
+    def raw_object_url(self, embed_id: str, variant: str) -> str:
+        """A presigned URL of the stored (encrypted) object, for a raw-GET baseline."""
+        objects = self.s3.list_objects_v2(Bucket="chatfiles").get("Contents", [])
+        code = (
+            "import django,sys;django.setup();from embeds.storage import object_name;"
+            "from embeds.models import Embed;e=Embed.objects.get(pk=sys.argv[1]);"
+            "print(object_name(e.owner_id,e.id,sys.argv[2]))"
+        )
+        name = subprocess.run([sys.executable, "-c", code, embed_id, variant], cwd=ROOT, env=self.env,
+                              check=True, capture_output=True, text=True).stdout.strip()
+        assert any(o["Key"] == name for o in objects), name
+        return self.s3.generate_presigned_url("get_object", Params={"Bucket": "chatfiles", "Key": name}, ExpiresIn=3600)
+
+    def __exit__(self, *exc) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.vault.stop()
+        self.moto.stop()
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')

@@ -1,0 +1,86 @@
+"""Staff views of tasks: status, durations and errors; retry failed ones, cancel queued ones."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db import transaction
+
+from embeds.models import Embed
+
+from .actions import do_cancel_task, enqueue_task
+from .models import Task
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "owner",
+        "kind",
+        "model",
+        "status",
+        "progress",
+        "attempts",
+        "duration",
+        "error_code",
+        "created_at",
+    )
+    list_filter = ("status", "kind", "model", "error_code", "created_at")
+    search_fields = ("id", "owner__username", "embed__id")
+    fields = (
+        "id",
+        "owner",
+        "kind",
+        "model",
+        "status",
+        "stage",
+        "progress",
+        "attempts",
+        "embed",
+        "error_code",
+        "error_message",
+        "cost_usd",
+        "usage",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "provider_request_id",
+    )
+    readonly_fields = fields
+    actions = ["retry_failed", "cancel_queued"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="duration (s)")
+    def duration(self, task: Task) -> str:
+        seconds = task.duration_seconds
+        return f"{seconds:.1f}" if seconds is not None else "–"
+
+    @admin.action(description="Retry selected failed tasks")
+    def retry_failed(self, request, queryset) -> None:
+        count = 0
+        with transaction.atomic():
+            for task in queryset.select_for_update().filter(status=Task.Status.FAILED):
+                task.status = Task.Status.QUEUED
+                task.stage = "queued"
+                task.progress = 0
+                task.attempts = 0
+                task.provider_result_stored = False
+                task.error_code = task.error_message = ""
+                task.finished_at = None
+                task.save()
+                Embed.objects.filter(pk=task.embed_id).update(status=Embed.Status.PROCESSING)
+                enqueue_task(task.id)
+                count += 1
+        self.message_user(request, f"Queued {count} task(s) again.")
+
+    @admin.action(description="Cancel selected queued tasks")
+    def cancel_queued(self, request, queryset) -> None:
+        tasks = list(queryset.filter(status=Task.Status.QUEUED))
+        for task in tasks:
+            do_cancel_task(task)
+        self.message_user(request, f"Cancelled {len(tasks)} task(s).")

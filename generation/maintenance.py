@@ -1,0 +1,96 @@
+"""Keeping every task moving: the stale-task reaper.
+
+A worker that dies mid-task (SIGKILL, OOM, a lost machine) leaves its task ``processing`` with a
+heartbeat that stops advancing. The reaper re-queues such tasks while they have attempts left
+(the pipeline resumes from what was stored: the provider is not called again once its result is
+staged) and fails them with a clear error after that. It also re-sends tasks that sat ``queued``
+for too long, in case their message was lost with an in-process broker; a duplicate message is
+harmless because a worker claims a task under a row lock and skips finished ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from .actions import enqueue_task
+from .conf import conf
+from .models import Task
+from .providers.base import ErrorCode
+
+logger = logging.getLogger(__name__)
+
+
+def reap_stale_tasks(*, stale_after: float | None = None) -> dict[str, int]:
+    from .pipeline.runner import mark_failed
+
+    deadline = timezone.now() - timedelta(
+        seconds=stale_after if stale_after is not None else conf().STALE_TASK_SECONDS
+    )
+    counts = {"requeued": 0, "failed": 0, "resent": 0}
+    stale = Task.objects.filter(status=Task.Status.PROCESSING, heartbeat_at__lt=deadline).values_list(
+        "id", flat=True
+    )
+    for task_id in list(stale):
+        with transaction.atomic():
+            task = Task.objects.select_for_update(skip_locked=True).filter(pk=task_id).first()
+            if task is None or task.status != Task.Status.PROCESSING or task.heartbeat_at >= deadline:
+                continue
+            if task.attempts <= conf().MAX_RETRIES:
+                task.status = Task.Status.QUEUED
+                task.stage = "retrying"
+                task.save(update_fields=["status", "stage"])
+                enqueue_task(task.id)
+                counts["requeued"] += 1
+                continue
+        mark_failed(task, ErrorCode.INTERNAL, "The worker handling this image stopped; please try again.")
+        counts["failed"] += 1
+    lost = Task.objects.filter(status=Task.Status.QUEUED, created_at__lt=deadline, started_at__isnull=True)
+    for task_id in list(lost.values_list("id", flat=True)):
+        with transaction.atomic():
+            enqueue_task(task_id)
+        counts["resent"] += 1
+    if any(counts.values()):
+        logger.warning("generation.reaper.ran %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+    return counts
+
+
+def start_reaper_thread(interval: float = 60.0) -> threading.Thread:
+    """Run the reaper every ``interval`` seconds in a daemon thread of this process."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        from django.db import close_old_connections
+
+        while not stop.wait(interval):
+            try:
+                reap_stale_tasks()
+            except Exception:
+                logger.exception("generation.reaper.crashed")
+            finally:
+                close_old_connections()
+
+    thread = threading.Thread(target=loop, name="stale-task-reaper", daemon=True)
+    thread.stop = stop  # type: ignore[attr-defined]
+    thread.start()
+    return thread
+
+
+def resume_inprocess_tasks() -> int:
+    """Embedded default only: the in-memory queue died with the last process, so every task
+    that was not finished is queued again (it resumes from whatever it had stored)."""
+    count = 0
+    for task_id in Task.objects.filter(status__in=(Task.Status.QUEUED, Task.Status.PROCESSING)).values_list(
+        "id", flat=True
+    ):
+        with transaction.atomic():
+            Task.objects.filter(pk=task_id, status=Task.Status.PROCESSING).update(status=Task.Status.QUEUED)
+            enqueue_task(task_id)
+        count += 1
+    if count:
+        logger.info("generation.tasks.resumed count=%s", count)
+    return count

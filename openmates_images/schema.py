@@ -1,0 +1,112 @@
+"""Response shapes for the OpenAPI schema (documentation and contract tests).
+
+Responses are built by presenters (plain dicts shared with WebSocket events); these serializers
+describe them exactly, so /v1/openapi.json is a contract a client can validate against.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class FileMetaSerializer(serializers.Serializer):
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    size_bytes = serializers.IntegerField()
+    format = serializers.CharField()
+
+
+class FilesSerializer(serializers.Serializer):
+    original = FileMetaSerializer(required=False)
+    full = FileMetaSerializer(required=False)
+    preview = FileMetaSerializer(required=False)
+
+
+class TaskErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class TaskSerializer(serializers.Serializer):
+    task_id = serializers.UUIDField()
+    embed_id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=["generate", "edit", "reverse_search"])
+    status = serializers.ChoiceField(choices=["queued", "processing", "completed", "failed", "cancelled"])
+    embed_status = serializers.CharField(allow_null=True)
+    progress = serializers.IntegerField(min_value=0, max_value=100)
+    stage = serializers.CharField()
+    queue_position = serializers.IntegerField(allow_null=True)
+    model = serializers.CharField()
+    eta_seconds = serializers.FloatField(allow_null=True)
+    estimated_finish_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    attempts = serializers.IntegerField()
+    cost_usd = serializers.CharField(allow_null=True)
+    error = TaskErrorSerializer(allow_null=True)
+    files = FilesSerializer(allow_null=True)
+
+
+class SearchResultSerializer(serializers.Serializer):
+    title = serializers.CharField(allow_blank=True)
+    link = serializers.URLField()
+    source = serializers.CharField(allow_blank=True)
+    thumbnail = serializers.URLField(allow_null=True)
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+
+
+class EmbedContentSerializer(serializers.Serializer):
+    embed_id = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=["image", "image_search_results"])
+    status = serializers.ChoiceField(choices=["processing", "finished", "error"])
+    encryption_mode = serializers.ChoiceField(choices=["vault", "client"])
+    files = FilesSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+    source = serializers.CharField(required=False)
+    prompt = serializers.CharField(required=False, allow_null=True)
+    model = serializers.CharField(required=False, allow_null=True)
+    model_label = serializers.CharField(required=False)
+    model_version = serializers.CharField(required=False)
+    aspect_ratio = serializers.CharField(required=False, allow_null=True)
+    image_size = serializers.CharField(required=False)
+    seed = serializers.IntegerField(required=False, allow_null=True)
+    file_name = serializers.CharField(required=False, allow_null=True)
+    derived_from = serializers.UUIDField(required=False, allow_null=True)
+    generated_at = serializers.DateTimeField(required=False)
+    uploaded_at = serializers.DateTimeField(required=False)
+    requested_at = serializers.DateTimeField(required=False)
+    task_id = serializers.UUIDField(required=False)
+    error = TaskErrorSerializer(required=False)
+    results = SearchResultSerializer(many=True, required=False, allow_null=True)
+    message = serializers.CharField(required=False, allow_null=True)
+    engine = serializers.CharField(required=False)
+    source_embed_id = serializers.UUIDField(required=False)
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """Error responses for a view's schema, all in the one error shape."""
+    descriptions = {
+        400: "Invalid input",
+        401: "Missing or invalid credentials",
+        403: "CSRF check failed (cookie auth)",
+        404: "Not found (also for other users' ids)",
+        409: "Not ready",
+        413: "Too large",
+        429: "Rate limited (see Retry-After)",
+        500: "Stored data unreadable",
+        503: "A dependency is down (see Retry-After)",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes}

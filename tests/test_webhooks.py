@@ -1,0 +1,127 @@
+"""Completion webhooks: delivered, signed Standard-Webhooks style, retried, and never to private hosts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from generation.webhooks import WebhookRefused, check_webhook_url, sign
+from tests.conftest import wait_for_task
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Receiver:
+    """A webhook endpoint that fails the first ``fail_first`` deliveries with 500."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.deliveries: list[dict] = []
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.deliveries.append({"headers": dict(self.headers), "body": body})
+                status = 500 if len(receiver.deliveries) <= receiver.fail_first else 204
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+
+    def wait(self, count: int, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.deliveries) < count:
+            assert time.monotonic() < deadline, f"{len(self.deliveries)} deliveries"
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def allow_private(settings):
+    settings.GENERATION = {**settings.GENERATION, "WEBHOOK_ALLOW_PRIVATE": True}
+
+
+def _verify(secret: str, headers: dict, body: bytes) -> bool:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(headers["webhook-signature"], f"v1,{expected}")
+
+
+def test_delivered_and_signed_on_completion(alice_api, worker, allow_private):
+    receiver = Receiver()
+    task = alice_api.post(
+        "/v1/apps/images/generate", {"prompt": "a kite", "webhook_url": receiver.url}, format="json"
+    ).json()
+    wait_for_task(alice_api, task["task_id"])
+    receiver.wait(1)
+    delivery = receiver.deliveries[0]
+    headers = {k.lower(): v for k, v in delivery["headers"].items()}
+    secret = alice_api.get("/v1/webhooks/secret").json()["secret"]
+    assert _verify(secret, headers, delivery["body"])
+    assert not _verify("whsec_" + base64.b64encode(b"x" * 32).decode(), headers, delivery["body"])
+    payload = json.loads(delivery["body"])
+    assert payload["task_id"] == task["task_id"]
+    assert payload["status"] == "completed"
+    assert payload["files"]["preview"]["format"] == "webp"
+    assert "prompt" not in payload
+
+
+def test_failure_is_delivered_and_retried_until_accepted(alice_api, worker, allow_private):
+    receiver = Receiver(fail_first=1)
+    task = alice_api.post(
+        "/v1/apps/images/generate",
+        {"prompt": "x [[fail:content_blocked]]", "webhook_url": receiver.url},
+        format="json",
+    ).json()
+    wait_for_task(alice_api, task["task_id"])
+    receiver.wait(2, timeout=20)
+    first, second = receiver.deliveries[:2]
+    assert json.loads(second["body"])["error"]["code"] == "content_blocked"
+    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]  # same message, retried
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "ftp://example.com/hook",
+        "file:///etc/passwd",
+    ],
+)
+def test_private_and_non_http_urls_are_refused(alice_api, url):
+    with pytest.raises(WebhookRefused):
+        check_webhook_url(url)
+    response = alice_api.post("/v1/apps/images/generate", {"prompt": "x", "webhook_url": url}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "webhook_url"
+
+
+def test_signature_matches_the_standard_webhooks_reference():
+    # Standard Webhooks' documented example: msg_p5jXN8AQM9LWM0D4loKWxJek, timestamp 1614265330.
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = b'{"test": 2432232314}'
+    assert sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == (
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    )
