@@ -11,7 +11,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API key: `Authorization: Bearer omi_…` (create one with manage.py create_api_key).",
+            "description": "An API key, `Authorization: Bearer omi_…` (manage.py create_api_key).",
         }
 
 

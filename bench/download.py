@@ -23,7 +23,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import Stack  # noqa: E402
+from bench.stack import Stack
 
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "32"))
 DURATION = float(os.environ.get("DURATION", "10"))
@@ -73,7 +73,10 @@ def main() -> None:
         stack.wait_for(task["task_id"])
         embed_id = task["embed_id"]
         raw_url = stack.raw_object_url(embed_id, "full")
-        print(f"{CONCURRENCY} clients, {DURATION:.0f} s each, {stack.web_workers} web processes, {os.cpu_count()} cores")
+        print(
+            f"{CONCURRENCY} clients, {DURATION:.0f} s each, {stack.web_workers} web processes, "
+            f"{os.cpu_count()} cores"
+        )
         rows = [
             ("GET /file?format=full", hammer(f"{stack.url}/v1/embeds/{embed_id}/file?format=full", auth)),
             ("raw S3 GET of the object", hammer(raw_url)),

@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import Stack  # noqa: E402
+from bench.stack import Stack
 
 CLIENTS = int(os.environ.get("CLIENTS", "200"))
 LATENCY = float(os.environ.get("LATENCY", "2"))
@@ -69,7 +69,9 @@ def main() -> None:
                 ).json()
                 deadline = time.monotonic() + 600
                 while time.monotonic() < deadline:
-                    body = session.get(f"{stack.url}/v1/tasks/{task['task_id']}", headers=auth, timeout=60).json()
+                    body = session.get(
+                        f"{stack.url}/v1/tasks/{task['task_id']}", headers=auth, timeout=60
+                    ).json()
                     if body["status"] in {"completed", "failed", "cancelled"}:
                         break
                     time.sleep(0.25)
@@ -77,7 +79,9 @@ def main() -> None:
                     raise RuntimeError(body["status"])
                 for variant in ("preview", "full", "original"):
                     response = session.get(
-                        f"{stack.url}/v1/embeds/{task['embed_id']}/file?format={variant}", headers=auth, timeout=60
+                        f"{stack.url}/v1/embeds/{task['embed_id']}/file?format={variant}",
+                        headers=auth,
+                        timeout=60,
                     )
                     response.raise_for_status()
                 with lock:
@@ -100,14 +104,22 @@ def main() -> None:
         per_image = cpu / max(done, 1)
         bound = cores / per_image if per_image else float("inf")
         throughput = done / wall
-        print(f"{CLIENTS} clients, provider latency {LATENCY}s, {cores} cores, {stack.web_workers} web processes, "
-              f"{stack.worker_processes}x{os.environ['WORKER_THREADS']} worker threads")
+        print(
+            f"{CLIENTS} clients, provider latency {LATENCY}s, {cores} cores, "
+            f"{stack.web_workers} web processes, "
+            f"{stack.worker_processes}x{os.environ['WORKER_THREADS']} worker threads"
+        )
         print(f"completed {done}, lost {len(lost)}, wall {wall:.1f}s, throughput {throughput:.2f} images/s")
         if durations:
             pct = lambda q: durations[min(len(durations) - 1, int(len(durations) * q))]  # noqa: E731
-            print(f"end to end p50 {statistics.median(durations):.2f}s p95 {pct(0.95):.2f}s p99 {pct(0.99):.2f}s")
-        print(f"worker CPU per image {per_image * 1000:.0f} ms -> CPU bound {bound:.2f} images/s; "
-              f"achieved {throughput / bound:.2f} of it (target >= 0.8)")
+            print(
+                f"end to end p50 {statistics.median(durations):.2f}s "
+                f"p95 {pct(0.95):.2f}s p99 {pct(0.99):.2f}s"
+            )
+        print(
+            f"worker CPU per image {per_image * 1000:.0f} ms -> CPU bound {bound:.2f} images/s; "
+            f"achieved {throughput / bound:.2f} of it (target >= 0.8)"
+        )
         for line in lost[:10]:
             print("lost:", line)
 

@@ -26,7 +26,9 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, *, web_workers: int | None = None, worker_processes: int | None = None, env: dict | None = None):
+    def __init__(
+        self, *, web_workers: int | None = None, worker_processes: int | None = None, env: dict | None = None
+    ):
         self.web_workers = web_workers or int(os.environ.get("WEB_WORKERS", "2"))
         self.worker_processes = worker_processes or int(os.environ.get("WORKER_PROCESSES", "2"))
         self.extra_env = env or {}
@@ -41,14 +43,17 @@ class Stack:
         s3_port, vault_port, web_port = free_port(), free_port(), free_port()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
         self.moto.start()
-        self.vault = VaultTransitServer(host="127.0.0.1", port=vault_port, token="bench-token")  # noqa: S106
+        self.vault = VaultTransitServer(host="127.0.0.1", port=vault_port, token="bench-token")
         self.vault.start()
         import boto3
         import psycopg
 
         self.s3 = boto3.client(
-            "s3", endpoint_url=f"http://127.0.0.1:{s3_port}", aws_access_key_id="bench",
-            aws_secret_access_key="bench", region_name="us-east-1",  # noqa: S106
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{s3_port}",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            region_name="us-east-1",
         )
         self.s3.create_bucket(Bucket="chatfiles")
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
@@ -74,22 +79,64 @@ class Stack:
             **self.extra_env,
         }
         python = sys.executable
-        subprocess.run([python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=self.env, check=True,
-                       capture_output=True)
-        created = subprocess.run([python, "manage.py", "create_api_key", "bench"], cwd=ROOT, env=self.env,
-                                 check=True, capture_output=True, text=True)
+        subprocess.run(
+            [python, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+        created = subprocess.run(
+            [python, "manage.py", "create_api_key", "bench"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         self.api_key = created.stdout.strip().splitlines()[-1]
         self.url = f"http://127.0.0.1:{web_port}"
-        self.processes.append(subprocess.Popen(
-            [python, "-m", "uvicorn", "openmates_images.asgi:application", "--host", "127.0.0.1",
-             "--port", str(web_port), "--workers", str(self.web_workers), "--no-access-log", "--log-level", "warning"],
-            cwd=ROOT, env=self.env,
-        ))
-        self.processes.append(subprocess.Popen(
-            [python, "-m", "dramatiq", "openmates_images.workers", "--processes", str(self.worker_processes),
-             "--threads", self.env.get("WORKER_THREADS", "2"), "--queues", "app_images"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "uvicorn",
+                    "openmates_images.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(web_port),
+                    "--workers",
+                    str(self.web_workers),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=self.env,
+            )
+        )
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "dramatiq",
+                    "openmates_images.workers",
+                    "--processes",
+                    str(self.worker_processes),
+                    "--threads",
+                    self.env.get("WORKER_THREADS", "2"),
+                    "--queues",
+                    "app_images",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -108,7 +155,9 @@ class Stack:
     def wait_for(self, task_id: str, timeout: float = 120) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            body = requests.get(f"{self.url}/v1/tasks/{task_id}", headers=self.auth_header(), timeout=30).json()
+            body = requests.get(
+                f"{self.url}/v1/tasks/{task_id}", headers=self.auth_header(), timeout=30
+            ).json()
             if body["status"] in {"completed", "failed", "cancelled"}:
                 return body
             time.sleep(0.1)
@@ -122,10 +171,18 @@ class Stack:
             "from embeds.models import Embed;e=Embed.objects.get(pk=sys.argv[1]);"
             "print(object_name(e.owner_id,e.id,sys.argv[2]))"
         )
-        name = subprocess.run([sys.executable, "-c", code, embed_id, variant], cwd=ROOT, env=self.env,
-                              check=True, capture_output=True, text=True).stdout.strip()
+        name = subprocess.run(
+            [sys.executable, "-c", code, embed_id, variant],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         assert any(o["Key"] == name for o in objects), name
-        return self.s3.generate_presigned_url("get_object", Params={"Bucket": "chatfiles", "Key": name}, ExpiresIn=3600)
+        return self.s3.generate_presigned_url(
+            "get_object", Params={"Bucket": "chatfiles", "Key": name}, ExpiresIn=3600
+        )
 
     def __exit__(self, *exc) -> None:
         for process in self.processes:

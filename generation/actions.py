@@ -203,7 +203,7 @@ def do_cancel_task(task: Task) -> Task:
         else:
             task.cancel_requested = True
             task.save(update_fields=["cancel_requested"])
-    return task
+    return Task.objects.select_related("embed").get(pk=task.pk)
 
 
 REVERSE_SEARCH_SECONDS = 8.0

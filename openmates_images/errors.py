@@ -83,8 +83,8 @@ _VALIDATION_CODES = {
 def _translate_dependency_error(exc: Exception) -> Exception:
     """Failures of our own adapters become clean API errors instead of tracebacks."""
     from django.db import DatabaseError
-    from embeds.crypto import DecryptionError
 
+    from embeds.crypto import DecryptionError
     from embeds.keyring import KeyringError, KeyringUnavailable
     from embeds.storage import ObjectMissing, StorageUnavailable
 

@@ -153,6 +153,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(DATA_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from finders until collectstatic
 WHITENOISE_USE_FINDERS = True
 
 # --- object storage: the "chatfiles" bucket --------------------------------------------------
@@ -267,6 +268,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "openmates_images.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # `?format=` selects an image rendition here, not a DRF renderer.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "openmates-images API",
@@ -296,5 +299,6 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "werkzeug": {"level": "WARNING"},
     },
 }

@@ -51,8 +51,14 @@ def s3_server():
 
 @pytest.fixture(autouse=True)
 def _services(request, vault_server, s3_server):
-    """Every test runs with Vault and S3 up (most of the product needs both)."""
+    """Every test runs with Vault and S3 up (most of the product needs both), and leaves no
+    injected fault behind for the next one, and starts with an empty bucket."""
+    bucket = os.environ["S3_BUCKET"]
+    listed = s3_server.list_objects_v2(Bucket=bucket).get("Contents", [])
+    if listed:
+        s3_server.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": o["Key"]} for o in listed]})
     yield
+    vault_server.reset_faults()
 
 
 @pytest.fixture

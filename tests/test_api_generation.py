@@ -36,7 +36,7 @@ def test_generate_poll_download_every_format(alice_api, worker):
     assert files["original"]["format"] == "png"
     assert files["full"]["format"] == files["preview"]["format"] == "webp"
     width, height = files["original"]["width"], files["original"]["height"]
-    assert abs(width / height - 16 / 9) < 0.02
+    assert abs(width / height / (16 / 9) - 1) < 0.02
     assert (files["full"]["width"], files["full"]["height"]) == (width, height)
     assert files["preview"]["width"] <= 600 and files["preview"]["height"] <= 400
     assert max(files["preview"]["width"] / 600, files["preview"]["height"] / 400) == pytest.approx(

@@ -111,13 +111,30 @@ def test_swapped_objects_do_not_decrypt(alice_api, worker):
 def test_redelivered_message_does_not_duplicate(alice_api, worker):
     done = _generate_and_upload(alice_api)
     before = sorted(storage.list_objects())
-    run_task(done["task_id"])  # the same message again, after completion
+    run_task(done["task_id"])  # the same message again, after completion: nothing happens
     assert sorted(storage.list_objects()) == before
-    # A redelivery that finds the task mid-flight (the first worker died) redoes the work
-    # under the same names: no second embed, no extra objects.
-    Task.objects.filter(pk=done["task_id"]).update(status=Task.Status.PROCESSING)
-    Embed.objects.filter(pk=done["embed_id"]).update(status=Embed.Status.PROCESSING)
+    assert Task.objects.get(pk=done["task_id"]).attempts == 1
+
+
+def test_redelivery_after_a_crash_resumes_without_calling_the_provider_again(alice_api, worker):
+    """A worker died after the provider's image was staged: the redelivered message finishes
+    from the staged image. The prompt now says [[fail:…]], so a second provider call would fail."""
+    from embeds.sealing import open_embed
+
+    done = _generate_and_upload(alice_api)
+    before = sorted(storage.list_objects())
+    embed = Embed.objects.get(pk=done["embed_id"])
+    opened = open_embed(embed)
+    content = opened.content()
+    opened.store_file("staging", opened.load_file("original"))  # as the provider stage left it
+    content["prompt"] += " [[fail:internal]]"
+    opened.seal_content(content)
+    embed.status = Embed.Status.PROCESSING
+    embed.save()
+    Task.objects.filter(pk=done["task_id"]).update(status=Task.Status.PROCESSING, progress=70)
     run_task(done["task_id"])
-    assert sorted(storage.list_objects()) == before
+    task = Task.objects.get(pk=done["task_id"])
+    assert task.status == "completed", task.error_message
+    assert task.attempts == 2
+    assert sorted(storage.list_objects()) == before  # same names overwritten, staging removed
     assert Embed.objects.count() == 2
-    assert Task.objects.get(pk=done["task_id"]).status == "completed"

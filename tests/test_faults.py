@@ -72,13 +72,20 @@ def test_upload_while_vault_is_down_is_503_and_writes_nothing(alice_api, vault_s
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def _png_header_only(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\0" * 64)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -159,7 +166,9 @@ def test_hostile_uploads_never_5xx_never_stick(alice_api):
 
     outcomes: dict[int, int] = {}
     for name, data in hostile_corpus():
-        response = alice_api.post("/v1/embeds/upload", {"file": SimpleUploadedFile(name, data)}, format="multipart")
+        response = alice_api.post(
+            "/v1/embeds/upload", {"file": SimpleUploadedFile(name, data)}, format="multipart"
+        )
         outcomes[response.status_code] = outcomes.get(response.status_code, 0) + 1
         assert response.status_code in (201, 400, 413), (name, response.status_code, response.content[:300])
         if response.status_code == 201:

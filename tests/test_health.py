@@ -20,7 +20,7 @@ def test_readyz_reports_every_dependency(client):
 
 @pytest.mark.django_db
 def test_readyz_is_503_when_vault_fails(client, vault_server):
-    vault_server.fail_next(3, status=503)
+    vault_server.fail_next(1, status=503)
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response["Retry-After"]

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from openmates_images.api import StrictInputSerializer
 
-from ..registry import ASPECT_RATIOS, IMAGE_SIZES, find_model
+from ..registry import ASPECT_RATIOS, IMAGE_SIZES, default_model, find_model
 
 PROMPT_MAX_LENGTH = 4000
 
@@ -32,8 +32,8 @@ class GenerateInputSerializer(StrictInputSerializer):
         return _validate_model(value)
 
     def validate(self, attrs: dict) -> dict:
-        spec = attrs.get("model")
-        if spec is not None and attrs["image_size"] not in spec.image_sizes:
+        spec = attrs.get("model") or default_model()
+        if attrs["image_size"] not in spec.image_sizes:
             raise serializers.ValidationError(
                 {
                     "image_size": serializers.ErrorDetail(

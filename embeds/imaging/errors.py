@@ -1,0 +1,12 @@
+"""Why an image was refused, in words a user understands."""
+
+from __future__ import annotations
+
+
+class InvalidImage(Exception):
+    """``code``: not_an_image | truncated | too_many_pixels | unsupported_format | out_of_bounds."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -1,0 +1,119 @@
+"""Vault transit keyring: one ``aes256-gcm96`` transit key per user. The only module that
+imports hvac; hvac and transport failures become KeyringUnavailable / KeyringError."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+
+import hvac
+import requests
+from hvac import exceptions as vault_errors
+
+from ..conf import conf
+from .base import Keyring, KeyringError, KeyringUnavailable
+
+_UNAVAILABLE = (
+    vault_errors.InternalServerError,
+    vault_errors.VaultDown,
+    vault_errors.BadGateway,
+    vault_errors.RateLimitExceeded,
+    vault_errors.VaultNotInitialized,
+    vault_errors.UnexpectedError,
+    requests.ConnectionError,
+    requests.Timeout,
+)
+_REFUSED = (
+    vault_errors.InvalidRequest,
+    vault_errors.InvalidPath,
+    vault_errors.Forbidden,
+    vault_errors.Unauthorized,
+    vault_errors.ParamValidationError,
+)
+
+
+class VaultKeyring(Keyring):
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._created: set[str] = set()
+
+    @property
+    def _client(self) -> hvac.Client:
+        # requests sessions are not guaranteed thread-safe: one client per thread.
+        client = getattr(self._local, "client", None)
+        if client is None:
+            settings = conf()
+            client = hvac.Client(
+                url=settings.VAULT_ADDR, token=settings.VAULT_TOKEN, timeout=settings.VAULT_TIMEOUT
+            )
+            self._local.client = client
+        return client
+
+    def _name(self, key_name: str) -> str:
+        return conf().VAULT_KEY_PREFIX + key_name
+
+    def _call(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise KeyringUnavailable(f"vault unavailable: {type(exc).__name__}") from exc
+        except _REFUSED as exc:
+            raise KeyringError(f"vault refused: {type(exc).__name__}") from exc
+
+    def _ensure_key(self, name: str) -> None:
+        if name in self._created:
+            return
+        transit = self._client.secrets.transit
+        self._call(
+            transit.create_key, name=name, key_type="aes256-gcm96", mount_point=conf().VAULT_TRANSIT_MOUNT
+        )
+        self._created.add(name)
+
+    def wrap(self, key_name: str, data_key: bytes) -> str:
+        name = self._name(key_name)
+        self._ensure_key(name)
+        response = self._call(
+            self._client.secrets.transit.encrypt_data,
+            name=name,
+            plaintext=base64.b64encode(data_key).decode(),
+            mount_point=conf().VAULT_TRANSIT_MOUNT,
+        )
+        return response["data"]["ciphertext"]
+
+    def unwrap(self, key_name: str, wrapped: str) -> bytes:
+        if not wrapped.startswith("vault:"):
+            raise KeyringError("not a Vault-wrapped key")
+        response = self._call(
+            self._client.secrets.transit.decrypt_data,
+            name=self._name(key_name),
+            ciphertext=wrapped,
+            mount_point=conf().VAULT_TRANSIT_MOUNT,
+        )
+        try:
+            return base64.b64decode(response["data"]["plaintext"], validate=True)
+        except (KeyError, TypeError, binascii.Error) as exc:
+            raise KeyringError("vault returned no plaintext") from exc
+
+    def destroy(self, key_name: str) -> None:
+        name = self._name(key_name)
+        transit = self._client.secrets.transit
+        mount = conf().VAULT_TRANSIT_MOUNT
+        try:
+            self._call(transit.update_key_configuration, name=name, deletion_allowed=True, mount_point=mount)
+            self._call(transit.delete_key, name=name, mount_point=mount)
+        except KeyringError as exc:
+            if isinstance(exc, KeyringUnavailable):
+                raise
+            # already gone: destroying is idempotent
+        self._created.discard(name)
+
+    def ping(self) -> None:
+        try:
+            response = requests.get(
+                f"{conf().VAULT_ADDR.rstrip('/')}/v1/sys/health", timeout=conf().VAULT_TIMEOUT
+            )
+        except requests.RequestException as exc:
+            raise KeyringUnavailable(f"vault unreachable: {type(exc).__name__}") from exc
+        if response.status_code >= 500:
+            raise KeyringUnavailable(f"vault health {response.status_code}")
