@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def api_schema(live_server):
-    return schemathesis.openapi.from_url(f"{live_server.url}/v1/openapi.json")
 
 
 @pytest.fixture
@@ -26,13 +22,22 @@ def auth_header(alice):
     return {"Authorization": f"Bearer {do_create_api_key(alice).raw_key}"}
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+def test_every_operation_conforms(live_server, auth_header):
+    """Schemathesis's generated cases for every operation, through its Python API (its pytest
+    plugin does not support this pytest yet)."""
+    schema = schemathesis.openapi.from_url(f"{live_server.url}/v1/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 12
+    for operation in operations:
 
+        @given(case=operation.as_strategy())
+        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        def check(case):
+            # Every check but "schema-valid data is accepted": some rules are beyond a schema
+            # (a mask must be a PNG the size of the image, an id must exist).
+            case.call_and_validate(headers=auth_header, excluded_checks=[positive_data_acceptance])
 
-@schema.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_every_operation_conforms(case, auth_header):
-    case.call_and_validate(headers=auth_header)
+        check()
 
 
 def test_schema_documents_every_endpoint_and_auth(client):

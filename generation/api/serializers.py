@@ -21,7 +21,9 @@ def _validate_model(value: str):
 
 
 class GenerateInputSerializer(StrictInputSerializer):
-    prompt = serializers.CharField(min_length=1, max_length=PROMPT_MAX_LENGTH, trim_whitespace=True)
+    prompt = serializers.CharField(
+        min_length=1, max_length=PROMPT_MAX_LENGTH, trim_whitespace=True, help_text="What the image should show."
+    )
     aspect_ratio = serializers.ChoiceField(choices=ASPECT_RATIOS, default="1:1")
     model = serializers.CharField(required=False, max_length=200)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
@@ -45,7 +47,7 @@ class GenerateInputSerializer(StrictInputSerializer):
 
 
 class EditInputSerializer(GenerateInputSerializer):
-    embed_id = serializers.CharField(max_length=64)
+    embed_id = serializers.UUIDField(help_text="The image to edit (one of yours).")
     mask = serializers.CharField(
         required=False, max_length=12_000_000, help_text="PNG mask, base64 (white = change)"
     )

@@ -225,7 +225,7 @@ class WebhookSecretView(APIView):
 
 
 class ReverseSearchInputSerializer(serializers.Serializer):
-    embed_id = serializers.CharField(required=False, max_length=64)
+    embed_id = serializers.UUIDField(required=False)
     file = serializers.FileField(required=False)
 
 
