@@ -22,7 +22,7 @@ def _validate_model(value: str):
 
 class GenerateInputSerializer(StrictInputSerializer):
     prompt = serializers.CharField(
-        min_length=1, max_length=PROMPT_MAX_LENGTH, trim_whitespace=True, help_text="What the image should show."
+        min_length=1, max_length=PROMPT_MAX_LENGTH, trim_whitespace=True, help_text="What the image shows."
     )
     aspect_ratio = serializers.ChoiceField(choices=ASPECT_RATIOS, default="1:1")
     model = serializers.CharField(required=False, max_length=200)
