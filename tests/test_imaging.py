@@ -36,7 +36,8 @@ def _png(size=(300, 200), color=(10, 200, 30), **save) -> bytes:
 XMP_GPS = (
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
     b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"'
-    b' exif:GPSLatitude="52,31.0N" exif:GPSLongitude="13,24.0E" photoshop:City="Berlin"/></rdf:RDF></x:xmpmeta>'
+    b' exif:GPSLatitude="52,31.0N" exif:GPSLongitude="13,24.0E" photoshop:City="Berlin"/>'
+    b"</rdf:RDF></x:xmpmeta>"
 )
 
 
