@@ -97,11 +97,20 @@ class GeminiProvider(Provider):
         self.base_url = base_url
         self.api_version = api_version
         self.timeout = timeout
+        self._clients: dict[float, genai.Client] = {}
 
     def is_available(self) -> bool:
         return bool(self.api_key)
 
     def _client(self, timeout: float) -> genai.Client:
+        # One client per timeout, kept for the provider's life: the SDK closes its HTTP client
+        # when the Client object is collected, even mid-request.
+        client = self._clients.get(timeout)
+        if client is None:
+            client = self._clients[timeout] = self._new_client(timeout)
+        return client
+
+    def _new_client(self, timeout: float) -> genai.Client:
         return genai.Client(
             api_key=self.api_key,
             http_options=types.HttpOptions(
@@ -128,7 +137,8 @@ class GeminiProvider(Provider):
             response_modalities=["TEXT", "IMAGE"],
             image_config=types.ImageConfig(aspect_ratio=request.aspect_ratio, image_size=request.image_size),
         )
-        return self._client(timeout).models.generate_content(
+        client = self._client(timeout)
+        return client.models.generate_content(
             model=request.provider_model, contents=self._contents(request), config=config
         )
 
