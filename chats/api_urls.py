@@ -1,3 +1,11 @@
-"""REST endpoints of chats and messages (owned by the chat UI)."""
+"""REST endpoints of chats and messages."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("chats", api.ChatsView.as_view(), name="chats"),
+    path("chats/<str:chat_id>", api.ChatView.as_view(), name="chat"),
+    path("chats/<str:chat_id>/messages", api.MessagesView.as_view(), name="chat-messages"),
+]

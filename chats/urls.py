@@ -1,3 +1,10 @@
-"""Web UI pages (owned by the chat UI)."""
+"""Web UI pages."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.app, name="app"),
+    path("c/<uuid:chat_id>", views.app, name="chat-page"),
+]

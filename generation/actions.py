@@ -248,3 +248,28 @@ def check_create_reverse_search(
         notify_task(task, embed_status=opened.embed.status)
     logger.info("generation.task.created task=%s kind=reverse_search", task.id)
     return task, True
+
+
+REPORT_REASONS = ("artifacts", "wrong_content", "offensive", "other")
+
+
+def do_report_image(user: AbstractBaseUser, embed: Embed, *, reason: str, regenerate: bool) -> Task | None:
+    """Record a problem report; optionally start a new generation with the same request."""
+    from .models import ImageReport
+    from .registry import default_model, find_model
+
+    report = ImageReport.objects.create(owner=user, embed=embed, reason=reason)
+    if not regenerate:
+        return None
+    content = sealing.open_embed(embed).content()
+    if not content.get("prompt"):
+        raise ApiError("invalid_value", "This image has no prompt to generate again.", field="regenerate")
+    params = GenerationParams(
+        prompt=content["prompt"],
+        aspect_ratio=content.get("aspect_ratio") or "1:1",
+        model=find_model(content.get("model") or "") or default_model(),
+        image_size=content.get("image_size") or "1K",
+    )
+    task, _ = check_create_generation(user, params)
+    ImageReport.objects.filter(pk=report.pk).update(regenerated_task=task)
+    return task

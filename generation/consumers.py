@@ -1,13 +1,28 @@
-"""The WebSocket consumer: a logged-in user's tabs receive their own events, nothing else.
-
-Authentication is the session cookie (AuthMiddlewareStack); anonymous sockets are refused.
-The consumer only forwards events from the user's group (see generation.events)."""
+"""The WebSocket consumer: a logged-in user's tabs receive their own events, and can invoke the
+"Generate image" skill and cancel their own tasks. Anonymous sockets are refused; another user's
+ids answer not_found, exactly as over REST."""
 
 from __future__ import annotations
 
+import logging
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from rest_framework.exceptions import APIException, ValidationError
+
+from openmates_images.errors import exception_handler
 
 from .events import user_group
+
+logger = logging.getLogger(__name__)
+
+
+def _error_payload(exc: Exception) -> dict:
+    response = exception_handler(exc, {})
+    if response is None:
+        logger.exception("generation.socket.crashed", exc_info=exc)
+        return {"code": "internal", "message": "Something went wrong.", "field": None}
+    return response.data["error"]
 
 
 class UserEventsConsumer(AsyncJsonWebsocketConsumer):
@@ -16,6 +31,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
+        self.user = user
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -23,6 +39,55 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        request_id = content.get("request_id")
+        try:
+            if kind == "generate":
+                payload, message = await database_sync_to_async(self._generate)(content)
+                await self.send_json(
+                    {
+                        "type": "embed_created",
+                        "request_id": request_id,
+                        "payload": payload,
+                        "message": message,
+                    }
+                )
+            elif kind == "cancel":
+                payload = await database_sync_to_async(self._cancel)(content.get("task_id"))
+                await self.send_json({"type": "task_cancelled", "request_id": request_id, "payload": payload})
+            elif kind == "ping":
+                await self.send_json({"type": "pong", "request_id": request_id})
+            else:
+                raise ValidationError({"type": "Unknown message type."})
+        except (APIException, Exception) as exc:  # every failure answers, the socket stays open
+            await self.send_json({"type": "error", "request_id": request_id, "error": _error_payload(exc)})
+
+    def _generate(self, content: dict) -> tuple[dict, dict]:
+        from chats.access import access_chat, message_payload
+        from chats.actions import chat_key, do_create_chat, do_generate_in_chat
+
+        chat_id = content.get("chat_id")
+        chat = access_chat(self.user, chat_id, field="chat_id") if chat_id else do_create_chat(self.user)
+        payload, message = do_generate_in_chat(
+            self.user,
+            chat,
+            prompt=str(content.get("prompt") or ""),
+            aspect_ratio=str(content.get("aspect_ratio") or "1:1"),
+            model=content.get("model") or None,
+        )
+        return payload, message_payload(message, chat_key(chat))
+
+    def _cancel(self, task_id) -> dict:
+        from .actions import do_cancel_task
+        from .api.views import access_task
+        from .presenters import task_payload
+
+        task = do_cancel_task(access_task(self.user, task_id))
+        return task_payload(task, embed_status=task.embed.status)
 
     async def user_event(self, message: dict) -> None:
         await self.send_json({"type": message["event"], "payload": message["payload"]})

@@ -77,3 +77,25 @@ class Task(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class ImageReport(models.Model):
+    """A user's "Report problem" on a generated image (artifacts, wrong content…). The prompt is
+    not copied here: the report points at the embed, whose content stays encrypted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="image_reports"
+    )
+    embed = models.ForeignKey("embeds.Embed", on_delete=models.CASCADE, related_name="reports")
+    reason = models.CharField(max_length=64, default="artifacts")
+    regenerated_task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"report {self.reason} on {self.embed_id}"

@@ -15,10 +15,18 @@ from rest_framework.views import APIView
 from embeds import sealing
 from embeds.access import access_finished_image, parse_uuid
 from embeds.models import Embed
+from openmates_images.api import StrictInputSerializer
 from openmates_images.errors import ApiError
 from openmates_images.schema import TaskSerializer, errors
 
-from ..actions import GenerationParams, check_create_generation, check_create_reverse_search, do_cancel_task
+from ..actions import (
+    REPORT_REASONS,
+    GenerationParams,
+    check_create_generation,
+    check_create_reverse_search,
+    do_cancel_task,
+    do_report_image,
+)
 from ..models import Task
 from ..presenters import task_payload
 from ..registry import MODELS, default_model, provider_for
@@ -270,3 +278,25 @@ class ReverseSearchView(APIView):
             request.user, source, idempotency_key=_idempotency_key(request)
         )
         return _accepted(task, created)
+
+
+class ReportInputSerializer(StrictInputSerializer):
+    reason = serializers.ChoiceField(choices=REPORT_REASONS, default="artifacts")
+    regenerate = serializers.BooleanField(default=False)
+
+
+class ReportView(APIView):
+    """Report a problem with a generated image, and optionally generate it again."""
+
+    @extend_schema(
+        request=ReportInputSerializer,
+        responses={202: TaskSerializer, 204: None, **errors(400, 401, 403, 404, 409, 429, 503)},
+    )
+    def post(self, request: Request, embed_id: str) -> Response:
+        embed = access_finished_image(request.user, embed_id)
+        serializer = ReportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = do_report_image(request.user, embed, **serializer.validated_data)
+        if task is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return _accepted(task, True)

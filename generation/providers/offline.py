@@ -148,13 +148,13 @@ class OfflineProvider(Provider):
         top = _mix(top, (rng.randrange(256), rng.randrange(256), rng.randrange(256)), abs(shift))
 
         # Paint small, then scale up: smooth gradients at a fraction of the cost.
-        sw, sh = max(64, width // 4), max(64, height // 4)
+        sw, sh = max(64, width // 2), max(64, height // 2)
         gradient = Image.linear_gradient("L").resize((sw, sh))
         sky = Image.composite(Image.new("RGB", (sw, sh), horizon), Image.new("RGB", (sw, sh), top), gradient)
         draw = ImageDraw.Draw(sky, "RGBA")
         horizon_y = sh * rng.uniform(0.55, 0.72)
         if mood in ("night", "city"):
-            for _ in range(int(sw * sh / 900)):
+            for _ in range(int(sw * sh / 3600)):
                 x, y = rng.uniform(0, sw), rng.uniform(0, horizon_y)
                 alpha = rng.randrange(90, 255)
                 draw.point((x, y), fill=(255, 255, 240, alpha))
@@ -191,7 +191,7 @@ class OfflineProvider(Provider):
             draw.polygon(points, fill=(*color, 255))
             if layer < layers - 1:  # haze between ridges: depth
                 draw.rectangle((0, 0, sw, sh), fill=(*horizon, 18))
-        image = sky.resize((width, height), Image.Resampling.BICUBIC)
+        image = sky.filter(ImageFilter.GaussianBlur(0.7)).resize((width, height), Image.Resampling.BICUBIC)
         # Film grain from the seeded generator (Image.effect_noise is not reproducible).
         gw, gh = width // 2, height // 2
         grain = Image.frombytes("L", (gw, gh), rng.randbytes(gw * gh)).resize((width, height))

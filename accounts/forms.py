@@ -1,0 +1,17 @@
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+
+
+class SignupForm(UserCreationForm):
+    """Username and password; nothing else is needed to use the app."""
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, initial="my script")
+
+
+class PreferencesForm(forms.Form):
+    embed_prompt_in_metadata = forms.BooleanField(
+        required=False,
+        label="Write my prompt into generated images' metadata (IPTC AI Prompt Information)",
+    )

@@ -1,0 +1,119 @@
+"""Writes for chats and messages. Titles and texts are stored encrypted under the chat's data
+key (wrapped by the owner's keyring key), with the same envelope as embeds."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from embeds import crypto
+from embeds.keyring import get_keyring, key_name_for_user
+from embeds.models import Embed
+from openmates_images.errors import ApiError
+
+from .models import Chat, Message, MessageEmbed
+
+TITLE_MAX = 200
+TEXT_MAX = 8000
+
+
+def chat_key(chat: Chat) -> bytes:
+    return get_keyring().unwrap(key_name_for_user(chat.owner_id), chat.wrapped_key)
+
+
+def read_title(chat: Chat, key: bytes) -> str:
+    if not chat.encrypted_title:
+        return ""
+    return crypto.decrypt(key, bytes(chat.encrypted_title), crypto.object_aad(chat.id, "chat-title")).decode()
+
+
+def read_text(message: Message, key: bytes) -> str:
+    if not message.encrypted_text:
+        return ""
+    return crypto.decrypt(
+        key, bytes(message.encrypted_text), crypto.object_aad(message.id, "message-text")
+    ).decode()
+
+
+@transaction.atomic
+def do_create_chat(owner: AbstractBaseUser, *, title: str = "") -> Chat:
+    key = crypto.new_data_key()
+    chat = Chat(owner=owner, wrapped_key=get_keyring().wrap(key_name_for_user(owner.pk), key))
+    chat.encrypted_title = crypto.encrypt(
+        key, title[:TITLE_MAX].encode(), crypto.object_aad(chat.id, "chat-title")
+    )
+    chat.save()
+    return chat
+
+
+@transaction.atomic
+def do_rename_chat(chat: Chat, title: str) -> Chat:
+    key = chat_key(chat)
+    chat.encrypted_title = crypto.encrypt(
+        key, title[:TITLE_MAX].encode(), crypto.object_aad(chat.id, "chat-title")
+    )
+    chat.save(update_fields=["encrypted_title", "updated_at"])
+    return chat
+
+
+def do_post_message(
+    chat: Chat, *, role: str = Message.Role.USER, text: str = "", embed_ids: list | tuple = ()
+) -> Message:
+    """A message referencing embeds the chat's owner owns (others' ids answer 404)."""
+    embeds = list(Embed.objects.filter(pk__in=list(embed_ids), owner_id=chat.owner_id))
+    if len(embeds) != len(set(map(str, embed_ids))):
+        raise ApiError(
+            "not_found", "One of the attached images does not exist.", field="embed_ids", status_code=404
+        )
+    key = chat_key(chat)
+    with transaction.atomic():
+        message = Message(chat=chat, role=role)
+        message.encrypted_text = crypto.encrypt(
+            key, text[:TEXT_MAX].encode(), crypto.object_aad(message.id, "message-text")
+        )
+        message.save()
+        by_id = {str(e.id): e for e in embeds}
+        MessageEmbed.objects.bulk_create(
+            MessageEmbed(message=message, embed=by_id[str(embed_id)], position=index)
+            for index, embed_id in enumerate(dict.fromkeys(map(str, embed_ids)))
+        )
+        Chat.objects.filter(pk=chat.pk).update(updated_at=timezone.now())
+        if not chat.encrypted_title or read_title(chat, key) == "":
+            title = (text or "Images").strip().splitlines()[0][:60] if (text or "").strip() else "Images"
+            chat.encrypted_title = crypto.encrypt(
+                key, title.encode(), crypto.object_aad(chat.id, "chat-title")
+            )
+            chat.save(update_fields=["encrypted_title"])
+    return message
+
+
+def do_generate_in_chat(
+    user: AbstractBaseUser,
+    chat: Chat,
+    *,
+    prompt: str,
+    aspect_ratio: str,
+    model: str | None,
+    kind_text: str | None = None,
+) -> tuple[dict, Message]:
+    """The "Generate image" skill from the chat: the user's request as a message, the embed
+    placeholder in an assistant message, the task queued. Returns (task payload, message)."""
+    from generation.actions import GenerationParams, check_create_generation
+    from generation.api.serializers import GenerateInputSerializer
+    from generation.presenters import task_payload
+    from generation.registry import default_model
+
+    body = {"prompt": prompt, "aspect_ratio": aspect_ratio or "1:1"}
+    if model:
+        body["model"] = model
+    serializer = GenerateInputSerializer(data=body)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    params = GenerationParams(
+        prompt=data["prompt"], aspect_ratio=data["aspect_ratio"], model=data.get("model") or default_model()
+    )
+    task, _ = check_create_generation(user, params)
+    do_post_message(chat, role=Message.Role.USER, text=kind_text or f"/image {data['prompt']}")
+    message = do_post_message(chat, role=Message.Role.ASSISTANT, embed_ids=[task.embed_id])
+    return task_payload(task, embed_status=task.embed.status), message

@@ -1,0 +1,14 @@
+"""The chat app page. Everything dynamic comes from the REST API and the WebSocket."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+
+@login_required
+@ensure_csrf_cookie
+def app(request: HttpRequest, chat_id: str | None = None) -> HttpResponse:
+    return render(request, "chats/app.html", {"chat_id": chat_id or ""})

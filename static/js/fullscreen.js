@@ -1,0 +1,380 @@
+// Fullscreen viewer: full format, info, zoom/pan, keyboard, provenance; and the three tools
+// that work on the image: crop (server-side, original pixels), draw (+ "Ask about this") and
+// mark-to-edit (a mask at the original's size for POST /v1/apps/images/edit).
+import { api, embedContent, fileUrl, humanSize } from "./api.js";
+
+const root = document.querySelector("[data-testid=fullscreen]");
+const image = root.querySelector(".fs-image");
+const canvasBox = root.querySelector(".fs-canvas");
+const overlay = root.querySelector(".fs-overlay");
+const cropBox = root.querySelector(".crop-box");
+const toolsBar = root.querySelector(".fs-tools");
+const info = root.querySelector("[data-testid=fullscreen-info]");
+const provenance = root.querySelector("[data-testid=provenance]");
+
+let ids = () => [];
+let actions = {};
+let current = null; // {id, content}
+let returnFocus = null;
+let zoom = { scale: 1, x: 0, y: 0 };
+let tool = null;
+let shapes = [];
+let redo = [];
+let drawing = null;
+let shape = "rect";
+let color = "#ff3b30";
+let markMode = "brush";
+let cropRatio = null;
+let crop = null;
+
+export function configureViewer(options) {
+  ids = options.ids;
+  actions = options.actions;
+}
+
+export async function openViewer(embedId) {
+  returnFocus = returnFocus || document.activeElement;
+  root.hidden = false;
+  document.body.classList.add("modal-open");
+  await show(embedId);
+  root.querySelector("[data-action=close]").focus();
+}
+
+export function closeViewer() {
+  setTool(null);
+  root.hidden = true;
+  document.body.classList.remove("modal-open");
+  current = null;
+  returnFocus?.focus?.();
+  returnFocus = null;
+}
+
+async function show(embedId) {
+  setTool(null);
+  resetZoom();
+  const content = await embedContent(embedId);
+  current = { id: embedId, content };
+  const full = content.files.full;
+  const original = content.files.original;
+  image.src = fileUrl(embedId, "full");
+  image.alt = content.prompt || content.file_name || "Image";
+  image.width = full.width;
+  image.height = full.height;
+  const name = content.file_name || (content.prompt ? content.prompt.slice(0, 60) : "Image");
+  info.replaceChildren();
+  const title = document.createElement("strong");
+  title.textContent = name;
+  const meta = document.createElement("span");
+  meta.dataset.testid = "fullscreen-meta";
+  meta.textContent = `${original.format.toUpperCase()} · ${original.width}×${original.height} · ${humanSize(original.size_bytes)}`;
+  info.append(title, meta);
+  const stem = `image-${embedId.slice(0, 8)}`;
+  Object.assign(root.querySelector("[data-action=download]"), { href: fileUrl(embedId, "full"), download: `${stem}.webp` });
+  Object.assign(root.querySelector("[data-action=download-original]"), {
+    href: fileUrl(embedId, "original"), download: `${stem}.${original.format === "jpeg" ? "jpg" : original.format}` });
+  root.querySelector("[data-action=mark]").hidden = false;
+  provenance.textContent = "";
+  api(`/v1/embeds/${embedId}/provenance`).then((data) => {
+    if (current?.id !== embedId) return;
+    const report = data.renditions.full || data.renditions.original;
+    if (report && report.state !== "none") {
+      const ok = ["Trusted", "Valid"].includes(report.state);
+      provenance.textContent = ok
+        ? `Made with AI · ${report.ai_system || "unknown model"} · signed by ${report.signer || report.issuer} (${report.state})`
+        : `Content credentials: ${report.state}`;
+    }
+  }).catch(() => {});
+}
+
+function move(step) {
+  const list = ids();
+  if (!current || list.length < 2) return;
+  const index = list.indexOf(current.id);
+  show(list[(index + step + list.length) % list.length]);
+}
+
+// --- zoom and pan -----------------------------------------------------------------------------
+function applyZoom() {
+  canvasBox.style.transform = `translate(${zoom.x}px, ${zoom.y}px) scale(${zoom.scale})`;
+}
+function resetZoom() {
+  zoom = { scale: 1, x: 0, y: 0 };
+  applyZoom();
+}
+function zoomBy(factor) {
+  zoom.scale = Math.min(8, Math.max(1, zoom.scale * factor));
+  if (zoom.scale === 1) zoom.x = zoom.y = 0;
+  applyZoom();
+}
+root.querySelector(".fs-stage").addEventListener("wheel", (event) => {
+  if (tool) return;
+  event.preventDefault();
+  zoomBy(event.deltaY < 0 ? 1.15 : 1 / 1.15);
+}, { passive: false });
+let pan = null;
+canvasBox.addEventListener("pointerdown", (event) => {
+  if (tool || zoom.scale === 1) return;
+  pan = { x: event.clientX - zoom.x, y: event.clientY - zoom.y };
+  canvasBox.setPointerCapture(event.pointerId);
+});
+canvasBox.addEventListener("pointermove", (event) => {
+  if (!pan) return;
+  zoom.x = event.clientX - pan.x;
+  zoom.y = event.clientY - pan.y;
+  applyZoom();
+});
+canvasBox.addEventListener("pointerup", () => { pan = null; });
+
+// --- keyboard: Esc, arrows, zoom keys, focus trap ----------------------------------------------
+root.addEventListener("keydown", (event) => {
+  if (event.target.matches("input")) {
+    if (event.key === "Escape") event.target.blur();
+    return;
+  }
+  if (event.key === "Escape") { event.preventDefault(); tool ? setTool(null) : closeViewer(); }
+  else if (event.key === "ArrowRight" && !tool) move(1);
+  else if (event.key === "ArrowLeft" && !tool) move(-1);
+  else if (event.key === "+" || event.key === "=") zoomBy(1.25);
+  else if (event.key === "-") zoomBy(0.8);
+  else if (event.key === "0") resetZoom();
+  else if (event.key === "Tab") {
+    const focusable = [...root.querySelectorAll("button, a[href], input")].filter((n) => n.offsetParent !== null);
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    if (event.shiftKey && document.activeElement === first) { event.preventDefault(); last.focus(); }
+    else if (!event.shiftKey && document.activeElement === last) { event.preventDefault(); first.focus(); }
+  }
+});
+
+// --- tools -------------------------------------------------------------------------------------
+function setTool(name) {
+  tool = name;
+  shapes = [];
+  redo = [];
+  toolsBar.hidden = !name;
+  for (const panel of root.querySelectorAll(".tool-panel")) panel.hidden = panel.dataset.panel !== name;
+  for (const button of root.querySelectorAll("[data-action=crop],[data-action=draw],[data-action=mark]")) {
+    button.classList.toggle("on", button.dataset.action === name);
+  }
+  overlay.hidden = !(name === "draw" || name === "mark");
+  cropBox.hidden = name !== "crop";
+  if (name) {
+    resetZoom();
+    requestAnimationFrame(() => {
+      sizeOverlay();
+      if (name === "crop") initCrop();
+      redraw();
+    });
+  }
+}
+
+function sizeOverlay() {
+  overlay.width = image.clientWidth;
+  overlay.height = image.clientHeight;
+  overlay.style.width = `${image.clientWidth}px`;
+  overlay.style.height = `${image.clientHeight}px`;
+}
+
+function localPoint(event) {
+  const rect = image.getBoundingClientRect();
+  return { x: event.clientX - rect.left, y: event.clientY - rect.top };
+}
+
+function paint(ctx, list, scale, { mask = false } = {}) {
+  for (const item of list) {
+    ctx.strokeStyle = mask ? "#fff" : item.color;
+    ctx.fillStyle = "#fff";
+    ctx.lineWidth = (item.kind === "brush" ? item.size : 4) * scale;
+    ctx.lineCap = ctx.lineJoin = "round";
+    const [a, b] = [item.from, item.to];
+    ctx.beginPath();
+    if (item.kind === "rect" || item.kind === "box") {
+      if (mask || item.kind === "box") {
+        ctx.globalAlpha = mask ? 1 : 0.45;
+        ctx.fillStyle = mask ? "#fff" : "#ff3b30";
+        ctx.fillRect(Math.min(a.x, b.x) * scale, Math.min(a.y, b.y) * scale, Math.abs(b.x - a.x) * scale, Math.abs(b.y - a.y) * scale);
+        ctx.globalAlpha = 1;
+      } else {
+        ctx.strokeRect(a.x * scale, a.y * scale, (b.x - a.x) * scale, (b.y - a.y) * scale);
+      }
+    } else if (item.kind === "ellipse") {
+      ctx.ellipse((a.x + b.x) / 2 * scale, (a.y + b.y) / 2 * scale, Math.abs(b.x - a.x) / 2 * scale,
+                  Math.abs(b.y - a.y) / 2 * scale, 0, 0, Math.PI * 2);
+      ctx.stroke();
+    } else if (item.kind === "arrow") {
+      const angle = Math.atan2(b.y - a.y, b.x - a.x);
+      const head = 16 * scale;
+      ctx.moveTo(a.x * scale, a.y * scale);
+      ctx.lineTo(b.x * scale, b.y * scale);
+      ctx.lineTo(b.x * scale - head * Math.cos(angle - 0.4), b.y * scale - head * Math.sin(angle - 0.4));
+      ctx.moveTo(b.x * scale, b.y * scale);
+      ctx.lineTo(b.x * scale - head * Math.cos(angle + 0.4), b.y * scale - head * Math.sin(angle + 0.4));
+      ctx.stroke();
+    } else {
+      if (!mask && item.kind === "brush") { ctx.strokeStyle = "rgba(255,59,48,0.5)"; }
+      item.points.forEach((p, i) => (i ? ctx.lineTo(p.x * scale, p.y * scale) : ctx.moveTo(p.x * scale, p.y * scale)));
+      ctx.stroke();
+    }
+  }
+}
+
+function redraw() {
+  const ctx = overlay.getContext("2d");
+  ctx.clearRect(0, 0, overlay.width, overlay.height);
+  paint(ctx, drawing ? [...shapes, drawing] : shapes, 1);
+}
+
+overlay.addEventListener("pointerdown", (event) => {
+  const point = localPoint(event);
+  overlay.setPointerCapture(event.pointerId);
+  const kind = tool === "mark" ? markMode : shape;
+  drawing = { kind, color, from: point, to: point, points: [point], size: Math.max(12, image.clientWidth / 25) };
+});
+overlay.addEventListener("pointermove", (event) => {
+  if (!drawing) return;
+  const point = localPoint(event);
+  drawing.to = point;
+  drawing.points.push(point);
+  redraw();
+});
+overlay.addEventListener("pointerup", () => {
+  if (!drawing) return;
+  shapes.push(drawing);
+  redo = [];
+  drawing = null;
+  redraw();
+});
+
+function initCrop() {
+  const w = image.clientWidth;
+  const h = image.clientHeight;
+  crop = { x: w * 0.1, y: h * 0.1, w: w * 0.8, h: h * 0.8 };
+  if (cropRatio) fitRatio();
+  placeCrop();
+}
+function fitRatio() {
+  const h = crop.w / cropRatio;
+  if (h <= image.clientHeight - crop.y) crop.h = h;
+  else { crop.h = image.clientHeight - crop.y; crop.w = crop.h * cropRatio; }
+}
+function placeCrop() {
+  Object.assign(cropBox.style, { left: `${crop.x}px`, top: `${crop.y}px`, width: `${crop.w}px`, height: `${crop.h}px` });
+}
+let cropDrag = null;
+cropBox.addEventListener("pointerdown", (event) => {
+  cropBox.setPointerCapture(event.pointerId);
+  cropDrag = { handle: event.target.classList.contains("h") ? [...event.target.classList][1] : "move",
+               start: { x: event.clientX, y: event.clientY }, orig: { ...crop } };
+});
+cropBox.addEventListener("pointermove", (event) => {
+  if (!cropDrag) return;
+  const dx = event.clientX - cropDrag.start.x;
+  const dy = event.clientY - cropDrag.start.y;
+  const o = cropDrag.orig;
+  const W = image.clientWidth;
+  const H = image.clientHeight;
+  const next = { ...o };
+  if (cropDrag.handle === "move") {
+    next.x = Math.min(Math.max(0, o.x + dx), W - o.w);
+    next.y = Math.min(Math.max(0, o.y + dy), H - o.h);
+  } else {
+    if (cropDrag.handle.includes("w")) { next.x = Math.min(Math.max(0, o.x + dx), o.x + o.w - 10); next.w = o.x + o.w - next.x; }
+    if (cropDrag.handle.includes("e")) next.w = Math.min(Math.max(10, o.w + dx), W - o.x);
+    if (cropDrag.handle.includes("n")) { next.y = Math.min(Math.max(0, o.y + dy), o.y + o.h - 10); next.h = o.y + o.h - next.y; }
+    if (cropDrag.handle.includes("s")) next.h = Math.min(Math.max(10, o.h + dy), H - o.y);
+    if (cropRatio) next.h = Math.min(next.w / cropRatio, H - next.y);
+  }
+  crop = next;
+  placeCrop();
+});
+cropBox.addEventListener("pointerup", () => { cropDrag = null; });
+
+function originalScale() {
+  return current.content.files.original.width / image.clientWidth;
+}
+
+async function applyCrop() {
+  const s = originalScale();
+  const original = current.content.files.original;
+  const rect = {
+    x: Math.max(0, Math.round(crop.x * s)), y: Math.max(0, Math.round(crop.y * s)),
+    width: Math.round(crop.w * s), height: Math.round(crop.h * s),
+  };
+  rect.width = Math.max(1, Math.min(rect.width, original.width - rect.x));
+  rect.height = Math.max(1, Math.min(rect.height, original.height - rect.y));
+  const result = await api(`/v1/embeds/${current.id}/crop`, { method: "POST", json: rect });
+  closeViewer();
+  await actions.addEmbedMessage(result.embed_id, "Cropped image");
+}
+
+async function flatten({ mask = false } = {}) {
+  const original = current.content.files.original;
+  const canvas = document.createElement("canvas");
+  canvas.width = original.width;
+  canvas.height = original.height;
+  const ctx = canvas.getContext("2d");
+  if (mask) {
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+  } else {
+    ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
+  }
+  paint(ctx, shapes, canvas.width / image.clientWidth, { mask });
+  return canvas;
+}
+
+async function ask() {
+  const canvas = await flatten();
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  closeViewer();
+  await actions.attachBlob(blob, "annotated.png");
+}
+
+async function sendEdit() {
+  const input = root.querySelector("[data-testid=edit-prompt]");
+  const prompt = input.value.trim();
+  if (!prompt) { input.focus(); input.placeholder = "Type what should change first"; return; }
+  if (!shapes.length) { input.placeholder = "Mark an area on the image first"; return; }
+  const mask = (await flatten({ mask: true })).toDataURL("image/png");
+  const embedId = current.id;
+  closeViewer();
+  input.value = "";
+  await actions.edit(embedId, prompt, mask);
+}
+
+root.addEventListener("click", async (event) => {
+  const target = event.target.closest("button, a");
+  if (!target) return;
+  const action = target.dataset.action;
+  try {
+    if (action === "close") closeViewer();
+    else if (action === "prev") move(-1);
+    else if (action === "next") move(1);
+    else if (action === "zoom-in") zoomBy(1.25);
+    else if (action === "zoom-out") zoomBy(0.8);
+    else if (action === "zoom-reset") resetZoom();
+    else if (["crop", "draw", "mark"].includes(action)) setTool(tool === action ? null : action);
+    else if (action === "crop-apply") await applyCrop();
+    else if (action === "undo" && shapes.length) { redo.push(shapes.pop()); redraw(); }
+    else if (action === "redo" && redo.length) { shapes.push(redo.pop()); redraw(); }
+    else if (action === "ask") await ask();
+    else if (action === "edit-send") await sendEdit();
+    else if (action === "find-similar") { const id = current.id; closeViewer(); await actions.findSimilar(id); }
+    else if (target.dataset.shape) { shape = target.dataset.shape; toggleOn(target, "[data-shape]"); }
+    else if (target.dataset.color) { color = target.dataset.color; toggleOn(target, "[data-color]"); }
+    else if (target.dataset.mark) { markMode = target.dataset.mark; toggleOn(target, "[data-mark]"); }
+    else if (target.dataset.cropRatio) {
+      cropRatio = target.dataset.cropRatio === "free" ? null : Number(target.dataset.cropRatio);
+      toggleOn(target, "[data-crop-ratio]");
+      if (cropRatio) { fitRatio(); placeCrop(); }
+    }
+  } catch (error) {
+    provenance.textContent = error.message;
+  }
+});
+
+function toggleOn(button, selector) {
+  for (const other of root.querySelectorAll(selector)) other.classList.toggle("on", other === button);
+}
+
+window.addEventListener("resize", () => { if (tool) { sizeOverlay(); redraw(); if (tool === "crop") initCrop(); } });
