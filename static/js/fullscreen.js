@@ -377,4 +377,11 @@ function toggleOn(button, selector) {
   for (const other of root.querySelectorAll(selector)) other.classList.toggle("on", other === button);
 }
 
-window.addEventListener("resize", () => { if (tool) { sizeOverlay(); redraw(); if (tool === "crop") initCrop(); } });
+function refit() {
+  if (!tool) return;
+  sizeOverlay();
+  redraw();
+  if (tool === "crop") initCrop();
+}
+window.addEventListener("resize", refit);
+image.addEventListener("load", refit); // the tool may open before the full image has loaded

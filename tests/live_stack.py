@@ -1,6 +1,7 @@
-"""The full stack on this machine, for benchmarks: PostgreSQL and Redis (already running), moto's
-S3 server and the Vault-transit test server (started here), uvicorn with several processes and
-Dramatiq worker processes — as the production docs describe, on loopback only."""
+"""The full stack as separate processes, for browser tests and benchmarks: PostgreSQL and Redis
+(the machine's), moto's S3 server and the Vault-transit test server (started here), uvicorn with
+one or more processes and Dramatiq worker processes, as the production docs describe — on
+loopback only, with a database of its own that is dropped at the end."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class Stack:
         self.web_workers = web_workers or int(os.environ.get("WEB_WORKERS", "2"))
         self.worker_processes = worker_processes or int(os.environ.get("WORKER_PROCESSES", "2"))
         self.extra_env = env or {}
-        self.database = f"omi_bench_{uuid.uuid4().hex[:8]}"
+        self.database = f"omi_live_{uuid.uuid4().hex[:8]}"
         self.processes: list[subprocess.Popen] = []
 
     def __enter__(self) -> Stack:
@@ -70,7 +71,7 @@ class Stack:
             "AWS_SECRET_ACCESS_KEY": "bench",
             "VAULT_ADDR": f"http://127.0.0.1:{vault_port}",
             "VAULT_TOKEN": "bench-token",
-            "DATA_DIR": tempfile.mkdtemp(prefix="omi-bench-"),
+            "DATA_DIR": tempfile.mkdtemp(prefix="omi-live-"),
             "SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
             "GENERATION_RATE_LIMIT_PER_MINUTE": "100000",
             "GENERATION_MAX_CONCURRENT_PER_USER": "100000",
