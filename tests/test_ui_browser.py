@@ -157,7 +157,8 @@ def test_generate_placeholder_progress_preview_and_fading_ai_icon(page, context)
     assert badge.is_visible()
     shot(page, "03-finished")
     page.wait_for_function(
-        f"getComputedStyle(document.querySelector(\"[data-embed-id='{embed_id}'] [data-testid=ai-badge]\")).opacity"
+        "getComputedStyle(document.querySelector("
+        f"\"[data-embed-id='{embed_id}'] [data-testid=ai-badge]\")).opacity"
         " === '0'",
         timeout=10_000,
     )
@@ -214,7 +215,8 @@ def test_upload_by_picker_and_by_paste_then_send(page, tmp_path):
             const data = new DataTransfer();
             data.items.add(new File([blob], 'pasted.png', {type: 'image/png'}));
             const input = document.querySelector('[data-testid=composer-input]');
-            input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+            const event = new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true});
+            input.dispatchEvent(event);
         }"""
     )
     page.wait_for_function(
