@@ -34,6 +34,9 @@ class Stack:
         self.worker_processes = worker_processes or int(os.environ.get("WORKER_PROCESSES", "2"))
         self.extra_env = env or {}
         self.database = f"omi_live_{uuid.uuid4().hex[:8]}"
+        # moto keeps one in-memory backend per process: a bucket of our own keeps this stack's
+        # objects apart from the test suite's own bucket.
+        self.bucket = f"chatfiles-{self.database.replace('_', '-')}"
         self.processes: list[subprocess.Popen] = []
 
     def __enter__(self) -> Stack:
@@ -56,7 +59,7 @@ class Stack:
             aws_secret_access_key="bench",
             region_name="us-east-1",
         )
-        self.s3.create_bucket(Bucket="chatfiles")
+        self.s3.create_bucket(Bucket=self.bucket)
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.database}"')
         self.env = {
@@ -66,7 +69,7 @@ class Stack:
             "DRAMATIQ_NAMESPACE": f"omi-bench-{self.database}",
             "CHANNELS_PREFIX": f"omi-bench-{self.database}",
             "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
-            "S3_BUCKET": "chatfiles",
+            "S3_BUCKET": self.bucket,
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
             "VAULT_ADDR": f"http://127.0.0.1:{vault_port}",
@@ -166,7 +169,7 @@ class Stack:
 
     def raw_object_url(self, embed_id: str, variant: str) -> str:
         """A presigned URL of the stored (encrypted) object, for a raw-GET baseline."""
-        objects = self.s3.list_objects_v2(Bucket="chatfiles").get("Contents", [])
+        objects = self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])
         code = (
             "import django,sys;django.setup();from embeds.storage import object_name;"
             "from embeds.models import Embed;e=Embed.objects.get(pk=sys.argv[1]);"
@@ -182,7 +185,7 @@ class Stack:
         ).stdout.strip()
         assert any(o["Key"] == name for o in objects), name
         return self.s3.generate_presigned_url(
-            "get_object", Params={"Bucket": "chatfiles", "Key": name}, ExpiresIn=3600
+            "get_object", Params={"Bucket": self.bucket, "Key": name}, ExpiresIn=3600
         )
 
     def __exit__(self, *exc) -> None:

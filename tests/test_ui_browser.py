@@ -66,6 +66,7 @@ def page(context):
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("/")
     page.wait_for_selector("[data-testid=connection][data-state=online]", state="attached")
+    page.wait_for_selector("[data-testid=messages][data-loaded=true]", state="attached")
     yield page
     page.close()
     assert not errors, errors

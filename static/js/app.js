@@ -58,11 +58,16 @@ async function selectChat(chatId) {
   history.replaceState(null, "", chatId ? `/c/${chatId}` : "/");
   for (const link of chatList.querySelectorAll("a")) link.classList.toggle("active", link.href.endsWith(chatId));
   list.replaceChildren();
-  if (!chatId) { list.append(emptyState()); return; }
-  const messages = await api(`/v1/chats/${chatId}/messages`);
-  if (!messages.length) list.append(emptyState());
-  for (const message of messages) appendMessage(message, { scroll: false });
-  list.scrollTop = list.scrollHeight;
+  delete list.dataset.loaded;
+  if (chatId) {
+    const messages = await api(`/v1/chats/${chatId}/messages`);
+    if (!messages.length) list.append(emptyState());
+    for (const message of messages) appendMessage(message, { scroll: false });
+    list.scrollTop = list.scrollHeight;
+  } else {
+    list.append(emptyState());
+  }
+  list.dataset.loaded = "true";
 }
 
 function emptyState() {

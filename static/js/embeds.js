@@ -18,7 +18,7 @@ export function knownTask(embedId) {
 }
 
 export function pendingEmbeds() {
-  return [...tasks.entries()].filter(([, t]) => !["completed", "failed", "cancelled"].includes(t.status));
+  return [...tasks.entries()].filter(([, t]) => !TERMINAL.has(t.status));
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -43,7 +43,12 @@ export function imageEmbed(embedId, initialTask = null) {
   return node;
 }
 
+const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+
 export function updateTask(payload) {
+  const known = tasks.get(payload.embed_id);
+  // Events can overtake the reply that created the card: never step back from a final state.
+  if (known && TERMINAL.has(known.status) && !TERMINAL.has(payload.status)) return;
   tasks.set(payload.embed_id, payload);
   for (const node of cards.get(payload.embed_id) || []) render(node, payload.embed_id);
 }

@@ -83,7 +83,9 @@ async function show(embedId) {
         ? `Made with AI · ${report.ai_system || "unknown model"} · signed by ${report.signer || report.issuer} (${report.state})`
         : `Content credentials: ${report.state}`;
     }
-  }).catch(() => {});
+  }).catch((error) => {
+    if (current?.id === embedId) provenance.textContent = `Content credentials could not be checked (${error.message}).`;
+  });
 }
 
 function move(step) {
