@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.utils import timezone
 
 from .api_keys import do_create_api_key
+from .deletion import do_delete_account
 from .models import ApiKey, UserPreferences
 
 
@@ -42,3 +45,29 @@ class ApiKeyAdmin(admin.ModelAdmin):
 class UserPreferencesAdmin(admin.ModelAdmin):
     list_display = ("user", "embed_prompt_in_metadata")
     fields = ("user", "embed_prompt_in_metadata")
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AccountAdmin(UserAdmin):
+    """Deleting a user here deletes their stored files and destroys their keyring key too."""
+
+    actions = ["delete_accounts"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would leave files and keys behind
+        return actions
+
+    def delete_model(self, request, obj) -> None:
+        do_delete_account(obj)
+
+    @admin.action(description="Delete selected accounts, their files and their keys", permissions=["delete"])
+    def delete_accounts(self, request, queryset) -> None:
+        count = 0
+        for user in queryset:
+            do_delete_account(user)
+            count += 1
+        self.message_user(request, f"Deleted {count} account(s) with their files and keys.")

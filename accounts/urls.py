@@ -11,4 +11,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/keys/<uuid:key_id>/revoke", views.revoke_key, name="revoke-key"),
+    path("settings/delete-account", views.delete_account, name="delete-account"),
 ]

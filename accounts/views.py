@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .api_keys import do_create_api_key, do_revoke_api_key
+from .deletion import do_delete_account
 from .forms import ApiKeyForm, PreferencesForm, SignupForm
 from .models import ApiKey, UserPreferences
 
@@ -53,6 +54,19 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         "accounts/settings.html",
         {"keys": keys, "new_key": new_key, "key_form": key_form, "prefs_form": prefs_form},
     )
+
+
+@sensitive_post_parameters("password")
+@login_required
+@require_POST
+def delete_account(request: HttpRequest) -> HttpResponse:
+    if not request.user.check_password(request.POST.get("password", "")):
+        messages.error(request, "Your account was not deleted: the password did not match.")
+        return redirect("settings")
+    user = request.user
+    logout(request)
+    do_delete_account(user)
+    return redirect("signup")
 
 
 @login_required

@@ -60,7 +60,9 @@ def provider_png(width: int, height: int) -> bytes:
 def post_provider(png: bytes, *, sign: bool) -> None:
     label = imaging.AiLabel(model_name="bench-model", model_version="1", prompt="bench city at dusk")
     renditions = (
-        imaging.render_generated(png, label) if sign else imaging.render_generated(png, label, sign=False)
+        imaging.render_generated(png, label)
+        if sign
+        else imaging.render_generated(png, label, sign_c2pa=False)
     )
     key = crypto.new_data_key()
     for variant, rendition in renditions.items():

@@ -1,0 +1,26 @@
+"""Deleting an account: every stored object goes, then the user's keyring key is destroyed.
+
+Destroying the key is crypto-shredding: even a backup of the bucket or the database made before
+the deletion holds nothing readable for this user afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from embeds.actions import do_delete_embed
+from embeds.keyring import get_keyring, key_name_for_user
+from embeds.models import Embed
+
+logger = logging.getLogger(__name__)
+
+
+def do_delete_account(user: AbstractBaseUser) -> None:
+    user_id = user.pk
+    for embed in Embed.objects.filter(owner=user).iterator():
+        do_delete_embed(embed)
+    get_keyring().destroy(key_name_for_user(user_id))
+    user.delete()
+    logger.info("accounts.account.deleted user=%s", user_id)
