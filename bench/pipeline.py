@@ -33,10 +33,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from generation.providers.offline import OfflineProvider  # noqa: E402
-
 from embeds import crypto, imaging, storage  # noqa: E402
 from generation.providers.base import GenerationRequest  # noqa: E402
+from generation.providers.offline import OfflineProvider  # noqa: E402
 
 
 def provider_png(width: int, height: int) -> bytes:
