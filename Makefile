@@ -4,7 +4,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
-export DJANGO_SETTINGS_MODULE ?= openmates_images.settings
 
 .PHONY: run test lint install install-test services worker bench clean
 
@@ -38,7 +37,7 @@ worker: install
 test: install-test
 	bash scripts/ensure-test-services.sh
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadgroup -q
+	$(BIN)/pytest -n 2 --dist loadgroup -q --ds=tests.settings
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -49,7 +49,7 @@ def main() -> None:
     os.environ.setdefault("WORKER_THREADS", "16")
     with Stack(env={"WORKER_THREADS": os.environ["WORKER_THREADS"]}) as stack:
         auth = stack.auth_header()
-        worker_pid = stack.processes[1].pid
+        worker_pid = stack.worker.pid
         cpu_before = process_cpu_seconds(worker_pid)
         durations: list[float] = []
         lost: list[str] = []

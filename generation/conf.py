@@ -18,6 +18,7 @@ class GenerationConf:
     RETRY_MIN_BACKOFF_MS: int
     RETRY_MAX_BACKOFF_MS: int
     STALE_TASK_SECONDS: int
+    REAPER_INTERVAL_SECONDS: float
     INPROCESS_WORKERS: bool
     WORKER_THREADS: int
     RATE_LIMIT_PER_MINUTE: int

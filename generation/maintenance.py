@@ -59,9 +59,10 @@ def reap_stale_tasks(*, stale_after: float | None = None) -> dict[str, int]:
     return counts
 
 
-def start_reaper_thread(interval: float = 60.0) -> threading.Thread:
-    """Run the reaper every ``interval`` seconds in a daemon thread of this process."""
+def start_reaper_thread() -> threading.Thread:
+    """Run the reaper every REAPER_INTERVAL_SECONDS in a daemon thread of this process."""
     stop = threading.Event()
+    interval = conf().REAPER_INTERVAL_SECONDS
 
     def loop() -> None:
         from django.db import close_old_connections

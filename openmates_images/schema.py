@@ -89,6 +89,7 @@ class EmbedContentSerializer(serializers.Serializer):
     uploaded_at = serializers.DateTimeField(required=False)
     requested_at = serializers.DateTimeField(required=False)
     task_id = serializers.UUIDField(required=False)
+    cost_usd = serializers.CharField(required=False)
     error = TaskErrorSerializer(required=False)
     results = SearchResultSerializer(many=True, required=False, allow_null=True)
     message = serializers.CharField(required=False, allow_null=True)

@@ -121,26 +121,7 @@ class Stack:
                 env=self.env,
             )
         )
-        self.processes.append(
-            subprocess.Popen(
-                [
-                    python,
-                    "-m",
-                    "dramatiq",
-                    "openmates_images.workers",
-                    "--processes",
-                    str(self.worker_processes),
-                    "--threads",
-                    self.env.get("WORKER_THREADS", "2"),
-                    "--queues",
-                    "app_images",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+        self.worker = self.start_worker()
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -152,6 +133,37 @@ class Stack:
                 raise RuntimeError("the server did not start")
             time.sleep(0.2)
         return self
+
+    def start_worker(self) -> subprocess.Popen:
+        """Dramatiq worker processes in a session of their own, so they can be killed as a group."""
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dramatiq",
+                "openmates_images.workers",
+                "--processes",
+                str(self.worker_processes),
+                "--threads",
+                self.env.get("WORKER_THREADS", "2"),
+                "--queues",
+                "app_images",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def kill_worker(self) -> None:
+        """SIGKILL every worker process, mid-whatever it was doing."""
+        import signal
+
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(10)
 
     def auth_header(self) -> dict:
         return {"Authorization": f"Bearer {self.api_key}"}
@@ -190,7 +202,8 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         for process in self.processes:
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for process in self.processes:
             try:
                 process.wait(15)

@@ -286,3 +286,26 @@ def test_models_endpoint_lists_unavailable_providers(alice_api):
     assert by_id["local/procedural"]["available"] is True
     assert by_id["google/gemini-3-pro-image-preview"]["available"] is False
     assert "draft" in by_id["fal-ai/flux-2/klein/9b/base"]["aliases"]
+
+
+def test_rate_limit_and_concurrency_cap_answer_429_with_retry_after(alice_api, broker, settings):
+    settings.GENERATION = {**settings.GENERATION, "MAX_CONCURRENT_PER_USER": 2}
+    for _ in range(2):
+        assert _generate(alice_api).status_code == 202
+    response = _generate(alice_api)
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "too_many_active_tasks"
+    assert int(response["Retry-After"]) > 0
+    settings.GENERATION = {**settings.GENERATION, "MAX_CONCURRENT_PER_USER": 100, "RATE_LIMIT_PER_MINUTE": 3}
+    assert _generate(alice_api).status_code == 202
+    response = _generate(alice_api)
+    assert response.status_code == 429 and response.json()["error"]["code"] == "rate_limited"
+    assert 0 < int(response["Retry-After"]) <= 61
+    assert Task.objects.count() == 3
+
+
+def test_cost_is_recorded_in_task_and_content(alice_api, worker):
+    body = _generate(alice_api).json()
+    done = wait_for_task(alice_api, body["task_id"])
+    assert done["cost_usd"] == "0.0000"
+    assert alice_api.get(f"/v1/embeds/{body['embed_id']}/content").json()["cost_usd"] == "0.0000"

@@ -131,7 +131,14 @@ def test_redelivery_after_a_crash_resumes_without_calling_the_provider_again(ali
     opened.seal_content(content)
     embed.status = Embed.Status.PROCESSING
     embed.save()
-    Task.objects.filter(pk=done["task_id"]).update(status=Task.Status.PROCESSING, progress=70)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stale = timezone.now() - timedelta(hours=1)  # the dead worker's last heartbeat
+    Task.objects.filter(pk=done["task_id"]).update(
+        status=Task.Status.PROCESSING, progress=70, heartbeat_at=stale
+    )
     run_task(done["task_id"])
     task = Task.objects.get(pk=done["task_id"])
     assert task.status == "completed", task.error_message

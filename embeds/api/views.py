@@ -113,6 +113,8 @@ def content_payload(embed: Embed, content: dict | None) -> dict:
     task = embed.tasks.order_by("-created_at").first()
     if task is not None:
         body["task_id"] = str(task.id)
+        if task.cost_usd is not None:
+            body["cost_usd"] = str(task.cost_usd)
         if task.error_code:
             body["error"] = {"code": task.error_code, "message": task.error_message}
     return body

@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
@@ -36,7 +37,6 @@ STAGING = "staging"
 SERVICE_UNAVAILABLE = "service_unavailable"
 _PROGRESS_WRITE_INTERVAL = 0.5
 _CANCEL_POLL_INTERVAL = 0.3
-_HEARTBEAT_INTERVAL = 10.0
 
 # Where each stage sits on the 0-100 progress bar.
 PROVIDER_SPAN = (5, 70)
@@ -97,7 +97,7 @@ def _cancel_checker(task: Task) -> Callable[[], bool]:
         if not last["value"] and now - last["at"] >= _CANCEL_POLL_INTERVAL:
             last["at"] = now
             last["value"] = Task.objects.filter(pk=task.pk, cancel_requested=True).exists()
-            if now - last["beat"] >= _HEARTBEAT_INTERVAL:
+            if now - last["beat"] >= min(10.0, conf().STALE_TASK_SECONDS / 3):
                 last["beat"] = now
                 Task.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now())
         return last["value"]
@@ -115,6 +115,12 @@ def _claim(task_id: str) -> Task | None:
             mark_cancelled(task)
             return None
         now = timezone.now()
+        fresh = now - timedelta(seconds=conf().STALE_TASK_SECONDS)
+        if task.status == Task.Status.PROCESSING and task.heartbeat_at and task.heartbeat_at > fresh:
+            # Another worker is on it (a duplicate delivery): never run one task twice at once.
+            # If that worker died, its heartbeat goes stale and the reaper queues the task again.
+            logger.info("generation.task.already_running task=%s", task.id)
+            return None
         task.status = Task.Status.PROCESSING
         task.attempts += 1
         task.started_at = task.started_at or now
