@@ -26,12 +26,12 @@ logger = logging.getLogger(__name__)
 
 
 def reap_stale_tasks(*, stale_after: float | None = None) -> dict[str, int]:
-    from .pipeline.runner import mark_failed
+    from .pipeline.runner import clean_up, mark_failed
 
     deadline = timezone.now() - timedelta(
         seconds=stale_after if stale_after is not None else conf().STALE_TASK_SECONDS
     )
-    counts = {"requeued": 0, "failed": 0, "resent": 0}
+    counts = {"requeued": 0, "failed": 0, "resent": 0, "swept": 0}
     stale = Task.objects.filter(status=Task.Status.PROCESSING, heartbeat_at__lt=deadline).values_list(
         "id", flat=True
     )
@@ -49,6 +49,12 @@ def reap_stale_tasks(*, stale_after: float | None = None) -> dict[str, int]:
                 continue
         mark_failed(task, ErrorCode.INTERNAL, "The worker handling this image stopped; please try again.")
         counts["failed"] += 1
+    swept_before = timezone.now() - timedelta(seconds=min(30.0, conf().STALE_TASK_SECONDS))
+    for task in Task.objects.select_related("embed").filter(
+        cleanup_pending=True, finished_at__lt=swept_before
+    ):
+        clean_up(task)  # a worker died between ending the task and deleting its working objects
+        counts["swept"] += 1
     lost = Task.objects.filter(status=Task.Status.QUEUED, created_at__lt=deadline, started_at__isnull=True)
     for task_id in list(lost.values_list("id", flat=True)):
         with transaction.atomic():

@@ -44,6 +44,9 @@ class Task(models.Model):
     provider_result_stored = models.BooleanField(default=False)
     provider_request_id = models.CharField(max_length=128, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # Set when the task ends and cleared once its working objects (staging, mask, shared copy)
+    # are deleted; the reaper sweeps what a worker that died in between left behind.
+    cleanup_pending = models.BooleanField(default=False, db_index=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001  (NULL = no key, unique otherwise)
     webhook_url = models.URLField(max_length=2000, blank=True)
     cost_usd = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)

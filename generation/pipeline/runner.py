@@ -288,6 +288,7 @@ def _finish(task: Task, opened: sealing.OpenEmbed, content: dict, *, files: dict
         task.queue_position = None
         task.error_code = task.error_message = ""
         task.finished_at = timezone.now()
+        task.cleanup_pending = True
         task.save(
             update_fields=[
                 "status",
@@ -297,19 +298,31 @@ def _finish(task: Task, opened: sealing.OpenEmbed, content: dict, *, files: dict
                 "error_code",
                 "error_message",
                 "finished_at",
+                "cleanup_pending",
             ]
         )
         notify_task(task, embed_status=embed.status, files=files)
         schedule_webhook(task)
-    _delete_quietly(task.embed, (STAGING, "mask", shared_links.shared_variant(task.id)))
+    clean_up(task)
     logger.info("generation.task.completed task=%s attempts=%s", task.id, task.attempts)
 
 
-def _delete_quietly(embed: Embed, variants: tuple[str, ...]) -> None:
+def working_variants(task: Task) -> tuple[str, ...]:
+    """Objects a task needs only while it runs."""
+    variants: tuple[str, ...] = (STAGING, "mask", shared_links.shared_variant(task.id))
+    if task.status != Task.Status.COMPLETED:
+        variants += sealing.FILE_VARIANTS  # a failed or cancelled task keeps no image
+    return variants
+
+
+def clean_up(task: Task) -> None:
+    """Delete the ended task's working objects; on failure the reaper sweeps them later."""
     try:
-        sealing.delete_files(embed, variants)
+        sealing.delete_files(task.embed, working_variants(task))
     except StorageUnavailable:
-        logger.warning("generation.task.cleanup_deferred embed=%s", embed.id)
+        logger.warning("generation.task.cleanup_deferred task=%s", task.id)
+        return
+    Task.objects.filter(pk=task.pk).update(cleanup_pending=False)
 
 
 def _backoff_ms(attempt: int, retry_after: float | None) -> int:
@@ -353,16 +366,23 @@ def _end(task: Task, status: str, code: str, message: str) -> None:
         locked.stage = status
         locked.queue_position = None
         locked.finished_at = timezone.now()
+        locked.cleanup_pending = True
         locked.save(
-            update_fields=["status", "error_code", "error_message", "stage", "queue_position", "finished_at"]
+            update_fields=[
+                "status",
+                "error_code",
+                "error_message",
+                "stage",
+                "queue_position",
+                "finished_at",
+                "cleanup_pending",
+            ]
         )
         Embed.objects.filter(pk=locked.embed_id).update(status=Embed.Status.ERROR, updated_at=timezone.now())
         locked.embed.status = Embed.Status.ERROR
         notify_task(locked, embed_status=Embed.Status.ERROR)
         schedule_webhook(locked)
-    _delete_quietly(
-        locked.embed, (STAGING, "mask", shared_links.shared_variant(locked.id), *sealing.FILE_VARIANTS)
-    )
+    clean_up(locked)
 
 
 def mark_failed(task: Task, code: str, message: str) -> None:
