@@ -46,7 +46,8 @@ def main() -> None:
         with Stack(web_workers=1, worker_processes=1, env=env) as stack:
             auth = stack.auth_header()
             print(
-                f"{RUNS} sequential tasks per model, provider servers answering at once, {os.cpu_count()} cores"
+                f"{RUNS} sequential tasks per model, provider servers answering at once, "
+                f"{os.cpu_count()} cores"
             )
             print(f"{'model':<34} {'server p50 s':>12} {'client p50 s':>12}")
             for model in (
