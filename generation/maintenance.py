@@ -15,6 +15,7 @@ import threading
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .actions import enqueue_task
@@ -55,11 +56,16 @@ def reap_stale_tasks(*, stale_after: float | None = None) -> dict[str, int]:
     ):
         clean_up(task)  # a worker died between ending the task and deleting its working objects
         counts["swept"] += 1
-    lost = Task.objects.filter(status=Task.Status.QUEUED, created_at__lt=deadline, started_at__isnull=True)
+    # Queued with no worker on it for too long: its message was lost (an in-process broker that
+    # died, or a worker killed between committing a retry and sending its message).
+    lost = Task.objects.filter(status=Task.Status.QUEUED).filter(
+        Q(heartbeat_at__lt=deadline) | Q(heartbeat_at__isnull=True, created_at__lt=deadline)
+    )
     for task_id in list(lost.values_list("id", flat=True)):
         with transaction.atomic():
-            enqueue_task(task_id)
-        counts["resent"] += 1
+            if Task.objects.filter(pk=task_id, status=Task.Status.QUEUED).update(heartbeat_at=timezone.now()):
+                enqueue_task(task_id)
+                counts["resent"] += 1
     if any(counts.values()):
         logger.warning("generation.reaper.ran %s", " ".join(f"{k}={v}" for k, v in counts.items()))
     return counts
