@@ -23,7 +23,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import Stack
+from tests.live_stack import Stack
 
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "32"))
 DURATION = float(os.environ.get("DURATION", "10"))

@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import Stack
+from tests.live_stack import Stack
 
 CLIENTS = int(os.environ.get("CLIENTS", "200"))
 LATENCY = float(os.environ.get("LATENCY", "2"))

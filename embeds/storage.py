@@ -49,8 +49,12 @@ def put_object(name: str, data: bytes) -> None:
 
 
 def get_object(name: str) -> bytes:
+    store = _store()
     try:
-        with _store().open(name, "rb") as handle:
+        if hasattr(store, "bucket"):
+            # One GET, not django-storages' HEAD-then-GET: downloads are a hot path.
+            return store.bucket.Object(store._normalize_name(name)).get()["Body"].read()
+        with store.open(name, "rb") as handle:
             return handle.read()
     except FileNotFoundError as exc:
         raise ObjectMissing(name) from exc

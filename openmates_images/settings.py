@@ -39,7 +39,14 @@ def _database_from_url(url: str) -> dict:
         raise ValueError(
             f"DATABASE_URL scheme {parsed.scheme!r} is not supported (use postgres:// or sqlite://)"
         )
-    options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+    options: dict = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+    # Under ASGI every request runs in a thread of its own, so per-thread persistent connections
+    # would pile up to max_connections: a process-wide pool instead (Django's psycopg pool).
+    options["pool"] = {
+        "min_size": 1,
+        "max_size": int(env("DATABASE_POOL_SIZE", "10")),
+        "timeout": float(env("DATABASE_POOL_TIMEOUT", "10")),
+    }
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": unquote(parsed.path.lstrip("/")),
@@ -48,8 +55,7 @@ def _database_from_url(url: str) -> dict:
         "HOST": parsed.hostname or "",
         "PORT": str(parsed.port or ""),
         "OPTIONS": options,
-        "CONN_MAX_AGE": int(env("DATABASE_CONN_MAX_AGE", "60")),
-        "CONN_HEALTH_CHECKS": True,
+        "CONN_MAX_AGE": 0,  # the pool keeps connections; Django requires 0 with it
     }
 
 

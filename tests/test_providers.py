@@ -156,7 +156,7 @@ def fal_request(aspect="1:1", **kwargs):
         ("1:1", "square_hd"),
         ("16:9", "landscape_16_9"),
         ("3:4", "portrait_4_3"),
-        ("21:9", {"width": 1536, "height": 640}),
+        ("21:9", {"width": 1568, "height": 672}),
     ],
 )
 def test_fal_success_and_size_mapping(fal_server, aspect, size):

@@ -17,6 +17,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # benchmarks open many connections at once
+    daemon_threads = True
+
+
 class VaultTransitServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str = "root") -> None:
         self.token = token
@@ -78,7 +83,7 @@ class VaultTransitServer:
             def do_DELETE(self) -> None:
                 self._handle("DELETE")
 
-        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        self._httpd = _Server((host, port), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     # -- control ----------------------------------------------------------------------------------
