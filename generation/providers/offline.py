@@ -306,7 +306,9 @@ class OfflineProvider(Provider):
             image = Image.open(io.BytesIO(data))
             image.load()
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise ProviderError(ErrorCode.INVALID_REQUEST, f"The {what} could not be read as an image.") from exc
+            raise ProviderError(
+                ErrorCode.INVALID_REQUEST, f"The {what} could not be read as an image."
+            ) from exc
         return image
 
     @classmethod
@@ -318,10 +320,8 @@ class OfflineProvider(Provider):
         has_alpha = mask.mode in ("RGBA", "LA", "PA") or "transparency" in mask.info
         if has_alpha:
             alpha = mask.convert("RGBA").getchannel("A")
-            if alpha.getextrema()[0] < 255:  # transparency carries the mask: opaque = change
-                mask = alpha
-            else:
-                mask = mask.convert("RGB").convert("L")
+            # Transparency carries the mask when there is any: opaque = change.
+            mask = alpha if alpha.getextrema()[0] < 255 else mask.convert("RGB").convert("L")
         else:
             mask = mask.convert("L")
         if mask.size != size:
@@ -380,7 +380,11 @@ class Painter:
         # A prompt-specific shift of the palette keeps two "sunset" prompts apart.
         accent = tuple(rng.randrange(256) for _ in range(3))
         top, middle, horizon = spec["sky"]
-        self.sky = (_mix(top, accent, rng.uniform(0, 0.22)), _mix(middle, accent, rng.uniform(0, 0.15)), horizon)
+        self.sky = (
+            _mix(top, accent, rng.uniform(0, 0.22)),
+            _mix(middle, accent, rng.uniform(0, 0.15)),
+            horizon,
+        )
         self.light = spec["light"]
         ambient, brightness = spec["ambient"]
         land = _mix(SCENES[self.scene], accent, rng.uniform(0, 0.2))
@@ -426,7 +430,9 @@ class Painter:
         sky.putdata(column)
         return sky.resize((self.w, self.h), Image.Resampling.BILINEAR)
 
-    def _glow(self, image: Image.Image, x: float, y: float, radius: float, color: Color, strength: int) -> None:
+    def _glow(
+        self, image: Image.Image, x: float, y: float, radius: float, color: Color, strength: int
+    ) -> None:
         size = max(2, int(radius * 2))
         falloff = ImageOps.invert(Image.radial_gradient("L")).resize((size, size), Image.Resampling.BILINEAR)
         falloff = falloff.point(lambda v: int(strength * (v / 255) ** 2.2))
@@ -513,7 +519,9 @@ class Painter:
         gradient = Image.linear_gradient("L").resize((self.w, band_h)).point(lambda v: v * strength // 255)
         image.paste(Image.new("RGB", (self.w, band_h), self.haze), (0, top), gradient)
 
-    def _ridges(self, image: Image.Image, draw: ImageDraw.ImageDraw, layers: int, *, snowy: bool = False) -> None:
+    def _ridges(
+        self, image: Image.Image, draw: ImageDraw.ImageDraw, layers: int, *, snowy: bool = False
+    ) -> None:
         rng = self.rng
         w, h = self.w, self.h
         for layer in range(layers):
@@ -525,7 +533,9 @@ class Painter:
             ys = [base - amplitude * (0.6 + 0.5 * v) for v in heights]
             color = self._layer_color(depth * 0.9)
             if snowy and depth < 0.7:
-                color = _mix(color, _scale((240, 246, 255), max(0.35, self.land[2] / 255)), 0.55 - 0.5 * depth)
+                color = _mix(
+                    color, _scale((240, 246, 255), max(0.35, self.land[2] / 255)), 0.55 - 0.5 * depth
+                )
             self._polygon(draw, xs, ys, color)
             if layer < layers - 1:
                 self._mist(image, base + amplitude * 0.2, (h - self.horizon_y) * 0.35, 70)
@@ -557,7 +567,9 @@ class Painter:
                     bottom = ground - height * (0.45 - tier * 0.22)
                     spread = half * (0.6 + tier * 0.25)
                     draw.polygon([(x, tip), (x - spread, bottom), (x + spread, bottom)], fill=(*color, 255))
-                draw.rectangle((x - half * 0.12, ground - height * 0.3, x + half * 0.12, ground + 2), fill=color)
+                draw.rectangle(
+                    (x - half * 0.12, ground - height * 0.3, x + half * 0.12, ground + 2), fill=color
+                )
                 x += half * rng.uniform(0.9, 1.8)
             if row < 2:
                 self._mist(image, base, tree_h * 0.8, 60)
@@ -586,7 +598,9 @@ class Painter:
                         for wx in range(int(x + cell * 0.6), int(x + bw - cell), int(cell * 1.6)):
                             if rng.random() < 0.35:
                                 alpha = rng.randrange(120, 240)
-                                draw.rectangle((wx, wy, wx + cell * 0.6, wy + cell * 0.7), fill=(*window, alpha))
+                                draw.rectangle(
+                                    (wx, wy, wx + cell * 0.6, wy + cell * 0.7), fill=(*window, alpha)
+                                )
                 x += bw + rng.uniform(0, 0.01) * w
             if row == 0:
                 self._mist(image, ground, (h - self.horizon_y) * 0.6, 90)
@@ -596,9 +610,13 @@ class Painter:
         w, h = self.w, self.h
         horizon = int(self.horizon_y)
         # Water: the sky above the horizon, mirrored, darkened and tinted.
-        above = image.crop((0, max(0, 2 * horizon - h), w, horizon)).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+        above = image.crop((0, max(0, 2 * horizon - h), w, horizon)).transpose(
+            Image.Transpose.FLIP_TOP_BOTTOM
+        )
         water_tone = _scale(self.land, 0.9)
-        water = Image.blend(above.resize((w, h - horizon)), Image.new("RGB", (w, h - horizon), water_tone), 0.45)
+        water = Image.blend(
+            above.resize((w, h - horizon)), Image.new("RGB", (w, h - horizon), water_tone), 0.45
+        )
         depth = Image.linear_gradient("L").resize((w, h - horizon)).point(lambda v: v * 110 // 255)
         water.paste(Image.new("RGB", water.size, _scale(water_tone, 0.6)), (0, 0), depth)
         image.paste(water, (0, horizon))
@@ -610,7 +628,9 @@ class Painter:
             envelope = [math.sin(math.pi * i / 32) ** 0.7 for i in range(33)]
             amplitude = h * rng.uniform(0.03, 0.1)
             ys = [horizon - amplitude * e * (0.7 + 0.3 * v) for e, v in zip(envelope, heights, strict=True)]
-            draw.polygon([(xs[0], horizon), *zip(xs, ys, strict=True), (xs[-1], horizon)], fill=self._layer_color(0.3))
+            draw.polygon(
+                [(xs[0], horizon), *zip(xs, ys, strict=True), (xs[-1], horizon)], fill=self._layer_color(0.3)
+            )
         # Glitter on the water under the sun or moon.
         sun_x, _, radius = self.sun
         for _ in range(int((h - horizon) * 0.9)):
@@ -637,7 +657,9 @@ class Painter:
             depth = layer / (layers - 1)
             base = self.horizon_y + (h - self.horizon_y) * (0.05 + 0.7 * depth)
             amplitude = (h - self.horizon_y) * rng.uniform(0.05, 0.14)
-            waves = [(rng.uniform(0.5, 3.0), rng.uniform(0, math.tau), rng.uniform(0.3, 1.0)) for _ in range(3)]
+            waves = [
+                (rng.uniform(0.5, 3.0), rng.uniform(0, math.tau), rng.uniform(0.3, 1.0)) for _ in range(3)
+            ]
             xs = [w * i / 96 for i in range(97)]
             ys = [
                 base - amplitude * sum(a * math.sin(f * math.tau * i / 96 + p) for f, p, a in waves) / 2
