@@ -17,7 +17,6 @@ from openmates_images.errors import ApiError
 
 from . import imaging, sealing
 from .models import Embed
-from .storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -104,12 +103,10 @@ def do_crop_embed(owner: AbstractBaseUser, source: Embed, box: tuple[int, int, i
 
 
 def do_delete_embed(embed: Embed) -> None:
-    """Remove the embed's objects from storage, then the row (and with it the wrapped key)."""
-    from .sealing import FILE_VARIANTS
+    """Remove the embed's objects from storage, then the row (and with it the wrapped key).
 
-    try:
-        sealing.delete_files(embed, (*FILE_VARIANTS, "staging", "mask"))
-    except StorageUnavailable:
-        raise
+    If storage is down this raises StorageUnavailable before the row goes, so nothing is left
+    pointing nowhere and the delete can simply be tried again."""
+    sealing.delete_files(embed, (*sealing.FILE_VARIANTS, "staging", "mask"))
     embed.delete()
     logger.info("embeds.embed.deleted embed=%s", embed.id)

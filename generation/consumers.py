@@ -82,8 +82,8 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         return payload, message_payload(message, chat_key(chat))
 
     def _cancel(self, task_id) -> dict:
+        from .access import access_task
         from .actions import do_cancel_task
-        from .api.views import access_task
         from .presenters import task_payload
 
         task = do_cancel_task(access_task(self.user, task_id))

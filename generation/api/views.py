@@ -13,12 +13,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from embeds import sealing
-from embeds.access import access_finished_image, parse_uuid
+from embeds.access import access_finished_image
 from embeds.models import Embed
 from openmates_images.api import StrictInputSerializer
 from openmates_images.errors import ApiError
 from openmates_images.schema import TaskSerializer, errors
 
+from ..access import access_task
 from ..actions import (
     REPORT_REASONS,
     GenerationParams,
@@ -39,13 +40,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     required=False,
     description="Repeat a request safely: the same key within 24 h returns the same task.",
 )
-
-
-def access_task(user, task_id: object) -> Task:
-    task = Task.objects.select_related("embed").filter(pk=parse_uuid(task_id), owner=user).first()
-    if task is None:
-        raise ApiError("not_found", "Not found.", status_code=404)
-    return task
 
 
 def _idempotency_key(request: Request) -> str | None:

@@ -1,0 +1,15 @@
+"""Fetch-and-authorize for tasks: another user's id answers exactly like a missing one."""
+
+from __future__ import annotations
+
+from embeds.access import parse_uuid
+from openmates_images.errors import ApiError
+
+from .models import Task
+
+
+def access_task(user, task_id: object) -> Task:
+    task = Task.objects.select_related("embed").filter(pk=parse_uuid(task_id), owner=user).first()
+    if task is None:
+        raise ApiError("not_found", "Not found.", status_code=404)
+    return task
