@@ -38,6 +38,10 @@ class TaskErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class EmbedErrorSerializer(TaskErrorSerializer):
+    detail = serializers.CharField(required=False, help_text="The provider's own words, if it gave any.")
+
+
 class TaskSerializer(serializers.Serializer):
     task_id = serializers.UUIDField()
     embed_id = serializers.UUIDField()
@@ -90,7 +94,7 @@ class EmbedContentSerializer(serializers.Serializer):
     requested_at = serializers.DateTimeField(required=False)
     task_id = serializers.UUIDField(required=False)
     cost_usd = serializers.CharField(required=False)
-    error = TaskErrorSerializer(required=False)
+    error = EmbedErrorSerializer(required=False)
     results = SearchResultSerializer(many=True, required=False, allow_null=True)
     message = serializers.CharField(required=False, allow_null=True)
     engine = serializers.CharField(required=False)

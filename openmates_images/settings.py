@@ -306,6 +306,8 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # google-genai's HTTP client
+        "google_genai": {"level": "WARNING"},
         "werkzeug": {"level": "WARNING"},
     },
 }

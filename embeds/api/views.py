@@ -117,6 +117,8 @@ def content_payload(embed: Embed, content: dict | None) -> dict:
             body["cost_usd"] = str(task.cost_usd)
         if task.error_code:
             body["error"] = {"code": task.error_code, "message": task.error_message}
+            if content and content.get("error_detail"):
+                body["error"]["detail"] = content["error_detail"]
     return body
 
 

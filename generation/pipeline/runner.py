@@ -141,7 +141,14 @@ def run_task(task_id: str) -> None:
     except Cancelled:
         mark_cancelled(task)
     except ProviderError as exc:
-        _fail_or_retry(task, exc.code, exc.message, retryable=exc.retryable, retry_after=exc.retry_after)
+        _fail_or_retry(
+            task,
+            exc.code,
+            exc.message,
+            retryable=exc.retryable,
+            retry_after=exc.retry_after,
+            detail=exc.detail,
+        )
     except (KeyringUnavailable, StorageUnavailable, DatabaseError) as exc:
         logger.warning("generation.task.dependency_unavailable task=%s error=%s", task.id, type(exc).__name__)
         _fail_or_retry(
@@ -334,7 +341,13 @@ def _backoff_ms(attempt: int, retry_after: float | None) -> int:
 
 
 def _fail_or_retry(
-    task: Task, code: str, message: str, *, retryable: bool = False, retry_after: float | None = None
+    task: Task,
+    code: str,
+    message: str,
+    *,
+    retryable: bool = False,
+    retry_after: float | None = None,
+    detail: str | None = None,
 ) -> None:
     if retryable and task.attempts <= conf().MAX_RETRIES:
         with transaction.atomic():
@@ -352,10 +365,23 @@ def _fail_or_retry(
             notify_task(locked, embed_status=locked.embed.status)
         logger.info("generation.task.retry task=%s code=%s delay_ms=%s", task.id, code, delay)
         return
-    mark_failed(task, code, message)
+    mark_failed(task, code, message, detail=detail)
 
 
-def _end(task: Task, status: str, code: str, message: str) -> None:
+def _seal_error_detail(embed: Embed, detail: str) -> None:
+    """Keep the provider's own words (which may quote the prompt) in the encrypted content only."""
+    try:
+        opened = sealing.open_embed(embed)
+        content = opened.content()
+        content["error_detail"] = detail
+        opened.seal_content(content)
+    except (KeyringError, DatabaseError):
+        logger.warning("generation.task.error_detail_dropped embed=%s", embed.id)
+        return
+    Embed.objects.filter(pk=embed.pk).update(encrypted_content=opened.embed.encrypted_content)
+
+
+def _end(task: Task, status: str, code: str, message: str, detail: str | None = None) -> None:
     with transaction.atomic():
         locked = Task.objects.select_for_update().select_related("embed").get(pk=task.pk)
         if locked.is_terminal:
@@ -380,13 +406,15 @@ def _end(task: Task, status: str, code: str, message: str) -> None:
         )
         Embed.objects.filter(pk=locked.embed_id).update(status=Embed.Status.ERROR, updated_at=timezone.now())
         locked.embed.status = Embed.Status.ERROR
+        if detail:
+            _seal_error_detail(locked.embed, detail)
         notify_task(locked, embed_status=Embed.Status.ERROR)
         schedule_webhook(locked)
     clean_up(locked)
 
 
-def mark_failed(task: Task, code: str, message: str) -> None:
-    _end(task, Task.Status.FAILED, code, message)
+def mark_failed(task: Task, code: str, message: str, *, detail: str | None = None) -> None:
+    _end(task, Task.Status.FAILED, code, message, detail)
     logger.info("generation.task.failed task=%s code=%s", task.id, code)
 
 

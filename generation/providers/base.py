@@ -27,7 +27,11 @@ class ErrorCode:
 
 class ProviderError(Exception):
     """A provider failure. ``retryable`` errors are retried with backoff by the worker;
-    ``retry_after`` (seconds) overrides the backoff when the provider said how long to wait."""
+    ``retry_after`` (seconds) overrides the backoff when the provider said how long to wait.
+
+    ``message`` is ours and safe to store in plaintext (task rows, webhooks, admin). ``detail`` is
+    the provider's own words (a model's text reply can echo the prompt): the pipeline keeps it
+    only inside the embed's encrypted content."""
 
     def __init__(
         self,
@@ -36,12 +40,14 @@ class ProviderError(Exception):
         *,
         retryable: bool = False,
         retry_after: float | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retryable = retryable
         self.retry_after = retry_after
+        self.detail = detail
 
 
 class Cancelled(ProviderError):

@@ -9,9 +9,11 @@ presets where one fits exactly, else to an explicit ``{width, height}``.
 from __future__ import annotations
 
 import base64
+import binascii
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import requests
 
@@ -38,6 +40,7 @@ PRESETS = {
 }
 _CONNECT_TIMEOUT = 10
 _READ_TIMEOUT = 60
+_STEP = re.compile(r"(\d+)\s*/\s*(\d+)")
 
 
 def image_size_for(aspect_ratio: str):
@@ -48,10 +51,20 @@ def image_size_for(aspect_ratio: str):
 
 
 def _detail_text(body: object) -> str:
-    detail = body.get("detail") if isinstance(body, dict) else None
+    """fal's error text: a 422 ``detail`` list becomes "field: message; …" (``loc`` without "body")."""
+    if not isinstance(body, dict):
+        return str(body or "")[:500]
+    detail = body.get("detail") or body.get("error")
     if isinstance(detail, list):
-        return "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
-    return str(detail or body or "")[:500]
+        messages = []
+        for item in detail:
+            if not isinstance(item, dict):
+                messages.append(str(item))
+                continue
+            where = ".".join(str(part) for part in item.get("loc") or [] if part != "body")
+            messages.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", item)))
+        return "; ".join(messages)[:500]
+    return str(detail or body)[:500]
 
 
 def _is_policy_violation(body: object) -> bool:
@@ -62,34 +75,60 @@ def _is_policy_violation(body: object) -> bool:
     )
 
 
-def error_for(status: int, body: object, headers: dict | None = None) -> ProviderError:
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def error_for(status: int, body: object, headers: Mapping[str, str] | None = None) -> ProviderError:
+    """The ProviderError for one of fal's error answers (HTTP status, JSON body, headers)."""
+    headers = headers or {}
     if _is_policy_violation(body):
+        reason = _detail_text(body).split(": ", 1)[-1]
         return ProviderError(
-            ErrorCode.CONTENT_BLOCKED, "The request was blocked by the provider's content policy."
+            ErrorCode.CONTENT_BLOCKED, f"The request was blocked by the provider's content policy: {reason}"
         )
     if status in (401, 403):
-        return ProviderError(ErrorCode.PROVIDER_UNAVAILABLE, "The draft provider rejected our credentials.")
+        return ProviderError(
+            ErrorCode.PROVIDER_UNAVAILABLE, "The draft provider rejected the server's API key."
+        )
     if status == 429:
         return ProviderError(
-            ErrorCode.QUOTA_EXCEEDED, "The draft provider's rate limit was reached.", retryable=True
+            ErrorCode.QUOTA_EXCEEDED,
+            "The draft provider's rate limit was reached.",
+            retryable=True,
+            retry_after=_seconds(headers.get("Retry-After")),
         )
-    if status == 422 or status == 400:
+    if status in (400, 422):
         return ProviderError(
             ErrorCode.INVALID_REQUEST, f"The draft provider refused the request: {_detail_text(body)}"
         )
-    if status in (502, 503, 504) or status >= 500 or status == 408:
-        error_type = (body.get("error_type") if isinstance(body, dict) else None) or (headers or {}).get(
+    if status >= 500 or status == 408:
+        error_type = (body.get("error_type") if isinstance(body, dict) else None) or headers.get(
             "X-Fal-Error-Type"
         )
         code = (
             ErrorCode.PROVIDER_TIMEOUT
             if error_type in ("request_timeout", "startup_timeout")
-            else (ErrorCode.PROVIDER_UNAVAILABLE)
+            else ErrorCode.PROVIDER_UNAVAILABLE
         )
         return ProviderError(code, "The draft provider is temporarily unavailable.", retryable=True)
     return ProviderError(
         ErrorCode.INVALID_REQUEST, f"The draft provider answered {status}: {_detail_text(body)}"
     )
+
+
+def _log_progress(logs: list | None) -> int:
+    """Provider progress (20-90) from the runner's logs: the last "k/n" step counter (as in
+    "Step 2/4" or a progress bar's "2/4"), else a step per log line."""
+    messages = [str(entry.get("message", "")) for entry in logs or [] if isinstance(entry, dict)]
+    for message in reversed(messages):
+        for done, total in reversed(_STEP.findall(message)):
+            if 0 < int(done) <= int(total):
+                return 20 + 70 * int(done) // int(total)
+    return min(85, 20 + 10 * len(messages))
 
 
 class FalProvider(Provider):
@@ -140,7 +179,7 @@ class FalProvider(Provider):
             ) from exc
         body = self._json(response)
         if response.status_code >= 300:
-            raise error_for(response.status_code, body, dict(response.headers))
+            raise error_for(response.status_code, body, response.headers)
         return body
 
     def _body(self, request: GenerationRequest) -> dict:
@@ -174,12 +213,15 @@ class FalProvider(Provider):
         report: ProgressReporter = no_progress,
         is_cancelled: Callable[[], bool] = lambda: False,
     ) -> ProviderResult:
+        if not self.is_available():
+            raise ProviderError(ErrorCode.PROVIDER_UNAVAILABLE, "No API key is configured for fal.ai.")
+        body = self._body(request)
+        if is_cancelled():
+            raise Cancelled()  # nothing submitted, nothing billed
         session = self._session()
         endpoint = request.provider_model + ("/edit" if request.source_image is not None else "")
         deadline = time.monotonic() + min(self.timeout, request.timeout)
-        submitted = self._request(
-            session, "POST", f"{self.queue_base_url}/{endpoint}", json=self._body(request)
-        )
+        submitted = self._request(session, "POST", f"{self.queue_base_url}/{endpoint}", json=body)
         if not isinstance(submitted, dict) or "status_url" not in submitted:
             raise ProviderError(
                 ErrorCode.PROVIDER_UNAVAILABLE, "The draft provider answered unexpectedly.", retryable=True
@@ -191,7 +233,6 @@ class FalProvider(Provider):
             queue_position=submitted.get("queue_position"),
             provider_request_id=submitted.get("request_id"),
         )
-        logs_seen = 0
         while True:
             if is_cancelled():
                 self._cancel(session, cancel_url)
@@ -206,17 +247,17 @@ class FalProvider(Provider):
             if state == "IN_QUEUE":
                 report(stage="queued", progress=2, queue_position=status.get("queue_position"))
             elif state == "IN_PROGRESS":
-                logs_seen = max(logs_seen, len(status.get("logs") or []))
-                report(stage="generating", progress=min(90, 20 + 10 * logs_seen), queue_position=None)
+                report(stage="generating", progress=_log_progress(status.get("logs")), queue_position=None)
             elif state == "COMPLETED":
                 if status.get("error"):
                     raise error_for(500 if status.get("error_type") else 422, status)
+                report(stage="generating", progress=95, queue_position=None)
                 break
             else:
                 raise ProviderError(ErrorCode.INTERNAL, f"The draft provider reported status {state!r}.")
             self._sleep(self.poll_interval, is_cancelled)
         output = self._request(session, "GET", submitted["response_url"])
-        return self._result(session, output)
+        return self._result(output, request)
 
     @staticmethod
     def _sleep(seconds: float, is_cancelled: Callable[[], bool]) -> None:
@@ -224,7 +265,7 @@ class FalProvider(Provider):
         while time.monotonic() < end and not is_cancelled():
             time.sleep(min(0.05, max(0.0, end - time.monotonic())))
 
-    def _result(self, session: requests.Session, output: object) -> ProviderResult:
+    def _result(self, output: object, request: GenerationRequest) -> ProviderResult:
         if not isinstance(output, dict) or not output.get("images"):
             raise ProviderError(ErrorCode.INTERNAL, "The draft provider returned no image.")
         if any(output.get("has_nsfw_concepts") or []):
@@ -232,50 +273,76 @@ class FalProvider(Provider):
                 ErrorCode.CONTENT_BLOCKED, "The image was blocked by the provider's safety checker."
             )
         image = output["images"][0]
-        data, mime = self._download(session, str(image.get("url", "")))
+        url = str(image.get("url", ""))
+        data, mime = self._data_uri(url) if url.startswith("data:") else self._download(url)
+        # fal bills klein per megapixel of output: what it says it made, else what we asked for.
+        width, height = image.get("width"), image.get("height")
+        if not (isinstance(width, int) and isinstance(height, int)):
+            width, height = dimensions_for(request.aspect_ratio)
         return ProviderResult(
             data=data,
             mime=mime,
             seed=output.get("seed"),
-            usage={"images": 1, "timings": output.get("timings")},
+            usage={
+                "images": 1,
+                "megapixels": round(width * height / 1e6, 3),
+                "timings": output.get("timings"),
+            },
         )
 
-    def _download(self, session: requests.Session, url: str) -> tuple[bytes, str]:
-        if url.startswith("data:"):
-            header, _, payload = url.partition(",")
-            mime = header[5:].split(";")[0] or "application/octet-stream"
-            data = base64.b64decode(payload) if ";base64" in header else payload.encode()
-        elif url.startswith(("http://", "https://")):
-            try:
-                with session.get(url, stream=True, timeout=(_CONNECT_TIMEOUT, _READ_TIMEOUT)) as response:
-                    if response.status_code != 200:
-                        raise ProviderError(
-                            ErrorCode.PROVIDER_UNAVAILABLE,
-                            "The generated image could not be downloaded.",
-                            retryable=True,
-                        )
-                    mime = response.headers.get("Content-Type", "").split(";")[0].strip()
-                    chunks, size = [], 0
-                    for chunk in response.iter_content(64 * 1024):
-                        size += len(chunk)
-                        if size > self.max_download_bytes:
-                            raise ProviderError(
-                                ErrorCode.INTERNAL, "The generated image is larger than allowed."
-                            )
-                        chunks.append(chunk)
-                    data = b"".join(chunks)
-            except requests.RequestException as exc:
-                raise ProviderError(
-                    ErrorCode.PROVIDER_UNAVAILABLE,
-                    "The generated image could not be downloaded.",
-                    retryable=True,
-                ) from exc
-        else:
-            raise ProviderError(ErrorCode.INTERNAL, "The draft provider returned an unusable image address.")
-        if len(data) > self.max_download_bytes:
-            raise ProviderError(ErrorCode.INTERNAL, "The generated image is larger than allowed.")
+    def _checked(self, data: bytes, mime: str) -> tuple[bytes, str]:
         if not mime.startswith("image/"):
             raise ProviderError(
                 ErrorCode.INTERNAL, f"The draft provider returned {mime or 'no type'}, not an image."
             )
+        if len(data) > self.max_download_bytes:
+            raise self._too_large()
         return data, mime
+
+    def _too_large(self) -> ProviderError:
+        return ProviderError(
+            ErrorCode.INTERNAL,
+            f"The generated image is larger than the allowed {self.max_download_bytes} bytes.",
+        )
+
+    def _data_uri(self, url: str) -> tuple[bytes, str]:
+        """Bytes and type of a ``data:`` URI (fal's ``sync_mode`` answers)."""
+        header, _, payload = url.partition(",")
+        mime = header[5:].split(";")[0]
+        if not mime.startswith("image/"):
+            return self._checked(b"", mime)
+        if len(payload) * 3 // 4 > self.max_download_bytes + 3:
+            raise self._too_large()
+        try:
+            data = base64.b64decode(payload, validate=True) if ";base64" in header else payload.encode()
+        except (binascii.Error, ValueError) as exc:
+            raise ProviderError(
+                ErrorCode.INTERNAL, "The draft provider returned a malformed data URI."
+            ) from exc
+        return self._checked(data, mime)
+
+    def _download(self, url: str) -> tuple[bytes, str]:
+        """Fetch the result from fal's CDN: a plain GET without our key (the URL is the credential;
+        the key never goes to a host other than the queue), capped at ``max_download_bytes``."""
+        if not url.startswith(("http://", "https://")):
+            raise ProviderError(ErrorCode.INTERNAL, "The draft provider returned an unusable image address.")
+        unreachable = ProviderError(
+            ErrorCode.PROVIDER_UNAVAILABLE, "The generated image could not be downloaded.", retryable=True
+        )
+        try:
+            with requests.get(url, stream=True, timeout=(_CONNECT_TIMEOUT, _READ_TIMEOUT)) as response:
+                if response.status_code != 200:
+                    raise unreachable
+                mime = response.headers.get("Content-Type", "").split(";")[0].strip()
+                self._checked(b"", mime)
+                if int(response.headers.get("Content-Length") or 0) > self.max_download_bytes:
+                    raise self._too_large()
+                chunks, size = [], 0
+                for chunk in response.iter_content(64 * 1024):
+                    size += len(chunk)
+                    if size > self.max_download_bytes:
+                        raise self._too_large()
+                    chunks.append(chunk)
+        except requests.RequestException as exc:
+            raise unreachable from exc
+        return self._checked(b"".join(chunks), mime)

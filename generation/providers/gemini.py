@@ -62,6 +62,7 @@ _BLOCK_REASONS = {
     "OTHER": "the provider refused it",
     "IMAGE_OTHER": "the provider refused to make this image",
 }
+# Finish reasons that mean "the model answered, just not with an image": the user can rephrase.
 _NOT_BLOCKED = {
     "STOP",
     "MAX_TOKENS",
@@ -70,12 +71,20 @@ _NOT_BLOCKED = {
     "MALFORMED_FUNCTION_CALL",
     None,
 }
+_UNAVAILABLE_TEXT = "The image model could not be reached."
+_TIMEOUT_TEXT = "The image model took too long to answer."
 
 
 def _enum_name(value: object) -> str | None:
     if value is None:
         return None
     return getattr(value, "name", None) or str(value).rsplit(".", 1)[-1]
+
+
+def _blocked(what: str, reason: str | None) -> ProviderError:
+    """``content_blocked`` naming Google's reason code, so a user (or support) can look it up."""
+    explanation = _BLOCK_REASONS.get(reason or "", "the provider refused it")
+    return ProviderError(ErrorCode.CONTENT_BLOCKED, f"{what} ({reason or 'UNSPECIFIED'}): {explanation}.")
 
 
 def _retry_delay(details: object) -> float | None:
@@ -149,6 +158,10 @@ class GeminiProvider(Provider):
         report: ProgressReporter = no_progress,
         is_cancelled: Callable[[], bool] = lambda: False,
     ) -> ProviderResult:
+        if not self.is_available():
+            raise ProviderError(ErrorCode.PROVIDER_UNAVAILABLE, "No API key is configured for Gemini.")
+        if is_cancelled():
+            raise Cancelled()
         timeout = min(self.timeout, request.timeout)
         report(stage="generating", progress=5)
         started = time.monotonic()
@@ -162,18 +175,14 @@ class GeminiProvider(Provider):
                     future.cancel()
                     raise Cancelled() from None
                 if time.monotonic() - started > timeout + 5:
-                    raise ProviderError(
-                        ErrorCode.PROVIDER_TIMEOUT, "The image model took too long to answer.", retryable=True
-                    ) from None
+                    raise ProviderError(ErrorCode.PROVIDER_TIMEOUT, _TIMEOUT_TEXT, retryable=True) from None
             except errors.APIError as exc:
                 raise self._error(exc) from exc
             except _TIMEOUTS as exc:
-                raise ProviderError(
-                    ErrorCode.PROVIDER_TIMEOUT, "The image model took too long to answer.", retryable=True
-                ) from exc
+                raise ProviderError(ErrorCode.PROVIDER_TIMEOUT, _TIMEOUT_TEXT, retryable=True) from exc
             except _TRANSPORT as exc:
                 raise ProviderError(
-                    ErrorCode.PROVIDER_UNAVAILABLE, "The image model could not be reached.", retryable=True
+                    ErrorCode.PROVIDER_UNAVAILABLE, _UNAVAILABLE_TEXT, retryable=True
                 ) from exc
         return self._result(response)
 
@@ -194,7 +203,7 @@ class GeminiProvider(Provider):
             )
         if code in (401, 403) or "API_KEY" in str(getattr(exc, "details", "")) or "API key" in message:
             return ProviderError(
-                ErrorCode.PROVIDER_UNAVAILABLE, "The image provider rejected our credentials."
+                ErrorCode.PROVIDER_UNAVAILABLE, "The image provider rejected the server's API key."
             )
         if code == 404:
             return ProviderError(
@@ -206,33 +215,42 @@ class GeminiProvider(Provider):
     def _result(response: types.GenerateContentResponse) -> ProviderResult:
         if not response.candidates:
             feedback = response.prompt_feedback
-            reason = _enum_name(feedback.block_reason) if feedback else None
-            explanation = _BLOCK_REASONS.get(reason or "", "the provider refused it")
-            raise ProviderError(ErrorCode.CONTENT_BLOCKED, f"The prompt was blocked: {explanation}.")
+            raise _blocked("The prompt was blocked", _enum_name(feedback.block_reason) if feedback else None)
         candidate = response.candidates[0]
         parts = (candidate.content.parts if candidate.content else None) or []
         images = [p for p in parts if p.inline_data is not None and p.inline_data.data and not p.thought]
         if not images:
             reason = _enum_name(candidate.finish_reason)
             if reason not in _NOT_BLOCKED:
-                explanation = _BLOCK_REASONS.get(reason or "", "the provider refused it")
-                raise ProviderError(ErrorCode.CONTENT_BLOCKED, f"No image was made: {explanation}.")
+                raise _blocked("No image was made", reason)
+            said = " ".join(p.text.strip() for p in parts if p.text and not p.thought)[:500]
             raise ProviderError(
-                ErrorCode.INTERNAL, "The image model answered without an image; try rephrasing."
+                ErrorCode.INVALID_REQUEST,
+                "The image model answered without an image. Try rephrasing the request.",
+                detail=said or None,
             )
         image = images[-1].inline_data
-        usage = {}
-        if response.usage_metadata is not None:
-            metadata = response.usage_metadata
-            usage = {
-                "prompt_tokens": metadata.prompt_token_count,
-                "output_tokens": metadata.candidates_token_count,
-                "thought_tokens": metadata.thoughts_token_count,
-                "total_tokens": metadata.total_token_count,
-            }
         return ProviderResult(
             data=image.data,
             mime=image.mime_type or "image/png",
             model_version=response.model_version,
-            usage=usage,
+            usage=_usage(response.usage_metadata),
         )
+
+
+def _usage(metadata: types.GenerateContentResponseUsageMetadata | None) -> dict:
+    """Token counts for cost: Gemini bills image output by the IMAGE modality's tokens."""
+    if metadata is None:
+        return {}
+    image_tokens = sum(
+        detail.token_count or 0
+        for detail in metadata.candidates_tokens_details or []
+        if _enum_name(detail.modality) == "IMAGE"
+    )
+    return {
+        "prompt_tokens": metadata.prompt_token_count,
+        "output_tokens": metadata.candidates_token_count,
+        "thought_tokens": metadata.thoughts_token_count,
+        "total_tokens": metadata.total_token_count,
+        "image_tokens": image_tokens,
+    }

@@ -1,0 +1,211 @@
+"""A local server speaking Gemini's ``generateContent`` wire protocol, for the real google-genai
+client (shared/research/providers.md, section 1).
+
+``POST /{v1|v1beta}/models/{model}:generateContent`` with the key in ``x-goog-api-key``; answers
+are camelCase JSON with base64 ``inlineData`` PNGs of the requested aspect ratio (Pillow, scaled
+down by ``downscale`` to keep tests fast). Errors use Google's ``{"error": {...}}`` body. A wrong
+key gets the real 400 ``API_KEY_INVALID``. (The SDK itself sends inline request images as
+``mime_type`` + URL-safe base64, which the real API's proto-JSON parser accepts.)
+
+Script the next answers with ``script(...)`` (one behaviour per request, in order; ``default``
+when the script runs out) using the builders below; read what arrived in ``requests``.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections import deque
+
+from generation.providers.sizes import dimensions_for
+from tests.fakes.http import LocalHTTPServer, png
+
+FINAL_COLOR = (30, 120, 220)
+THOUGHT_COLOR = (220, 30, 30)
+USAGE = {
+    "promptTokenCount": 12,
+    "candidatesTokenCount": 1290,
+    "totalTokenCount": 1502,
+    "thoughtsTokenCount": 200,
+    "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}],
+}
+MODEL_VERSION = "gemini-3-pro-image-preview-001"
+
+
+class GeminiServer(LocalHTTPServer):
+    """Gemini's generateContent. ``script(GeminiServer.ok(thoughts=2), GeminiServer.error(500))``."""
+
+    def __init__(self, api_key: str = "g-test-key", downscale: int = 16) -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.downscale = downscale
+        self.default: dict = self.ok()
+        self._script: deque[dict] = deque()
+
+    # -- behaviours -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def ok(*, thoughts: int = 0, finals: int = 1, text: str | None = "Here is your image.", delay: float = 0):
+        """An image answer; ``thoughts`` interim thought images (red) come first, the last of
+        ``finals`` non-thought images is blue (earlier ones green)."""
+        return {"kind": "ok", "thoughts": thoughts, "finals": finals, "text": text, "delay": delay}
+
+    @staticmethod
+    def prompt_block(reason: str = "PROHIBITED_CONTENT", message: str | None = None):
+        return {"kind": "prompt_block", "reason": reason, "message": message}
+
+    @staticmethod
+    def output_block(
+        finish_reason: str = "IMAGE_SAFETY", text: str | None = None, thought_image: bool = False
+    ):
+        return {"kind": "output_block", "finish": finish_reason, "text": text, "thought_image": thought_image}
+
+    @staticmethod
+    def error(code: int = 500, status: str = "INTERNAL", message: str | None = None, details=None):
+        message = message or {
+            500: "An internal error has occurred. Please retry or report in "
+            "https://developers.generativeai.google/guide/troubleshooting",
+            503: "The model is overloaded. Please try again later.",
+        }.get(code, "Request failed.")
+        body: dict = {"error": {"code": code, "message": message, "status": status}}
+        if details is not None:
+            body["error"]["details"] = details
+        return {"kind": "error", "code": code, "body": body}
+
+    @staticmethod
+    def rate_limited(retry_delay: str | None = "7s"):
+        details: list[dict] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                "violations": [
+                    {"quotaMetric": "generativelanguage.googleapis.com/generate_content_requests"}
+                ],
+            },
+            {"@type": "type.googleapis.com/google.rpc.Help", "links": [{"description": "Learn more"}]},
+        ]
+        if retry_delay is not None:
+            details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay})
+        return GeminiServer.error(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "You exceeded your current quota, please check your plan and billing details.",
+            details,
+        )
+
+    @staticmethod
+    def raw(code: int, body: bytes, content_type: str = "text/html"):
+        """A non-JSON answer, as a proxy in front of the API might give."""
+        return {"kind": "raw", "code": code, "body": body, "type": content_type}
+
+    def script(self, *behaviours: dict) -> GeminiServer:
+        self._script.extend(behaviours)
+        return self
+
+    @property
+    def calls(self) -> list[dict]:
+        """The generateContent requests received."""
+        return [r for r in self.requests if r["path"].endswith(":generateContent")]
+
+    # -- serving --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _bad_key() -> dict:
+        return {
+            "error": {
+                "code": 400,
+                "message": "API key not valid. Please pass a valid API key.",
+                "status": "INVALID_ARGUMENT",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": "API_KEY_INVALID",
+                        "domain": "googleapis.com",
+                        "metadata": {"service": "generativelanguage.googleapis.com"},
+                    }
+                ],
+            }
+        }
+
+    @staticmethod
+    def _image_part(size: tuple[int, int], color, *, thought: bool = False) -> dict:
+        part: dict = {
+            "inlineData": {"mimeType": "image/png", "data": base64.b64encode(png(size, color)).decode()}
+        }
+        if thought:
+            part["thought"] = True
+        else:
+            part["thoughtSignature"] = base64.b64encode(b"signature").decode()
+        return part
+
+    def handle(self, handler, record: dict) -> None:
+        path = record["path"]
+        version, _, rest = path.lstrip("/").partition("/")
+        if (
+            record["method"] != "POST"
+            or version not in ("v1", "v1beta")
+            or not rest.startswith("models/")
+            or not rest.endswith(":generateContent")
+        ):
+            handler.reply(
+                404, {"error": {"code": 404, "message": f"Not found: {path}", "status": "NOT_FOUND"}}
+            )
+            return
+        if record["headers"].get("x-goog-api-key") != self.api_key:
+            handler.reply(400, self._bad_key())
+            return
+        behaviour = self._script.popleft() if self._script else self.default
+        body = record["json"] or {}
+        image_config = (body.get("generationConfig") or {}).get("imageConfig") or {}
+        width, height = dimensions_for(
+            image_config.get("aspectRatio", "1:1"), image_config.get("imageSize", "1K")
+        )
+        size = (width // self.downscale, height // self.downscale)
+        kind = behaviour["kind"]
+        if behaviour.get("delay"):
+            time.sleep(behaviour["delay"])
+        if kind == "error":
+            handler.reply(behaviour["code"], behaviour["body"])
+        elif kind == "raw":
+            handler.reply(behaviour["code"], behaviour["body"], content_type=behaviour["type"])
+        elif kind == "prompt_block":
+            feedback = {"blockReason": behaviour["reason"]}
+            if behaviour["message"]:
+                feedback["blockReasonMessage"] = behaviour["message"]
+            handler.reply(200, {"promptFeedback": feedback, "usageMetadata": {"promptTokenCount": 12}})
+        elif kind == "output_block":
+            content: dict = {"role": "model"}
+            parts = []
+            if behaviour["thought_image"]:
+                parts.append(self._image_part(size, THOUGHT_COLOR, thought=True))
+            if behaviour["text"]:
+                parts.append({"text": behaviour["text"]})
+            if parts:
+                content["parts"] = parts
+            candidate = {"content": content, "finishReason": behaviour["finish"], "index": 0}
+            handler.reply(
+                200, {"candidates": [candidate], "usageMetadata": USAGE, "modelVersion": MODEL_VERSION}
+            )
+        else:
+            parts = []
+            if behaviour["thoughts"]:
+                parts.append({"text": "**Composing** the scene.", "thought": True})
+                parts += [
+                    self._image_part(size, THOUGHT_COLOR, thought=True) for _ in range(behaviour["thoughts"])
+                ]
+            if behaviour["text"]:
+                parts.append({"text": behaviour["text"]})
+            for index in range(behaviour["finals"]):
+                last = index == behaviour["finals"] - 1
+                parts.append(self._image_part(size, FINAL_COLOR if last else (40, 160, 60)))
+            handler.reply(
+                200,
+                {
+                    "candidates": [
+                        {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
+                    ],
+                    "usageMetadata": USAGE,
+                    "modelVersion": MODEL_VERSION,
+                    "responseId": uuid.uuid4().hex,
+                },
+            )

@@ -1,0 +1,164 @@
+"""Gemini and fal through the whole product: REST -> Dramatiq worker -> provider protocol server
+-> renditions -> storage, with the worker's retries, cancellation and edits by signed URL."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import requests
+
+from tests.conftest import wait_for_task
+from tests.fakes.fal_server import FalServer
+from tests.fakes.gemini_server import GeminiServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MAX_RETRIES = 2
+
+
+@pytest.fixture
+def gemini_server():
+    with GeminiServer() as running:
+        yield running
+
+
+@pytest.fixture
+def fal_server():
+    with FalServer() as running:
+        yield running
+
+
+@pytest.fixture
+def providers(settings, gemini_server, fal_server, live_server):
+    settings.GENERATION = {
+        **settings.GENERATION,
+        "GOOGLE_API_KEY": "g-test-key",
+        "GEMINI_BASE_URL": gemini_server.url,
+        "FAL_KEY": "fal-test-key",
+        "FAL_QUEUE_BASE_URL": fal_server.url,
+        "FAL_POLL_INTERVAL": 0.01,
+        "PUBLIC_BASE_URL": live_server.url,
+        "MAX_RETRIES": MAX_RETRIES,
+        "RETRY_MIN_BACKOFF_MS": 50,
+        "RETRY_MAX_BACKOFF_MS": 200,
+    }
+    return gemini_server, fal_server
+
+
+def generate(client, **body) -> dict:
+    response = client.post("/v1/apps/images/generate", {"prompt": "fox", **body}, format="json")
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+def stored_objects(s3) -> int:
+    return s3.list_objects_v2(Bucket=os.environ["S3_BUCKET"]).get("KeyCount", 0)
+
+
+@pytest.mark.parametrize(
+    ("model", "ai_system"),
+    [("high-end", "gemini-3-pro-image-preview"), ("draft", "fal-ai/flux-2/klein/9b/base")],
+)
+def test_each_provider_makes_a_labelled_embed(alice_api, worker, providers, s3_server, model, ai_system):
+    models = {m["id"]: m for m in alice_api.get("/v1/apps/images/models").json()["models"]}
+    assert all(m["available"] for m in models.values())
+    done = wait_for_task(alice_api, generate(alice_api, model=model, aspect_ratio="16:9")["task_id"])
+    assert done["status"] == "completed", done
+    assert float(done["cost_usd"]) > 0 and done["attempts"] == 1
+    assert set(done["files"]) == {"original", "full", "preview"}
+    provenance = alice_api.get(f"/v1/embeds/{done['embed_id']}/provenance").json()["renditions"]
+    assert {r["ai_system"] for r in provenance.values()} == {ai_system}
+    assert stored_objects(s3_server) == 3  # the staging copy of the provider's answer is gone
+
+
+def test_a_rate_limit_is_retried_after_the_providers_delay(alice_api, worker, providers):
+    gemini_server, _ = providers
+    gemini_server.script(GeminiServer.rate_limited("1s"))
+    done = wait_for_task(alice_api, generate(alice_api, model="high-end")["task_id"])
+    assert done["status"] == "completed" and done["attempts"] == 2
+    first, second = gemini_server.calls
+    assert second["at"] - first["at"] >= 1.0  # RetryInfo's delay, not our 50 ms backoff
+
+
+def test_a_persistent_500_fails_after_the_retry_budget(alice_api, worker, providers, s3_server):
+    gemini_server, _ = providers
+    gemini_server.default = GeminiServer.error(500)
+    done = wait_for_task(alice_api, generate(alice_api, model="high-end")["task_id"])
+    assert done["status"] == "failed" and done["error"]["code"] == "provider_unavailable"
+    assert len(gemini_server.calls) == MAX_RETRIES + 1
+    assert alice_api.get(f"/v1/embeds/{done['embed_id']}/content").json()["status"] == "error"
+    assert stored_objects(s3_server) == 0
+
+
+def test_a_blocked_prompt_fails_at_once_and_stores_nothing(alice_api, worker, providers, s3_server):
+    gemini_server, _ = providers
+    gemini_server.script(GeminiServer.prompt_block("SAFETY"))
+    done = wait_for_task(alice_api, generate(alice_api, model="high-end")["task_id"])
+    assert done["status"] == "failed" and done["attempts"] == 1
+    assert done["error"]["code"] == "content_blocked" and "SAFETY" in done["error"]["message"]
+    assert stored_objects(s3_server) == 0
+
+
+@pytest.mark.parametrize("hold", ["queue", "running"])
+def test_cancel_reaches_fal(alice_api, worker, providers, s3_server, hold):
+    _, fal_server = providers
+    fal_server.hold = hold
+    task = generate(alice_api, model="draft")
+    deadline = time.monotonic() + 10
+    stage = "queued" if hold == "queue" else "generating"
+    while True:  # fal has the job: our task is processing and fal reports its queue or progress
+        state = alice_api.get(f"/v1/tasks/{task['task_id']}").json()
+        if state["status"] == "processing" and state["stage"] == stage and fal_server.jobs:
+            break
+        assert time.monotonic() < deadline, state
+        time.sleep(0.05)
+    if hold == "queue":
+        assert state["queue_position"] >= 1
+    cancelled_at = time.monotonic()
+    assert alice_api.post(f"/v1/tasks/{task['task_id']}/cancel").status_code == 200
+    done = wait_for_task(alice_api, task["task_id"], timeout=5)
+    assert done["status"] == "cancelled" and time.monotonic() - cancelled_at < 1.5
+    assert fal_server.cancelled == list(fal_server.jobs)
+    assert stored_objects(s3_server) == 0
+
+
+def test_a_fal_edit_fetches_a_stripped_copy_by_a_signed_url(alice_api, worker, providers):
+    _, fal_server = providers
+    source = wait_for_task(alice_api, generate(alice_api)["task_id"])
+    response = alice_api.post(
+        "/v1/apps/images/edit",
+        {"embed_id": source["embed_id"], "prompt": "make it blue", "model": "draft"},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    done = wait_for_task(alice_api, response.json()["task_id"])
+    assert done["status"] == "completed", done
+    (fetched,) = fal_server.fetched
+    assert fetched["status"] == 200 and fetched["body"].startswith(b"\x89PNG")
+    assert b"iTXt" not in fetched["body"] and b"c2pa" not in fetched["body"]  # pixels only
+    assert requests.get(fetched["url"], timeout=5).status_code == 404  # revoked with the task
+    (submit,) = fal_server.submitted()
+    assert submit["path"].endswith("/edit") and submit["json"]["image_urls"] == [fetched["url"]]
+
+
+def test_the_models_own_words_stay_encrypted(alice_api, worker, providers):
+    from generation.models import Task
+
+    gemini_server, _ = providers
+    said = "I can't draw a purple walrus, but I can describe one."
+    gemini_server.script(GeminiServer.output_block("NO_IMAGE", text=said))
+    done = wait_for_task(
+        alice_api, generate(alice_api, prompt="a purple walrus", model="high-end")["task_id"]
+    )
+    assert done["status"] == "failed" and done["error"]["code"] == "invalid_request"
+    assert "walrus" not in done["error"]["message"]
+    row = Task.objects.get(pk=done["task_id"])
+    assert "walrus" not in row.error_message and "walrus" not in str(row.usage)
+    content = alice_api.get(f"/v1/embeds/{done['embed_id']}/content").json()
+    assert content["error"] == {
+        "code": "invalid_request",
+        "message": done["error"]["message"],
+        "detail": said,
+    }
