@@ -17,6 +17,7 @@ from openmates_images.errors import ApiError
 
 from . import imaging, sealing
 from .models import Embed
+from .shared_links import shared_variant
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +104,17 @@ def do_crop_embed(owner: AbstractBaseUser, source: Embed, box: tuple[int, int, i
 
 
 def do_delete_embed(embed: Embed) -> None:
-    """Remove the embed's objects from storage, then the row (and with it the wrapped key).
+    """Remove the embed's objects from storage, then the row (and with it the wrapped key and its
+    tasks).
 
+    A task still working on the embed is first flagged cancelled (committed before any object is
+    deleted), so its worker can no longer finish it: it stops at the provider, and deletes what it
+    stored after this point itself, whether it sees the flag or finds its row already gone.
     If storage is down this raises StorageUnavailable before the row goes, so nothing is left
     pointing nowhere and the delete can simply be tried again."""
-    sealing.delete_files(embed, (*sealing.FILE_VARIANTS, "staging", "mask"))
+    embed_id = embed.id
+    embed.tasks.filter(status__in=("queued", "processing")).update(cancel_requested=True)
+    shared = tuple(shared_variant(task_id) for task_id in embed.tasks.values_list("id", flat=True))
+    sealing.delete_files(embed, (*sealing.FILE_VARIANTS, "staging", "mask", *shared))
     embed.delete()
-    logger.info("embeds.embed.deleted embed=%s", embed.id)
+    logger.info("embeds.embed.deleted embed=%s", embed_id)

@@ -159,3 +159,31 @@ def test_delete_removes_objects_and_row(alice_api):
         with pytest.raises(storage.ObjectMissing):
             storage.get_object(name)
     assert alice_api.get(f"/v1/embeds/{body['embed_id']}/content").status_code == 404
+
+
+@pytest.mark.parametrize("stage", ["provider", "storing"])
+def test_deleting_an_embed_while_it_is_made_leaves_nothing(alice_api, worker, s3_server, caplog, stage):
+    import os
+    import time
+
+    caplog.set_level("INFO", logger="generation.pipeline.runner")
+    prompt = "doomed [[sleep:8]]" if stage == "provider" else "doomed"
+    task = alice_api.post("/v1/apps/images/generate", {"prompt": prompt}, format="json").json()
+    deadline = time.monotonic() + 10
+    while alice_api.get(f"/v1/tasks/{task['task_id']}").json()["stage"] != stage:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    deleted_at = time.monotonic()
+    assert alice_api.delete(f"/v1/embeds/{task['embed_id']}").status_code == 204
+    assert alice_api.get(f"/v1/tasks/{task['task_id']}").status_code == 404
+    # The worker either sees the cancel flag when it finishes, or finds its row gone.
+    ended = (
+        f"generation.task.abandoned task={task['task_id']}",
+        f"generation.task.cancelled task={task['task_id']}",
+    )
+    while not any(line in caplog.text for line in ended):
+        # at the provider, the worker stops long before the provider's 8 s are up
+        assert time.monotonic() - deleted_at < 5, caplog.text[-2000:]
+        time.sleep(0.05)
+    assert "generation.task.crashed" not in caplog.text
+    assert s3_server.list_objects_v2(Bucket=os.environ["S3_BUCKET"]).get("KeyCount", 0) == 0

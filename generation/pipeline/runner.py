@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
@@ -89,14 +90,18 @@ class _Reporter:
 
 
 def _cancel_checker(task: Task) -> Callable[[], bool]:
-    """Polls the cancel flag (throttled); doubles as the heartbeat the stale-task reaper reads."""
+    """Polls the cancel flag (throttled); doubles as the heartbeat the stale-task reaper reads.
+
+    A task whose row is gone (its embed was deleted meanwhile) counts as cancelled: the provider
+    call is abandoned (and cancelled upstream where it can be) instead of being paid for."""
     last = {"at": 0.0, "beat": time.monotonic(), "value": False}
 
     def is_cancelled() -> bool:
         now = time.monotonic()
         if not last["value"] and now - last["at"] >= _CANCEL_POLL_INTERVAL:
             last["at"] = now
-            last["value"] = Task.objects.filter(pk=task.pk, cancel_requested=True).exists()
+            flag = Task.objects.filter(pk=task.pk).values_list("cancel_requested", flat=True).first()
+            last["value"] = flag is not False
             if now - last["beat"] >= min(10.0, conf().STALE_TASK_SECONDS / 3):
                 last["beat"] = now
                 Task.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now())
@@ -137,7 +142,29 @@ def run_task(task_id: str) -> None:
         return
     started = time.monotonic()
     try:
+        _attempt(task)
+    except ObjectDoesNotExist:  # raised while ending the task, once its row has gone
+        _abandon(task)
+    finally:
+        logger.info("generation.task.attempt_done task=%s seconds=%.3f", task.id, time.monotonic() - started)
+
+
+def _abandon(task: Task) -> None:
+    """The embed was deleted while its task ran (the task row went with it): delete whatever this
+    attempt stored under the embed's derived names, so nothing is left without an owner."""
+    try:
+        sealing.delete_files(task.embed, (*working_variants(task), *sealing.FILE_VARIANTS))
+    except StorageUnavailable:
+        logger.warning("generation.task.abandoned_cleanup_failed task=%s", task.id)
+    logger.info("generation.task.abandoned task=%s", task.id)
+
+
+def _attempt(task: Task) -> None:
+    """One attempt; every outcome ends in a retry, a failure or a cancellation."""
+    try:
         _execute(task)
+    except ObjectDoesNotExist:
+        raise
     except Cancelled:
         mark_cancelled(task)
     except ProviderError as exc:
@@ -165,8 +192,6 @@ def run_task(task_id: str) -> None:
     except Exception:
         logger.exception("generation.task.crashed task=%s", task.id)
         _fail_or_retry(task, ErrorCode.INTERNAL, "Something went wrong on our side while making the image.")
-    finally:
-        logger.info("generation.task.attempt_done task=%s seconds=%.3f", task.id, time.monotonic() - started)
 
 
 def _provider_request(task: Task, content: dict, opened: sealing.OpenEmbed) -> GenerationRequest:
