@@ -28,21 +28,13 @@ def run_task(task_id: str) -> None:
     run(task_id)
 
 
-def _retry_webhook(retries: int, exception: Exception) -> bool:
-    from .webhooks import WebhookRefused
-
-    return retries < 6 and not isinstance(exception, WebhookRefused)
-
-
 @dramatiq.actor(
     actor_name="generation.deliver_webhook",
     queue_name=conf().QUEUE,
-    retry_when=_retry_webhook,
-    min_backoff=1000,
-    max_backoff=300_000,
+    max_retries=0,  # deliver() schedules its own retries, with backoff and a budget
     time_limit=60_000,
 )
-def deliver_webhook(task_id: str) -> None:
+def deliver_webhook(task_id: str, attempt: int = 1) -> None:
     from .webhooks import deliver
 
-    deliver(task_id)
+    deliver(task_id, attempt)

@@ -2,9 +2,14 @@
 
 When a task with a ``webhook_url`` ends, we POST its JSON (the same shape as GET /v1/tasks/{id})
 with ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256 of
-"{id}.{timestamp}.{body}">`` under the user's webhook secret. Delivery is retried with backoff by
-the ``generation.deliver_webhook`` actor. Only http(s) URLs resolving to public addresses are
-accepted, at request time and again at delivery time (no SSRF into our own network).
+"{id}.{timestamp}.{body}">`` under the user's webhook secret. A failed delivery is sent again
+with exponential backoff (one warning line per failed attempt, no traceback: a receiver being
+down is not our error).
+
+No SSRF into our own network: only http(s) URLs whose every address is public are accepted, at
+request time and again at delivery time, and the delivery connects to the very address it
+checked (TLS still verifies the URL's host name), so a DNS answer that changes between the check
+and the connection ("DNS rebinding") cannot redirect it.
 """
 
 from __future__ import annotations
@@ -15,12 +20,16 @@ import hmac
 import ipaddress
 import json
 import logging
+import random
 import secrets
 import socket
 import time
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
+import requests
 from django.db import transaction
+from requests.adapters import HTTPAdapter
 
 from accounts.models import UserPreferences
 
@@ -33,25 +42,84 @@ SECRET_PREFIX = "whsec_"  # noqa: S105  (a format prefix, not a secret)
 DELIVERY_TIMEOUT_SECONDS = 10
 
 
+MAX_ATTEMPTS = 7  # about 2 minutes of retries in all
+# IPv6 forms that carry an IPv4 address a router translates to: we cannot vet where they end up.
+_EMBEDDED_IPV4 = tuple(
+    ipaddress.ip_network(net) for net in ("::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16")
+)
+
+
 class WebhookRefused(Exception):
     """The URL is not one we will call."""
 
 
-def check_webhook_url(url: str) -> None:
-    """Raise WebhookRefused unless the URL is http(s) and every address it resolves to is public."""
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A checked webhook URL and the address a delivery must connect to."""
+
+    url: str
+    hostname: str
+    address: str
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return _is_public(address.ipv4_mapped)
+        if any(address in network for network in _EMBEDDED_IPV4):
+            return False
+    return address.is_global and not address.is_multicast
+
+
+def check_webhook_url(url: str) -> WebhookTarget:
+    """The target of an http(s) URL whose every address is public; else WebhookRefused."""
     parsed = urlparse(url)
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError as exc:
+        raise WebhookRefused("The webhook URL has an invalid port.") from exc
     if parsed.scheme not in {"http", "https"} or not parsed.hostname:
         raise WebhookRefused("The webhook URL must be an http(s) URL.")
-    if conf().WEBHOOK_ALLOW_PRIVATE:
-        return
     try:
-        infos = socket.getaddrinfo(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
-    except socket.gaierror as exc:
+        infos = socket.getaddrinfo(parsed.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
         raise WebhookRefused("The webhook host does not resolve.") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise WebhookRefused("The webhook URL must point at a public address.")
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if not conf().WEBHOOK_ALLOW_PRIVATE and not all(_is_public(address) for address in addresses):
+        raise WebhookRefused("The webhook URL must point at a public address.")
+    return WebhookTarget(url=url, hostname=parsed.hostname, address=str(addresses[0]))
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """Connects to an address checked beforehand while TLS (SNI and certificate) still uses
+    the URL's host name."""
+
+    def __init__(self, hostname: str) -> None:
+        self._hostname = hostname
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        kwargs["server_hostname"] = self._hostname
+        kwargs["assert_hostname"] = self._hostname
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _post_pinned(target: WebhookTarget, body: bytes, headers: dict[str, str]) -> requests.Response:
+    parsed = urlparse(target.url)
+    host = f"[{target.address}]" if ":" in target.address else target.address
+    userinfo = parsed.netloc.rpartition("@")[0]
+    netloc = (f"{userinfo}@" if userinfo else "") + host + (f":{parsed.port}" if parsed.port else "")
+    headers = {**headers, "Host": parsed.netloc.rpartition("@")[2]}
+    with requests.Session() as session:
+        session.trust_env = False  # a proxy from the environment would resolve the name again
+        session.mount(f"{parsed.scheme}://", _PinnedAdapter(target.hostname))
+        return session.post(
+            parsed._replace(netloc=netloc).geturl(),
+            data=body,
+            headers=headers,
+            timeout=DELIVERY_TIMEOUT_SECONDS,
+            allow_redirects=False,  # a redirect could point anywhere
+        )
 
 
 def webhook_secret_for(user_id: int) -> str:
@@ -80,18 +148,21 @@ def schedule_webhook(task: Task) -> None:
     transaction.on_commit(lambda: deliver_webhook.send(task_id))
 
 
-def deliver(task_id: str) -> None:
-    """POST the task's final state; raises on failure so the actor retries with backoff."""
-    import requests
-
+def deliver(task_id: str, attempt: int = 1) -> None:
+    """POST the task's final state; on failure, send it again later (up to MAX_ATTEMPTS)."""
     from embeds import sealing
 
+    from .actors import deliver_webhook
     from .presenters import task_payload
 
     task = Task.objects.select_related("embed").filter(pk=task_id).first()
     if task is None or not task.webhook_url or not task.is_terminal:
         return
-    check_webhook_url(task.webhook_url)
+    try:
+        target = check_webhook_url(task.webhook_url)
+    except WebhookRefused as exc:
+        logger.warning("generation.webhook.refused task=%s reason=%s", task.id, exc)
+        return
     files = None
     if task.status == Task.Status.COMPLETED:
         files = sealing.open_embed(task.embed).content().get("files")
@@ -107,10 +178,19 @@ def deliver(task_id: str) -> None:
         "webhook-signature": sign(webhook_secret_for(task.owner_id), message_id, timestamp, body),
         "User-Agent": "openmates-images-webhooks/1",
     }
-    response = requests.post(
-        task.webhook_url, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS, allow_redirects=False
+    try:
+        status = _post_pinned(target, body, headers).status_code
+        failure = f"status={status}" if status >= 300 else None
+    except requests.RequestException as exc:
+        failure = f"error={type(exc).__name__}"
+    if failure is None:
+        logger.info("generation.webhook.delivered task=%s status=%s attempt=%s", task.id, status, attempt)
+        return
+    if attempt >= MAX_ATTEMPTS:
+        logger.warning("generation.webhook.gave_up task=%s %s attempts=%s", task.id, failure, attempt)
+        return
+    delay_ms = int(1000 * 2 ** (attempt - 1) * random.uniform(0.8, 1.2))
+    logger.warning(
+        "generation.webhook.failed task=%s %s attempt=%s retry_in_ms=%s", task.id, failure, attempt, delay_ms
     )
-    if response.status_code >= 300:
-        # 3xx is not followed (it could point anywhere); 4xx/5xx are retried by the actor.
-        raise RuntimeError(f"webhook answered {response.status_code}")
-    logger.info("generation.webhook.delivered task=%s status=%s", task.id, response.status_code)
+    deliver_webhook.send_with_options(args=(str(task.id), attempt + 1), delay=delay_ms)

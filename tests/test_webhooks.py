@@ -83,18 +83,51 @@ def test_delivered_and_signed_on_completion(alice_api, worker, allow_private):
     assert "prompt" not in payload
 
 
-def test_failure_is_delivered_and_retried_until_accepted(alice_api, worker, allow_private):
-    receiver = Receiver(fail_first=1)
+def test_failure_is_delivered_and_retried_until_accepted(alice_api, worker, allow_private, caplog):
+    receiver = Receiver(fail_first=2)
     task = alice_api.post(
         "/v1/apps/images/generate",
         {"prompt": "x [[fail:content_blocked]]", "webhook_url": receiver.url},
         format="json",
     ).json()
     wait_for_task(alice_api, task["task_id"])
-    receiver.wait(2, timeout=20)
-    first, second = receiver.deliveries[:2]
-    assert json.loads(second["body"])["error"]["code"] == "content_blocked"
-    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]  # same message, retried
+    receiver.wait(3, timeout=20)
+    first, second, third = receiver.deliveries[:3]
+    assert json.loads(third["body"])["error"]["code"] == "content_blocked"
+    assert first["headers"]["webhook-id"] == third["headers"]["webhook-id"]  # same message, retried
+    assert second["headers"]["webhook-timestamp"] <= third["headers"]["webhook-timestamp"]
+    # a receiver that is down is logged as one warning per attempt, never as our error
+    failed = [r for r in caplog.records if r.getMessage().startswith("generation.webhook.failed")]
+    assert len(failed) == 2 and all(r.levelname == "WARNING" and not r.exc_info for r in failed)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_delivery_connects_to_the_address_it_checked(alice_api, worker, allow_private, monkeypatch):
+    """DNS rebinding: the name resolves to the checked address, then to another one. The delivery
+    must go to the address that was checked, with the URL's host name in the Host header."""
+    import socket
+
+    receiver = Receiver()
+    port = receiver.httpd.server_address[1]
+    real = socket.getaddrinfo
+    lookups = []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "hooks.rebind.test":
+            return real(host, *args, **kwargs)
+        lookups.append(host)
+        # the request-time check and the delivery-time check see 127.0.0.1, later lookups 127.0.0.2
+        address = "127.0.0.1" if len(lookups) <= 2 else "127.0.0.2"
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://hooks.rebind.test:{port}/hook"
+    task = alice_api.post("/v1/apps/images/generate", {"prompt": "kite", "webhook_url": url}, format="json")
+    assert task.status_code == 202, task.content
+    wait_for_task(alice_api, task.json()["task_id"])
+    receiver.wait(1)
+    assert len(lookups) == 2  # nothing resolved the name again after the check
+    assert receiver.deliveries[0]["headers"]["Host"] == f"hooks.rebind.test:{port}"
 
 
 @pytest.mark.parametrize(
@@ -106,6 +139,11 @@ def test_failure_is_delivered_and_retried_until_accepted(alice_api, worker, allo
         "http://192.168.0.1/hook",
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",  # IPv4-mapped
+        "http://[::127.0.0.1]/hook",  # IPv4-compatible
+        "http://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of 169.254.169.254
+        "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "http://example.com:99999/hook",  # a port out of range
         "ftp://example.com/hook",
         "file:///etc/passwd",
     ],
