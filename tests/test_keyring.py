@@ -81,6 +81,7 @@ def test_vault_destroy_then_unwrap_fails(vault_server):
     keyring = get_keyring()
     wrapped = keyring.wrap("user-43", DATA_KEY)
     keyring.destroy("user-43")
+    keyring.destroy("user-43")  # idempotent: Vault says the key does not exist
     assert "openmates-user-user-43" not in vault_server.keys
     with pytest.raises(KeyringError) as raised:
         keyring.unwrap("user-43", wrapped)
@@ -127,3 +128,12 @@ def test_fake_vault_speaks_transit_with_real_aes_gcm():
             client.secrets.transit.decrypt_data(name="k", ciphertext=tampered)
     finally:
         server.stop()
+
+
+def test_vault_destroy_refused_is_an_error_not_a_success(vault_server, settings):
+    keyring = get_keyring()
+    keyring.wrap("user-45", DATA_KEY)
+    settings.EMBEDS = {**settings.EMBEDS, "VAULT_TOKEN": "token-without-delete"}
+    with pytest.raises(KeyringError):
+        get_keyring().destroy("user-45")
+    assert "openmates-user-user-45" in vault_server.keys  # nothing claimed that was not done

@@ -96,16 +96,20 @@ class VaultKeyring(Keyring):
             raise KeyringError("vault returned no plaintext") from exc
 
     def destroy(self, key_name: str) -> None:
+        """Delete the user's transit key. Only a key Vault says does not exist counts as already
+        destroyed; any refusal (a token without ``delete`` on the key, say) raises, so an account
+        deletion never reports success while the key survives."""
         name = self._name(key_name)
         transit = self._client.secrets.transit
         mount = conf().VAULT_TRANSIT_MOUNT
         try:
+            self._call(transit.read_key, name=name, mount_point=mount)
+        except KeyringError as exc:
+            if not isinstance(exc.__cause__, vault_errors.InvalidPath):
+                raise
+        else:
             self._call(transit.update_key_configuration, name=name, deletion_allowed=True, mount_point=mount)
             self._call(transit.delete_key, name=name, mount_point=mount)
-        except KeyringError as exc:
-            if isinstance(exc, KeyringUnavailable):
-                raise
-            # already gone: destroying is idempotent
         self._created.discard(name)
 
     def ping(self) -> None:
