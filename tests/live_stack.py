@@ -79,6 +79,7 @@ class Stack:
             "GENERATION_RATE_LIMIT_PER_MINUTE": "100000",
             "GENERATION_MAX_CONCURRENT_PER_USER": "100000",
             "LOG_LEVEL": "WARNING",
+            "OFFLINE_PROMPT_HOOKS": "1",
             "DJANGO_SETTINGS_MODULE": "openmates_images.settings",
             **self.extra_env,
         }

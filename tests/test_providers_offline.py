@@ -16,7 +16,7 @@ from generation.providers.offline import MODEL_VERSION, OfflineProvider
 from generation.providers.sizes import SIZES_1K, dimensions_for
 from generation.registry import ASPECT_RATIOS
 
-provider = OfflineProvider()
+provider = OfflineProvider(prompt_hooks=True)
 
 
 def make(prompt="a red fox in a meadow", aspect="1:1", **kwargs) -> GenerationRequest:
@@ -123,6 +123,15 @@ def test_cancellation_between_painting_stages():
 
 
 # --- test hooks ------------------------------------------------------------------------------------
+
+
+def test_hooks_are_plain_words_unless_enabled():
+    """Off by default (production): a user cannot pin a worker or forge an error code."""
+    production = OfflineProvider()
+    started = time.monotonic()
+    result = production.generate(make("x [[sleep:30]] [[fail:content_blocked]]", seed=3))
+    assert time.monotonic() - started < 10 and result.data.startswith(b"\x89PNG")
+    assert result.data != provider.generate(make("x", seed=3)).data  # the tokens are prompt text
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,9 @@ transparency; no mask = the whole image) is recoloured, posterised and tinted wi
 from the prompt ("red", "gold", ... or one derived from its hash), feathered at the mask's edge.
 Pixels away from the mask are untouched; the output has the source's size.
 
-Test hooks, active only when the prompt contains the exact token:
+Test hooks, honoured only when the provider is built with ``prompt_hooks=True`` (setting
+``OFFLINE_PROMPT_HOOKS``: on in the test suite and benchmarks, off by default, so no user can
+pin a worker or forge an error code), and only when the prompt contains the exact token:
 
 ``[[fail:<code>]]`` / ``[[fail:<code>:<seconds>]]``
     raise ``ProviderError(<code>)``; retryable for ``provider_unavailable``,
@@ -220,6 +222,9 @@ class OfflineProvider(Provider):
 
     name = "offline"
 
+    def __init__(self, *, prompt_hooks: bool = False) -> None:
+        self.prompt_hooks = prompt_hooks
+
     def is_available(self) -> bool:
         return True
 
@@ -230,7 +235,8 @@ class OfflineProvider(Provider):
         report: ProgressReporter = no_progress,
         is_cancelled: Callable[[], bool] = lambda: False,
     ) -> ProviderResult:
-        self._test_hooks(request, report, is_cancelled)
+        if self.prompt_hooks:
+            self._test_hooks(request, report, is_cancelled)
         seed = request.seed if request.seed is not None else _digest("seed", request.prompt) % (2**31)
         report(stage="generating", progress=10)
         if request.source_image is not None:
