@@ -81,7 +81,7 @@ def estimate_seconds(spec: ModelSpec) -> float:
 def _check_limits(user: AbstractBaseUser) -> None:
     settings = conf()
     since = timezone.now() - timedelta(minutes=1)
-    recent = Task.objects.filter(owner=user, created_at__gte=since).exclude(kind=Task.Kind.REVERSE_SEARCH)
+    recent = Task.objects.filter(owner=user, created_at__gte=since)  # every kind costs a provider call
     if recent.count() >= settings.RATE_LIMIT_PER_MINUTE:
         oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
         wait = max(1, int(60 - (timezone.now() - oldest).total_seconds()) + 1) if oldest else 60
@@ -210,9 +210,18 @@ REVERSE_SEARCH_SECONDS = 8.0
 
 
 def check_create_reverse_search(
-    user: AbstractBaseUser, source: Embed, *, idempotency_key: str | None = None
+    user: AbstractBaseUser,
+    *,
+    source: Embed | None = None,
+    upload: tuple[bytes, str] | None = None,
+    idempotency_key: str | None = None,
 ) -> tuple[Task, bool]:
-    """Create a results embed (type image_search_results) and a reverse-search task for it."""
+    """Create a results embed (type image_search_results) and a reverse-search task for it.
+
+    The image is one of the user's embeds (``source``) or an ``upload`` (bytes, file name), which
+    becomes an embed only once the request has passed every check."""
+    from embeds.actions import do_create_upload_embed
+
     from .reverse_search import is_available
 
     replayed = _replay(user, idempotency_key)
@@ -223,6 +232,10 @@ def check_create_reverse_search(
             "provider_unavailable",
             "Reverse image search is not available on this server (SERPAPI_API_KEY is not set).",
         )
+    _check_limits(user)
+    if source is None:
+        data, file_name = upload
+        source = do_create_upload_embed(user, data, file_name=file_name)
     engine = conf().SERPAPI_ENGINE
     content = {
         "type": Embed.Type.IMAGE_SEARCH_RESULTS,

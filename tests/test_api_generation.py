@@ -309,3 +309,41 @@ def test_cost_is_recorded_in_task_and_content(alice_api, worker):
     done = wait_for_task(alice_api, body["task_id"])
     assert done["cost_usd"] == "0.0000"
     assert alice_api.get(f"/v1/embeds/{body['embed_id']}/content").json()["cost_usd"] == "0.0000"
+
+
+def test_an_edit_mask_is_stored_as_pixels_only(alice_api, worker):
+    import base64
+
+    from PIL import PngImagePlugin
+
+    from embeds import sealing
+    from embeds.imaging.containers import png_chunks
+
+    source = wait_for_task(alice_api, _generate(alice_api, prompt="harbour").json()["task_id"])
+    width, height = source["files"]["original"]["width"], source["files"]["original"]["height"]
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "GPS 48.8584 N 2.2945 E, camera serial 123456")
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 255).save(buffer, "PNG", pnginfo=info)
+    mask = base64.b64encode(buffer.getvalue()).decode()
+
+    def edit(mask_value):
+        body = {"embed_id": source["embed_id"], "prompt": "make it red [[sleep:5]]", "mask": mask_value}
+        return alice_api.post("/v1/apps/images/edit", body, format="json")
+
+    wrong_size = io.BytesIO()
+    Image.new("L", (width // 2, height), 255).save(wrong_size, "PNG")
+    for bad in (
+        "not base64!",
+        base64.b64encode(b"GIF89a").decode(),
+        base64.b64encode(wrong_size.getvalue()).decode(),
+    ):
+        response = edit(bad)
+        assert response.status_code == 400 and response.json()["error"]["field"] == "mask", response.content
+    response = edit(mask)
+    assert response.status_code == 202, response.content
+    embed = Embed.objects.get(pk=response.json()["embed_id"])
+    stored = sealing.open_embed(embed).load_file("mask")
+    assert b"GPS" not in stored and b"serial" not in stored
+    assert {kind for kind, _ in png_chunks(stored)} <= {b"IHDR", b"IDAT", b"IEND"}
+    alice_api.post(f"/v1/tasks/{response.json()['task_id']}/cancel")

@@ -145,6 +145,15 @@ def test_without_key_it_is_refused_up_front(alice_api):
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "provider_unavailable"
+    # an uploaded file is refused the same way, before it becomes an embed
+    before = Embed.objects.count()
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (9, 9, 9)).save(buffer, "PNG")
+    buffer.seek(0)
+    buffer.name = "x.png"
+    response = alice_api.post("/v1/apps/images/reverse-search", {"file": buffer}, format="multipart")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "provider_unavailable"
+    assert Embed.objects.count() == before
 
 
 def test_shared_tokens_are_unforgeable_and_expire(alice_api, client, broker):

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from embeds import sealing
+from embeds import imaging, sealing
 from embeds.access import access_finished_image
 from embeds.models import Embed
 from openmates_images.api import StrictInputSerializer
@@ -82,7 +82,9 @@ class GenerateView(APIView):
         return _accepted(task, created)
 
 
-def _decode_mask(value: str | None) -> bytes | None:
+def _decode_mask(value: str | None, original: dict) -> bytes | None:
+    """The mask as a clean PNG (pixels only: nothing a user's file carried reaches a provider),
+    the size of the image it masks."""
     if not value:
         return None
     if value.startswith("data:"):
@@ -93,6 +95,19 @@ def _decode_mask(value: str | None) -> bytes | None:
         raise ApiError("invalid_value", "The mask must be a base64-encoded PNG.", field="mask") from exc
     if not mask.startswith(b"\x89PNG\r\n\x1a\n"):
         raise ApiError("invalid_value", "The mask must be a PNG image.", field="mask")
+    try:
+        mask = imaging.clean_image_bytes(mask)
+        size = imaging.image_size(mask)
+    except imaging.InvalidImage as exc:
+        raise ApiError(
+            "invalid_value", f"The mask is not a readable PNG: {exc.message}", field="mask"
+        ) from exc
+    if size != (original.get("width"), original.get("height")):
+        raise ApiError(
+            "invalid_value",
+            f"The mask must be {original.get('width')}×{original.get('height')} pixels, like the image.",
+            field="mask",
+        )
     return mask
 
 
@@ -107,9 +122,8 @@ class EditView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         source = access_finished_image(request.user, data["embed_id"], field="embed_id")
-        mask = _decode_mask(data.get("mask"))
         source_content = sealing.open_embed(source).content()
-        source_files = source_content.get("files") or {}
+        mask = _decode_mask(data.get("mask"), (source_content.get("files") or {}).get("original") or {})
         params = GenerationParams(
             prompt=data["prompt"],
             aspect_ratio=data.get("aspect_ratio") or source_content.get("aspect_ratio") or "1:1",
@@ -121,20 +135,6 @@ class EditView(APIView):
             mask=mask,
             composite=source_content.get("source") == "upload" or bool(source_content.get("composite")),
         )
-        if mask is not None and "original" in source_files:
-            from embeds.imaging import image_size
-
-            try:
-                mask_size = image_size(mask)
-            except Exception as exc:
-                raise ApiError("invalid_value", "The mask is not a readable PNG.", field="mask") from exc
-            original = source_files["original"]
-            if mask_size != (original["width"], original["height"]):
-                raise ApiError(
-                    "invalid_value",
-                    f"The mask must be {original['width']}×{original['height']} pixels, like the image.",
-                    field="mask",
-                )
         task, created = check_create_generation(
             request.user,
             params,
@@ -249,27 +249,28 @@ class ReverseSearchView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        from embeds.actions import do_create_upload_embed
         from embeds.api.views import read_upload
 
+        idempotency_key = _idempotency_key(request)
         if request.content_type.startswith("multipart/"):
-            data, name = read_upload(request)
-            source = do_create_upload_embed(request.user, data, file_name=name)
-        else:
-            if not isinstance(request.data, dict):
-                raise ApiError("invalid_json", "The request body must be a JSON object.")
-            unknown = sorted(set(request.data) - {"embed_id"})
-            if unknown:
-                raise ApiError("unknown_field", f"Unknown field {unknown[0]!r}.", field=unknown[0])
-            if not request.data.get("embed_id"):
-                raise ApiError(
-                    "missing_field",
-                    "Give the embed_id of one of your images, or upload a file.",
-                    field="embed_id",
-                )
-            source = access_finished_image(request.user, request.data["embed_id"], field="embed_id")
+            task, created = check_create_reverse_search(
+                request.user, upload=read_upload(request), idempotency_key=idempotency_key
+            )
+            return _accepted(task, created)
+        if not isinstance(request.data, dict):
+            raise ApiError("invalid_json", "The request body must be a JSON object.")
+        unknown = sorted(set(request.data) - {"embed_id"})
+        if unknown:
+            raise ApiError("unknown_field", f"Unknown field {unknown[0]!r}.", field=unknown[0])
+        if not request.data.get("embed_id"):
+            raise ApiError(
+                "missing_field",
+                "Give the embed_id of one of your images, or upload a file.",
+                field="embed_id",
+            )
+        source = access_finished_image(request.user, request.data["embed_id"], field="embed_id")
         task, created = check_create_reverse_search(
-            request.user, source, idempotency_key=_idempotency_key(request)
+            request.user, source=source, idempotency_key=idempotency_key
         )
         return _accepted(task, created)
 
