@@ -7,6 +7,8 @@ queues the task id after commit: a rolled-back request never leaves a queued mes
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from embeds import sealing
 from embeds.models import Embed
@@ -30,6 +33,7 @@ from .webhooks import WebhookRefused, check_webhook_url
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+_FINGERPRINT_SALT = "openmates_images.generation.request_fingerprint"
 ACTIVE_STATUSES = (Task.Status.QUEUED, Task.Status.PROCESSING)
 
 
@@ -104,7 +108,15 @@ def _check_limits(user: AbstractBaseUser) -> None:
         )
 
 
-def _replay(user: AbstractBaseUser, idempotency_key: str | None) -> Task | None:
+def request_fingerprint(*parts: object) -> str:
+    """A keyed hash naming a request's content, to tell a true repeat from a reused key."""
+    canonical = json.dumps([str(part) if part is not None else None for part in parts])
+    return salted_hmac(_FINGERPRINT_SALT, canonical, algorithm="sha256").hexdigest()
+
+
+def _replay(user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str) -> Task | None:
+    """The task this Idempotency-Key already made within 24 h, if any (409-style 422 when the key
+    came with a different request)."""
     if not idempotency_key:
         return None
     task = Task.objects.select_related("embed").filter(owner=user, idempotency_key=idempotency_key).first()
@@ -114,6 +126,13 @@ def _replay(user: AbstractBaseUser, idempotency_key: str | None) -> Task | None:
         # Expired: free the key so it can name a new request.
         Task.objects.filter(pk=task.pk).update(idempotency_key=None)
         return None
+    if task.request_fingerprint != fingerprint:
+        raise ApiError(
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request in the last 24 hours.",
+            field="Idempotency-Key",
+            status_code=422,
+        )
     return task
 
 
@@ -128,7 +147,18 @@ def check_create_generation(
 
     A repeat with the same ``Idempotency-Key`` within 24 h returns the first task unchanged.
     """
-    replayed = _replay(user, idempotency_key)
+    fingerprint = request_fingerprint(
+        params.kind,
+        params.prompt,
+        params.aspect_ratio,
+        params.model.id,
+        params.seed,
+        params.image_size,
+        params.source.id if params.source else None,
+        hashlib.sha256(params.mask).hexdigest() if params.mask else None,
+        webhook_url,
+    )
+    replayed = _replay(user, idempotency_key, fingerprint)
     if replayed is not None:
         return replayed, False
     spec = params.model
@@ -173,6 +203,7 @@ def check_create_generation(
                 embed=opened.embed,
                 model=spec.id,
                 idempotency_key=idempotency_key or None,
+                request_fingerprint=fingerprint if idempotency_key else "",
                 webhook_url=webhook_url,
                 estimated_seconds=estimate_seconds(spec),
                 cost_usd=spec.cost_usd,
@@ -181,7 +212,7 @@ def check_create_generation(
             notify_task(task, embed_status=opened.embed.status)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
-        replayed = _replay(user, idempotency_key)
+        replayed = _replay(user, idempotency_key, fingerprint)
         if replayed is None:
             raise
         return replayed, False
@@ -224,7 +255,12 @@ def check_create_reverse_search(
 
     from .reverse_search import is_available
 
-    replayed = _replay(user, idempotency_key)
+    fingerprint = request_fingerprint(
+        Task.Kind.REVERSE_SEARCH,
+        source.id if source else None,
+        hashlib.sha256(upload[0]).hexdigest() if upload else None,
+    )
+    replayed = _replay(user, idempotency_key, fingerprint)
     if replayed is not None:
         return replayed, False
     if not is_available():
@@ -255,6 +291,7 @@ def check_create_reverse_search(
             embed=opened.embed,
             model=f"serpapi/{engine}",
             idempotency_key=idempotency_key or None,
+            request_fingerprint=fingerprint if idempotency_key else "",
             estimated_seconds=REVERSE_SEARCH_SECONDS,
         )
         enqueue_task(task.id)

@@ -48,6 +48,9 @@ class Task(models.Model):
     # are deleted; the reaper sweeps what a worker that died in between left behind.
     cleanup_pending = models.BooleanField(default=False, db_index=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001  (NULL = no key, unique otherwise)
+    # A keyed hash of the request an Idempotency-Key was first used with (never the request
+    # itself): a repeat with a different body is refused instead of silently answered.
+    request_fingerprint = models.CharField(max_length=64, blank=True)
     webhook_url = models.URLField(max_length=2000, blank=True)
     cost_usd = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     usage = models.JSONField(default=dict, blank=True)

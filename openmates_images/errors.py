@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -113,7 +114,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         field, message, code = _first_validation_error(exc.detail)
         body = error_body(_VALIDATION_CODES.get(code, "invalid_request"), message, field)
     elif isinstance(exc, exceptions.ParseError):
-        body = error_body("invalid_json", "The request body is not valid JSON.")
+        request = context.get("request")
+        if request is not None and request.content_type.startswith("multipart/"):
+            body = error_body("invalid_body", f"The multipart body could not be read: {exc.detail}")
+        else:
+            body = error_body("invalid_json", "The request body is not valid JSON.")
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         body = error_body("unauthenticated", str(exc.detail))
     elif isinstance(exc, exceptions.NotFound):
@@ -136,3 +141,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     set_rollback()
     status_code = getattr(exc, "status_code", status.HTTP_400_BAD_REQUEST)
     return Response(body, status=status_code, headers=headers)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Unknown URLs: the API's JSON error under /v1/, Django's page elsewhere."""
+    if request.path.startswith("/v1/"):
+        return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
+    return page_not_found(request, exception)

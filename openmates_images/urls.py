@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from embeds.api.views import shared_image
 
 from . import health
+from .errors import not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,10 +15,13 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("shared/<str:token>", shared_image, name="shared-image"),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
-    path("v1/docs", SpectacularRedocView.as_view(url_name="openapi"), name="api-docs"),
+    path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+    path("v1/redoc", SpectacularRedocView.as_view(url_name="openapi"), name="api-redoc"),
     path("v1/", include("embeds.api.urls")),
     path("v1/", include("generation.api.urls")),
     path("v1/", include("chats.api_urls")),
     path("", include("accounts.urls")),
     path("", include("chats.urls")),
 ]
+
+handler404 = not_found

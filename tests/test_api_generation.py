@@ -63,7 +63,11 @@ def test_generate_poll_download_every_format(alice_api, worker):
             f"/v1/embeds/{body['embed_id']}/file?format={variant}", HTTP_IF_NONE_MATCH=etag
         )
         assert cached.status_code == 304
-        assert cached.content == b""
+        assert cached.content == b"" and "Content-Type" not in cached
+        weak = alice_api.get(
+            f"/v1/embeds/{body['embed_id']}/file?format={variant}", HTTP_IF_NONE_MATCH=f'"other", W/{etag}'
+        )
+        assert weak.status_code == 304  # If-None-Match compares weakly
 
     content = alice_api.get(f"/v1/embeds/{body['embed_id']}/content").json()
     assert content["prompt"] == "A futuristic cityscape at sunset"
@@ -132,6 +136,26 @@ def test_bad_json_and_non_object_bodies(alice_api):
     response = alice_api.post("/v1/apps/images/generate", "[1,2]", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
+    broken = alice_api.post(
+        "/v1/embeds/upload", b"--x\r\nnot a part", content_type="multipart/form-data; boundary=x"
+    )
+    assert broken.status_code == 400 and broken.json()["error"]["code"] in {"invalid_body", "missing_field"}
+
+
+@pytest.mark.parametrize("path", ["/v1/nope", "/v1/apps/images/models/", "/v1/embeds/x/y/z"])
+def test_unknown_api_paths_answer_the_json_error(alice_api, path):
+    response = alice_api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_api_docs_are_served_without_a_cdn(client):
+    page = client.get("/v1/docs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "swagger-ui" in html and "cdn." not in html and "googleapis" not in html
+    assert "cdn." not in client.get("/v1/redoc").content.decode()
 
 
 def test_unavailable_provider_is_refused_before_queueing(alice_api):
@@ -277,6 +301,27 @@ def test_idempotency_key_returns_the_same_task(alice_api, broker):
     assert first.status_code == 202 and second.status_code == 200
     assert first.json()["task_id"] == second.json()["task_id"]
     assert Task.objects.count() == 1
+    # the same request named by a model alias is still the same request
+    alias = alice_api.post(
+        "/v1/apps/images/generate",
+        {"prompt": "x", "model": "offline"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="abc-1",
+    )
+    assert alias.status_code == 200 and alias.json()["task_id"] == first.json()["task_id"]
+    reused = alice_api.post(
+        "/v1/apps/images/generate", {"prompt": "y"}, format="json", HTTP_IDEMPOTENCY_KEY="abc-1"
+    )
+    assert reused.status_code == 422
+    assert reused.json()["error"] == {
+        "code": "idempotency_key_reused",
+        "message": "This Idempotency-Key was already used with a different request in the last 24 hours.",
+        "field": "Idempotency-Key",
+    }
+    fingerprint = Task.objects.get().request_fingerprint
+    assert (
+        Task.objects.count() == 1 and len(fingerprint) == 64 and int(fingerprint, 16)
+    )  # a hash, not the body
 
 
 def test_models_endpoint_lists_unavailable_providers(alice_api):

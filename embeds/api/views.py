@@ -55,8 +55,9 @@ def _etag(embed: Embed, variant: str) -> str:
 
 
 def _if_none_match(request: Request, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): ``W/"x"`` matches ``"x"``."""
     header = request.headers.get("If-None-Match", "")
-    return header.strip() == "*" or etag in [t.strip() for t in header.split(",")]
+    return header.strip() == "*" or etag in [t.strip().removeprefix("W/") for t in header.split(",")]
 
 
 class EmbedFileView(APIView):
@@ -79,6 +80,7 @@ class EmbedFileView(APIView):
         cache_control = f"private, max-age={conf().FILE_CACHE_SECONDS}, immutable"
         if _if_none_match(request, etag):
             response = HttpResponse(status=304)
+            del response["Content-Type"]  # a 304 has no body to describe
         else:
             opened = sealing.open_embed(embed)
             meta = (opened.content().get("files") or {}).get(variant)
