@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from embeds.actions import do_delete_embed
 from embeds.keyring import get_keyring, key_name_for_user
 from embeds.models import Embed
+from generation.events import close_user_sockets
 
 logger = logging.getLogger(__name__)
 
@@ -23,4 +24,5 @@ def do_delete_account(user: AbstractBaseUser) -> None:
         do_delete_embed(embed)
     get_keyring().destroy(key_name_for_user(user_id))
     user.delete()
+    close_user_sockets(user_id)
     logger.info("accounts.account.deleted user=%s", user_id)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_out
 
 
 class GenerationConfig(AppConfig):
@@ -11,3 +12,13 @@ class GenerationConfig(AppConfig):
 
         configure_broker()
         from . import actors  # noqa: F401
+
+        user_logged_out.connect(_close_sockets_on_logout, dispatch_uid="generation.close_sockets_on_logout")
+
+
+def _close_sockets_on_logout(sender, request, user, **kwargs) -> None:
+    """A log-out ends the session's sockets too (they authenticated once, at connect)."""
+    if user is not None and request is not None:
+        from .events import close_user_sockets
+
+        close_user_sockets(user.pk, request.session.session_key)

@@ -4,6 +4,7 @@ ids answer not_found, exactly as over REST."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from channels.db import database_sync_to_async
@@ -40,9 +41,29 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def receive_json(self, content, **kwargs) -> None:
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """Every frame gets an answer: a frame that is not a JSON object gets an error frame, as a
+        REST call with a bad body gets a 400 (the socket stays open)."""
+        try:
+            content = json.loads(text_data if text_data is not None else bytes_data)
+        except (TypeError, ValueError):
+            content = None
         if not isinstance(content, dict):
+            await self.send_json(
+                {
+                    "type": "error",
+                    "request_id": None,
+                    "error": {
+                        "code": "invalid_json",
+                        "message": "Send one JSON object per frame.",
+                        "field": None,
+                    },
+                }
+            )
             return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs) -> None:
         kind = content.get("type")
         request_id = content.get("request_id")
         try:
@@ -91,3 +112,9 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def user_event(self, message: dict) -> None:
         await self.send_json({"type": message["event"], "payload": message["payload"]})
+
+    async def user_session_ended(self, message: dict) -> None:
+        session = self.scope.get("session")
+        ended = message.get("session_key")
+        if ended is None or (session is not None and session.session_key == ended):
+            await self.close(code=4401)

@@ -21,6 +21,20 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def close_user_sockets(user_id: int, session_key: str | None = None) -> None:
+    """Close the user's open sockets: those of one session (on log-out), or all (account gone).
+    A socket authenticates once, when it connects; this is what ends it afterwards."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            user_group(user_id), {"type": "user.session_ended", "session_key": session_key}
+        )
+    except Exception:  # the sessions are already gone; the sockets only lose their next event
+        logger.warning("generation.events.close_failed", exc_info=True)
+
+
 def send_to_user(user_id: int, event_type: str, payload: dict) -> None:
     """Send one event to every open tab of a user. Failures are logged, never raised: the
     state is already committed and the page catches up over REST."""

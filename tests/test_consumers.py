@@ -85,10 +85,14 @@ async def test_bad_requests_and_other_users_ids_answer_errors(alice, bob):
     task, _ = await sync_to_async(check_create_generation)(
         alice, GenerationParams(prompt="x", aspect_ratio="1:1", model=default_model())
     )
+    from chats.actions import do_create_chat
+
+    alices_chat = await sync_to_async(do_create_chat)(alice)
     comm = communicator(bob)
     await comm.connect()
     for message, code in (
         ({"type": "cancel", "task_id": str(task.id)}, "not_found"),
+        ({"type": "generate", "prompt": "x", "chat_id": str(alices_chat.id)}, "not_found"),
         ({"type": "generate", "prompt": ""}, "invalid_value"),
         ({"type": "generate", "prompt": "x", "aspect_ratio": "7:1"}, "invalid_value"),
         ({"type": "generate", "prompt": "x", "chat_id": "00000000-0000-0000-0000-000000000000"}, "not_found"),
@@ -100,3 +104,61 @@ async def test_bad_requests_and_other_users_ids_answer_errors(alice, bob):
             reply = await comm.receive_json_from(timeout=10)
         assert reply["error"]["code"] == code, (message, reply)
     await comm.disconnect()
+
+
+async def _asgi_socket(client) -> WebsocketCommunicator:
+    """A socket through the real ASGI stack (origin check, session and auth middleware), with
+    the session cookie of a logged-in test client."""
+    from openmates_images.asgi import application
+
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    comm = WebsocketCommunicator(
+        application, "/ws/", headers=[(b"cookie", cookie), (b"origin", b"http://localhost")]
+    )
+    connected, _ = await comm.connect()
+    assert connected
+    return comm
+
+
+@run_async
+async def test_frames_that_are_not_json_objects_get_an_error_and_the_socket_stays(alice):
+    comm = communicator(alice)
+    assert (await comm.connect())[0]
+    for frame in ("not json", "[]", "123"):
+        await comm.send_to(text_data=frame)
+        reply = await comm.receive_json_from(timeout=5)
+        assert reply["type"] == "error" and reply["error"]["code"] == "invalid_json"
+    await comm.send_json_to({"type": "ping", "request_id": "r1"})
+    assert await comm.receive_json_from(timeout=5) == {"type": "pong", "request_id": "r1"}
+    await comm.disconnect()
+
+
+@run_async
+async def test_logging_out_closes_that_sessions_sockets_only(alice):
+    from django.test import Client
+
+    laptop, phone = Client(), Client()
+    for browser in (laptop, phone):
+        await sync_to_async(browser.force_login)(alice)
+    laptop_socket, phone_socket = await _asgi_socket(laptop), await _asgi_socket(phone)
+    await sync_to_async(laptop.post)("/logout/")
+    assert (await laptop_socket.receive_output(timeout=5))["type"] == "websocket.close"
+    await sync_to_async(send_to_user)(alice.pk, EMBED_UPDATE, {"embed_id": "e2"})
+    assert (await phone_socket.receive_json_from(timeout=5))["payload"] == {"embed_id": "e2"}
+    await phone_socket.disconnect()
+
+
+@run_async
+async def test_a_foreign_origin_is_refused(alice):
+    from django.test import Client
+
+    from openmates_images.asgi import application
+
+    browser = Client()
+    await sync_to_async(browser.force_login)(alice)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+    comm = WebsocketCommunicator(
+        application, "/ws/", headers=[(b"cookie", cookie), (b"origin", b"https://evil.example")]
+    )
+    connected, _ = await comm.connect()
+    assert not connected
