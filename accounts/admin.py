@@ -21,6 +21,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
     actions = ["revoke"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A key belongs to one user for its whole life: it is revoked, never handed over.
+        return (*self.readonly_fields, "user") if obj is not None else self.readonly_fields
+
     def save_model(self, request, obj, form, change) -> None:
         if change:
             super().save_model(request, obj, form, change)

@@ -18,6 +18,7 @@ from openmates_images.errors import ApiError
 from . import imaging, sealing
 from .models import Embed
 from .shared_links import shared_variant
+from .storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,17 @@ def _store_new_image(
     opened = sealing.new_embed(
         owner, content=content, status=Embed.Status.FINISHED, derived_from=derived_from
     )
-    content["files"] = opened.store_renditions(renditions)
-    opened.seal_content(content)
     try:
+        content["files"] = opened.store_renditions(renditions)
+        opened.seal_content(content)
         with transaction.atomic():
             opened.embed.save()
-    except Exception:
-        sealing.delete_files(opened.embed, sealing.FILE_VARIANTS)
+    except BaseException:
+        # Some objects may be written (the puts run in parallel): none may outlive the failure.
+        try:
+            sealing.delete_files(opened.embed, sealing.FILE_VARIANTS)
+        except StorageUnavailable:
+            logger.warning("embeds.image.cleanup_failed embed=%s", opened.embed.id)
         raise
     return opened.embed
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -34,7 +34,7 @@ class OpenEmbed:
     """An embed with its unwrapped data key, for the length of one operation."""
 
     embed: Embed
-    data_key: bytes
+    data_key: bytes = field(repr=False)  # never in a log line or a traceback's locals dump
 
     def content(self) -> dict:
         return decrypt_content(self.embed, self.data_key)

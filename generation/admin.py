@@ -1,4 +1,7 @@
-"""Staff views of tasks: status, durations and errors; retry failed ones, cancel queued ones."""
+"""Staff views of tasks: status, durations and errors; retry failed ones, cancel queued ones.
+
+A task names no embed here: linking a "generate" task to its embed would tell staff which
+images are AI-made and which were uploaded, which the embed list deliberately does not."""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ class TaskAdmin(admin.ModelAdmin):
         "created_at",
     )
     list_filter = ("status", "kind", "model", "error_code", "created_at")
-    search_fields = ("id", "owner__username", "embed__id")
+    search_fields = ("id", "owner__username")
     fields = (
         "id",
         "owner",
@@ -36,7 +39,6 @@ class TaskAdmin(admin.ModelAdmin):
         "stage",
         "progress",
         "attempts",
-        "embed",
         "error_code",
         "error_message",
         "cost_usd",

@@ -280,7 +280,11 @@ def _generate(
     if is_cancelled():
         raise Cancelled()
 
-    # 3. Encrypt and store (names derived from the embed id: a retry overwrites).
+    # 3. Encrypt and store (names derived from the embed id: a retry overwrites). A task that
+    # ended meanwhile (cancelled, or finished by another delivery) must not have its files
+    # replaced by this attempt's.
+    if is_cancelled() or Task.objects.filter(pk=task.pk, status__in=Task.TERMINAL).exists():
+        raise Cancelled()
     report(stage="storing", progress=STORING_PROGRESS, force=True)
     files = opened.store_renditions(renditions)
     content["files"] = files
@@ -340,10 +344,13 @@ def _finish(task: Task, opened: sealing.OpenEmbed, content: dict, *, files: dict
 
 
 def working_variants(task: Task) -> tuple[str, ...]:
-    """Objects a task needs only while it runs."""
-    variants: tuple[str, ...] = (STAGING, "mask", shared_links.shared_variant(task.id))
+    """Objects a task needs only while it runs. A failed edit keeps its mask (encrypted, and
+    deleted with its embed) so that staff can retry it; a failed or cancelled task keeps no image."""
+    variants: tuple[str, ...] = (STAGING, shared_links.shared_variant(task.id))
+    if task.status != Task.Status.FAILED:
+        variants += ("mask",)
     if task.status != Task.Status.COMPLETED:
-        variants += sealing.FILE_VARIANTS  # a failed or cancelled task keeps no image
+        variants += sealing.FILE_VARIANTS
     return variants
 
 
@@ -407,34 +414,37 @@ def _seal_error_detail(embed: Embed, detail: str) -> None:
 
 
 def _end(task: Task, status: str, code: str, message: str, detail: str | None = None) -> None:
+    """End the task ``status`` (failed or cancelled) and its embed ``error``, unless it has ended
+    already; either way delete what this attempt left behind (a completed task keeps its files)."""
     with transaction.atomic():
         locked = Task.objects.select_for_update().select_related("embed").get(pk=task.pk)
-        if locked.is_terminal:
-            return
-        locked.status = status
-        locked.error_code = code
-        locked.error_message = message
-        locked.stage = status
-        locked.queue_position = None
-        locked.finished_at = timezone.now()
-        locked.cleanup_pending = True
-        locked.save(
-            update_fields=[
-                "status",
-                "error_code",
-                "error_message",
-                "stage",
-                "queue_position",
-                "finished_at",
-                "cleanup_pending",
-            ]
-        )
-        Embed.objects.filter(pk=locked.embed_id).update(status=Embed.Status.ERROR, updated_at=timezone.now())
-        locked.embed.status = Embed.Status.ERROR
-        if detail:
-            _seal_error_detail(locked.embed, detail)
-        notify_task(locked, embed_status=Embed.Status.ERROR)
-        schedule_webhook(locked)
+        if not locked.is_terminal:
+            locked.status = status
+            locked.error_code = code
+            locked.error_message = message
+            locked.stage = status
+            locked.queue_position = None
+            locked.finished_at = timezone.now()
+            locked.cleanup_pending = True
+            locked.save(
+                update_fields=[
+                    "status",
+                    "error_code",
+                    "error_message",
+                    "stage",
+                    "queue_position",
+                    "finished_at",
+                    "cleanup_pending",
+                ]
+            )
+            Embed.objects.filter(pk=locked.embed_id).update(
+                status=Embed.Status.ERROR, updated_at=timezone.now()
+            )
+            locked.embed.status = Embed.Status.ERROR
+            if detail:
+                _seal_error_detail(locked.embed, detail)
+            notify_task(locked, embed_status=Embed.Status.ERROR)
+            schedule_webhook(locked)
     clean_up(locked)
 
 
