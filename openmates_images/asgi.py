@@ -16,12 +16,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from generation.broker import start_inprocess_workers  # noqa: E402
 from generation.routing import websocket_urlpatterns  # noqa: E402
+from openmates_images.body_limit import BodySizeLimit  # noqa: E402
 
 start_inprocess_workers()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodySizeLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
