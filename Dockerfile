@@ -1,5 +1,6 @@
-# openmates-images: one image for web processes (default) and workers (`worker`).
 # syntax=docker/dockerfile:1
+# openmates-images: one image for web processes (default) and workers (`worker`).
+# .dockerignore keeps local state (.venv, var/ with its keys and database) out of the image.
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

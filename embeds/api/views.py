@@ -243,8 +243,9 @@ def shared_image(request, token: str) -> HttpResponse:
     """A provider fetching a published copy: no auth, only a valid, unexpired, live token."""
     from generation.models import Task
 
+    from ..keyring import KeyringUnavailable
     from ..shared_links import read_token, shared_variant
-    from ..storage import ObjectMissing
+    from ..storage import ObjectMissing, StorageUnavailable
 
     link = read_token(token)
     not_found = HttpResponse(status=404)
@@ -257,6 +258,10 @@ def shared_image(request, token: str) -> HttpResponse:
         data = sealing.open_embed(task.embed).load_file(shared_variant(task.id))
     except ObjectMissing:
         return not_found
+    except (KeyringUnavailable, StorageUnavailable):
+        unavailable = HttpResponse(status=503)  # the provider's fetch may retry
+        unavailable["Retry-After"] = "5"
+        return unavailable
     response = HttpResponse(data, content_type="image/png")
     response["Cache-Control"] = "no-store"
     response["X-Content-Type-Options"] = "nosniff"
