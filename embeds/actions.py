@@ -83,7 +83,9 @@ def do_crop_embed(owner: AbstractBaseUser, source: Embed, box: tuple[int, int, i
                 "prompt": source_content.get("prompt"),
                 "composite": bool(source_content.get("composite")),
             }
-            renditions = imaging.render_generated(cropped, imaging.AiLabel(**label))
+            renditions = imaging.render_generated(
+                cropped, imaging.AiLabel(**label, actions=("c2pa.cropped",))
+            )
         else:
             label = None
             renditions = imaging.render_upload(cropped)

@@ -127,6 +127,14 @@ def test_crop_of_generated_image_stays_labelled(alice_api, worker):
     original = alice_api.get(f"/v1/embeds/{crop['embed_id']}/file?format=original").content
     assert b"trainedAlgorithmicMedia" in original
     assert crop["prompt"] == "lighthouse"
+    source_report = alice_api.get(f"/v1/embeds/{done['embed_id']}/provenance").json()["renditions"]
+    crop_report = alice_api.get(f"/v1/embeds/{crop['embed_id']}/provenance").json()["renditions"]
+    for variant, report in crop_report.items():
+        assert report["state"] == "Trusted"
+        # the same AI system as the image it was cut from, and the crop recorded after creation
+        assert report["ai_system"] == source_report[variant]["ai_system"] == "procedural-1"
+        assert [a["action"] for a in report["actions"]] == ["c2pa.created", "c2pa.cropped"]
+    assert [a["action"] for a in source_report["full"]["actions"]] == ["c2pa.created"]
 
 
 @pytest.mark.parametrize(

@@ -222,8 +222,35 @@ def test_c2pa_trusted_with_the_right_source_type_on_every_rendition():
         assert report["state"] == "Trusted", report
         assert report["digital_source_type"].endswith("/trainedAlgorithmicMedia")
         assert report["ai_system"] == "flux-2-klein"
-        assert report["actions"][0]["action"] == "c2pa.created"
+        assert report["actions"] == [
+            {"action": "c2pa.created", "digitalSourceType": report["digital_source_type"]}
+        ]
         assert report["signer"] and not report["validation_errors"]
+        assert report["trust_anchor"] == "local_test_root"  # not a claim of public trust
+
+
+@pytest.mark.parametrize(
+    ("label", "later"),
+    [
+        (
+            imaging.AiLabel(model_name="gemini-3-pro-image-preview", composite=True, actions=("c2pa.edited",)),
+            [{"action": "c2pa.edited", "digitalSourceType": imaging.xmp.COMPOSITE}],
+        ),
+        (
+            imaging.AiLabel(model_name="procedural-1", actions=("c2pa.cropped",)),
+            [{"action": "c2pa.cropped", "digitalSourceType": None}],
+        ),
+    ],
+)
+def test_edits_and_crops_record_what_was_done_after_creation(label, later):
+    for rendition in imaging.render_generated(_png(), label).values():
+        report = imaging.read_provenance(rendition.data, rendition.mime)
+        assert report["state"] == "Trusted" and not report["validation_errors"], report
+        assert report["ai_system"] == label.model_name
+        assert report["actions"] == [
+            {"action": "c2pa.created", "digitalSourceType": label.digital_source_type},
+            *later,
+        ]
 
 
 def test_a_flipped_byte_reads_invalid():

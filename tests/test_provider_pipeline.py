@@ -141,6 +141,10 @@ def test_a_fal_edit_fetches_a_stripped_copy_by_a_signed_url(alice_api, worker, p
     assert requests.get(fetched["url"], timeout=5).status_code == 404  # revoked with the task
     (submit,) = fal_server.submitted()
     assert submit["path"].endswith("/edit") and submit["json"]["image_urls"] == [fetched["url"]]
+    provenance = alice_api.get(f"/v1/embeds/{done['embed_id']}/provenance").json()["renditions"]
+    for report in provenance.values():
+        assert report["ai_system"] == "fal-ai/flux-2/klein/9b/base"
+        assert [a["action"] for a in report["actions"]] == ["c2pa.created", "c2pa.edited"]
 
 
 def test_the_models_own_words_stay_encrypted(alice_api, worker, providers):

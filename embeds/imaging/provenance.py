@@ -1,7 +1,8 @@
 """C2PA: sign each rendition last, and read provenance back with c2pa's own Reader.
 
 The manifest has a ``c2pa.actions`` assertion whose ``c2pa.created`` action carries the same
-digitalSourceType as the XMP and names the AI system as ``softwareAgent``. No thumbnails (they
+digitalSourceType as the XMP and names the AI system as ``softwareAgent``, followed by what was
+done since (``c2pa.edited`` for an AI edit, ``c2pa.cropped`` for a crop). No thumbnails (they
 would embed a user's image a second time), no remote manifest fetch, no network at all unless a
 timestamp authority is configured. Signing errors raise: an unlabelled image is never stored as
 if it were labelled.
@@ -34,6 +35,14 @@ def _manifest(label: AiLabel) -> str:
     agent = {"name": label.model_name}
     if label.model_version:
         agent["version"] = label.model_version
+    later = []
+    for action in label.actions:
+        step: dict = {"action": action}
+        if action == "c2pa.edited":  # the edit itself was made by the AI system
+            step.update(digitalSourceType=label.digital_source_type, softwareAgent=agent)
+        else:
+            step["softwareAgent"] = {"name": "OpenMates Images", "version": VERSION}
+        later.append(step)
     return json.dumps(
         {
             "claim_generator_info": [{"name": "OpenMates Images", "version": VERSION}],
@@ -47,7 +56,8 @@ def _manifest(label: AiLabel) -> str:
                                 "action": "c2pa.created",
                                 "digitalSourceType": label.digital_source_type,
                                 "softwareAgent": agent,
-                            }
+                            },
+                            *later,
                         ]
                     },
                 }
@@ -101,6 +111,9 @@ def read_provenance(data: bytes, mime: str) -> dict:
         ],
         "signer": signature.get("common_name") or signature.get("issuer"),
         "issuer": signature.get("issuer"),
+        # "Trusted" against our own local test root says the signature is intact, not that a
+        # public verifier (Content Credentials, Adobe) would trust it.
+        "trust_anchor": "local_test_root" if identity.trust_anchor_pem else "verifier_trust_list",
         "claim_generator": (active.get("claim_generator_info") or [{}])[0].get("name"),
         "validation_errors": [
             s.get("code") for s in store.get("validation_status", []) if "untrusted" not in str(s.get("code"))

@@ -29,6 +29,9 @@ class AiLabel:
     model_version: str | None = None
     prompt: str | None = None
     composite: bool = False
+    # What was done after the AI made the image, as C2PA actions ("c2pa.edited" for an AI edit,
+    # "c2pa.cropped" for a crop): recorded after "c2pa.created" in the manifest.
+    actions: tuple[str, ...] = ()
 
     @property
     def digital_source_type(self) -> str:

@@ -275,7 +275,15 @@ def _generate(
         model_version=(content.get("provider") or {}).get("model_version"),
         prompt=content["prompt"] if (prefs is None or prefs.embed_prompt_in_metadata) else None,
         composite=bool(content.get("composite")),
+        actions=("c2pa.edited",) if task.kind == Task.Kind.EDIT else (),
     )
+    # Kept (encrypted) so that a crop of this image carries the very same label.
+    content["ai_label"] = {
+        "model_name": label.model_name,
+        "model_version": label.model_version,
+        "prompt": label.prompt,
+        "composite": label.composite,
+    }
     renditions = imaging.render_generated(image, label)
     if is_cancelled():
         raise Cancelled()
