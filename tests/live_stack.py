@@ -1,7 +1,8 @@
 """The full stack as separate processes, for browser tests and benchmarks: PostgreSQL and Redis
-(the machine's), moto's S3 server and the Vault-transit test server (started here), uvicorn with
-one or more processes and Dramatiq worker processes, as the production docs describe — on
-loopback only, with a database of its own that is dropped at the end."""
+(the machine's), moto's S3 server and the Vault-transit test server (each a process started
+here, so neither shares a GIL with the clients), uvicorn with one or more processes and Dramatiq
+worker processes, as the production docs describe — on loopback only, with a database of its own
+that is dropped at the end."""
 
 from __future__ import annotations
 
@@ -39,16 +40,34 @@ class Stack:
         self.bucket = f"chatfiles-{self.database.replace('_', '-')}"
         self.processes: list[subprocess.Popen] = []
 
+    def _service(self, command: list[str], port: int) -> None:
+        self.processes.append(
+            subprocess.Popen(
+                command,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[2]} did not start") from None
+                time.sleep(0.1)
+
     def __enter__(self) -> Stack:
-        from moto.server import ThreadedMotoServer
-
-        from tests.fakes.vault_server import VaultTransitServer
-
         s3_port, vault_port, web_port = free_port(), free_port(), free_port()
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
-        self.moto.start()
-        self.vault = VaultTransitServer(host="127.0.0.1", port=vault_port, token="bench-token")
-        self.vault.start()
+        python = sys.executable
+        self._service([python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)], s3_port)
+        self._service(
+            [python, "-m", "tests.fakes.vault_server", "--port", str(vault_port), "--token", "bench-token"],
+            vault_port,
+        )
         import boto3
         import psycopg
 
@@ -83,7 +102,6 @@ class Stack:
             "DJANGO_SETTINGS_MODULE": "openmates_images.settings",
             **self.extra_env,
         }
-        python = sys.executable
         subprocess.run(
             [python, "manage.py", "migrate", "--noinput"],
             cwd=ROOT,
@@ -210,8 +228,6 @@ class Stack:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
-        self.vault.stop()
-        self.moto.stop()
         import psycopg
 
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:

@@ -181,3 +181,13 @@ class VaultTransitServer:
                 return 400, {"errors": ["cipher: message authentication failed"]}
             return 200, self._envelope({"plaintext": base64.b64encode(plaintext).decode()})
         return 405, {"errors": ["unsupported operation"]}
+
+
+if __name__ == "__main__":  # a process of its own, for tests/live_stack.py
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A Vault-transit-compatible test server.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--token", required=True)
+    arguments = parser.parse_args()
+    VaultTransitServer(host="127.0.0.1", port=arguments.port, token=arguments.token).start()._thread.join()
