@@ -3,6 +3,7 @@
 No database, storage or encryption here; callers pass bytes and get bytes back.
 """
 
+from .containers import image_type
 from .decode import image_size
 from .errors import InvalidImage
 from .provenance import read_provenance
@@ -18,6 +19,7 @@ __all__ = [
     "clean_image_bytes",
     "crop_to_png",
     "image_size",
+    "image_type",
     "read_provenance",
     "render_generated",
     "render_upload",

@@ -36,6 +36,17 @@ XMP_KEYWORD = b"XML:com.adobe.xmp"
 JPEG_XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 
 
+def image_type(data: bytes) -> tuple[str, str] | None:
+    """(format, MIME type) of the containers we store, from their signature; None for others."""
+    if data.startswith(PNG_SIGNATURE):
+        return "png", "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg", "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp", "image/webp"
+    return None
+
+
 def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     if not data.startswith(PNG_SIGNATURE):
         raise InvalidImage("not_an_image", "This is not a PNG file.")
