@@ -39,7 +39,7 @@ class GenerationConf:
     PUBLIC_BASE_URL: str
     PROVIDER_DOWNLOAD_MAX_BYTES: int
     WEBHOOK_ALLOW_PRIVATE: bool
-    OFFLINE_PROMPT_HOOKS: bool
+    TEST_PROMPT_HOOKS: bool
 
 
 @cache

@@ -104,7 +104,7 @@ def get_provider(provider: str) -> Provider:
     if provider == "offline":
         from .providers.offline import OfflineProvider
 
-        return OfflineProvider(prompt_hooks=settings.OFFLINE_PROMPT_HOOKS)
+        return OfflineProvider(prompt_hooks=settings.TEST_PROMPT_HOOKS)
     if provider == "gemini":
         from .providers.gemini import GeminiProvider
 

@@ -262,7 +262,7 @@ GENERATION = {
     "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", f"http://127.0.0.1:{env('PORT', '8000')}"),
     "PROVIDER_DOWNLOAD_MAX_BYTES": int(env("PROVIDER_DOWNLOAD_MAX_BYTES", str(50 * 1024 * 1024))),
     "WEBHOOK_ALLOW_PRIVATE": _flag("WEBHOOK_ALLOW_PRIVATE"),
-    "OFFLINE_PROMPT_HOOKS": _flag("OFFLINE_PROMPT_HOOKS"),
+    "TEST_PROMPT_HOOKS": _flag("TEST_PROMPT_HOOKS"),
 }
 
 # --- REST --------------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ class Stack:
             "GENERATION_RATE_LIMIT_PER_MINUTE": "100000",
             "GENERATION_MAX_CONCURRENT_PER_USER": "100000",
             "LOG_LEVEL": "WARNING",
-            "OFFLINE_PROMPT_HOOKS": "1",
+            "TEST_PROMPT_HOOKS": "1",
             "DJANGO_SETTINGS_MODULE": "openmates_images.settings",
             **self.extra_env,
         }
@@ -181,7 +181,10 @@ class Stack:
         """SIGKILL every worker process, mid-whatever it was doing."""
         import signal
 
-        os.killpg(self.worker.pid, signal.SIGKILL)
+        try:
+            os.killpg(self.worker.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the whole group is gone already (the parent exits when a worker dies)
         self.worker.wait(10)
 
     def auth_header(self) -> dict:

@@ -29,7 +29,7 @@ os.environ["VAULT_ADDR"] = f"http://127.0.0.1:{_free_port()}"
 os.environ["VAULT_TOKEN"] = "test-root-token"
 os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix=f"omi-test-{_worker}-")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
-os.environ["OFFLINE_PROMPT_HOOKS"] = "1"  # [[sleep:…]] / [[fail:…]] in prompts drive the pipeline tests
+os.environ["TEST_PROMPT_HOOKS"] = "1"  # [[sleep:…]] / [[fail:…]] in prompts drive the pipeline tests
 os.environ["GENERATION_RETRY_MIN_BACKOFF_MS"] = "50"
 os.environ["GENERATION_RETRY_MAX_BACKOFF_MS"] = "200"
 

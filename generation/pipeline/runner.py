@@ -10,7 +10,9 @@ overwrites rather than duplicates. Every path ends the task ``completed``, ``fai
 from __future__ import annotations
 
 import logging
+import os
 import random
+import signal
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -87,6 +89,19 @@ class _Reporter:
         task.heartbeat_at = timezone.now()
         Task.objects.filter(pk=task.pk).update(**{f: getattr(task, f) for f in fields})
         notify_task(task, embed_status=Embed.Status.PROCESSING)
+
+
+def _crash_point(
+    task: Task, content: dict, name: str, *, partial: Callable[[], object] | None = None
+) -> None:
+    """Fault injection for the worker-crash tests, with TEST_PROMPT_HOOKS only (never in
+    production): a prompt containing ``[[crash:<name>]]`` SIGKILLs this worker process at that
+    point of its first attempt, after ``partial`` (half of a stage's work) when given."""
+    if conf().TEST_PROMPT_HOOKS and task.attempts == 1 and f"[[crash:{name}]]" in content["prompt"]:
+        if partial is not None:
+            partial()
+        logger.warning("generation.task.crash_injected task=%s at=%s", task.id, name)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _cancel_checker(task: Task) -> Callable[[], bool]:
@@ -250,6 +265,7 @@ def _generate(
             _provider_request(task, content, opened), report=report, is_cancelled=is_cancelled
         )
         image = result.data
+        _crash_point(task, content, "provider")  # paid for, not yet kept: the one call repeated
         opened.store_file(STAGING, image)
         content["provider"] = {
             "mime": result.mime,
@@ -264,6 +280,7 @@ def _generate(
             task.provider_result_stored = True
             task.usage = result.usage or {}
             Task.objects.filter(pk=task.pk).update(provider_result_stored=True, usage=task.usage)
+        _crash_point(task, content, "staged")
     if is_cancelled():
         raise Cancelled()
 
@@ -285,6 +302,7 @@ def _generate(
         "composite": label.composite,
     }
     renditions = imaging.render_generated(image, label)
+    _crash_point(task, content, "encoded")
     if is_cancelled():
         raise Cancelled()
 
@@ -294,7 +312,11 @@ def _generate(
     if is_cancelled() or Task.objects.filter(pk=task.pk, status__in=Task.TERMINAL).exists():
         raise Cancelled()
     report(stage="storing", progress=STORING_PROGRESS, force=True)
+    _crash_point(
+        task, content, "uploading", partial=lambda: opened.store_file("original", renditions["original"].data)
+    )
     files = opened.store_renditions(renditions)
+    _crash_point(task, content, "stored")
     content["files"] = files
     content["generated_at"] = timezone.now().isoformat()
     return files
@@ -347,6 +369,7 @@ def _finish(task: Task, opened: sealing.OpenEmbed, content: dict, *, files: dict
         )
         notify_task(task, embed_status=embed.status, files=files)
         schedule_webhook(task)
+    _crash_point(task, content, "finished")  # completed; its working objects not yet deleted
     clean_up(task)
     logger.info("generation.task.completed task=%s attempts=%s", task.id, task.attempts)
 

@@ -16,7 +16,7 @@ from the prompt ("red", "gold", ... or one derived from its hash), feathered at 
 Pixels away from the mask are untouched; the output has the source's size.
 
 Test hooks, honoured only when the provider is built with ``prompt_hooks=True`` (setting
-``OFFLINE_PROMPT_HOOKS``: on in the test suite and benchmarks, off by default, so no user can
+``TEST_PROMPT_HOOKS``: on in the test suite and benchmarks, off by default, so no user can
 pin a worker or forge an error code), and only when the prompt contains the exact token:
 
 ``[[fail:<code>]]`` / ``[[fail:<code>:<seconds>]]``
