@@ -179,12 +179,12 @@ class Stack:
 
     def kill_worker(self) -> None:
         """SIGKILL every worker process, mid-whatever it was doing."""
+        import contextlib
         import signal
 
-        try:
+        # The whole group may be gone already (the parent exits when a worker dies).
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.worker.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # the whole group is gone already (the parent exits when a worker dies)
         self.worker.wait(10)
 
     def auth_header(self) -> dict:

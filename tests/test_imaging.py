@@ -233,7 +233,9 @@ def test_c2pa_trusted_with_the_right_source_type_on_every_rendition():
     ("label", "later"),
     [
         (
-            imaging.AiLabel(model_name="gemini-3-pro-image-preview", composite=True, actions=("c2pa.edited",)),
+            imaging.AiLabel(
+                model_name="gemini-3-pro-image-preview", composite=True, actions=("c2pa.edited",)
+            ),
             [{"action": "c2pa.edited", "digitalSourceType": imaging.xmp.COMPOSITE}],
         ),
         (
