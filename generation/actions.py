@@ -51,12 +51,18 @@ class GenerationParams:
 
 
 def enqueue_task(task_id, *, delay_ms: int | None = None) -> None:
-    """Queue a task id once the surrounding transaction commits."""
+    """Queue a task id once the surrounding transaction commits.
+
+    The task row is committed by then, so a broker that is down must not turn the request into
+    an error: the send is logged and skipped, and the reaper re-sends a task left queued."""
     from .actors import run_task
 
     def send() -> None:
         options = {"delay": delay_ms} if delay_ms else {}
-        run_task.send_with_options(args=(str(task_id),), **options)
+        try:
+            run_task.send_with_options(args=(str(task_id),), **options)
+        except Exception:
+            logger.warning("generation.task.enqueue_failed task=%s", task_id, exc_info=True)
 
     transaction.on_commit(send)
 
