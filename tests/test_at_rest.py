@@ -43,8 +43,23 @@ def _generate_and_upload(client):
     return done
 
 
-def test_objects_rows_and_redis_hold_no_plaintext(alice_api, worker, s3_server):
+def _forms(key: bytes) -> list[bytes]:
+    """The ways a leaked key could be written down."""
+    import base64
+
+    return [key, key.hex().encode(), base64.b64encode(key), base64.urlsafe_b64encode(key)]
+
+
+def test_objects_rows_redis_and_logs_hold_no_plaintext(alice_api, worker, s3_server, caplog):
+    from embeds.sealing import open_embed
+
+    caplog.set_level("DEBUG")
     _generate_and_upload(alice_api)
+    data_keys = [form for embed in Embed.objects.all() for form in _forms(open_embed(embed).data_key)]
+    assert len(data_keys) == 8
+    logged = "\n".join(record.getMessage() for record in caplog.records).encode()
+    assert logged and b"zeppelin" not in logged.lower()
+    assert not any(key in logged for key in data_keys)
     names = storage.list_objects()
     assert len(names) == 6  # three renditions each for the generation and the upload; no staging left
     nonces = set()
@@ -54,6 +69,7 @@ def test_objects_rows_and_redis_hold_no_plaintext(alice_api, worker, s3_server):
             assert hint not in name
         data = storage.get_object(name)
         assert not data.startswith(MAGICS)
+        assert not any(key in data for key in data_keys)
         assert PROMPT.encode() not in data and b"zeppelin" not in data
         nonces.add(crypto.nonce_of(data))
         head = s3_server.head_object(Bucket=settings.S3_BUCKET, Key=name)
@@ -61,11 +77,17 @@ def test_objects_rows_and_redis_hold_no_plaintext(alice_api, worker, s3_server):
     assert len(nonces) == len(names)
 
     with connection.cursor() as cursor:
-        for table in ("embeds_embed", "generation_task", "embeds_keyringkey", "accounts_apikey"):
-            cursor.execute(f"SELECT * FROM {table}")
-            dump = repr(cursor.fetchall()).lower()
-            assert "zeppelin" not in dump, table
-            assert "cityscape" not in dump
+        tables = [t for t in connection.introspection.table_names() if not t.startswith("django_")]
+        for table in tables:
+            cursor.execute(f'SELECT * FROM "{table}"')
+            cells = [
+                bytes(cell) if isinstance(cell, bytes | memoryview) else str(cell).encode()
+                for row in cursor.fetchall()
+                for cell in row
+            ]
+            dump = b"\x00".join(cells)
+            assert b"zeppelin" not in dump.lower(), table
+            assert not any(key in dump for key in data_keys), table
 
     client = redis.Redis.from_url(settings.REDIS_URL)
     for key in client.scan_iter(count=1000):
@@ -82,6 +104,7 @@ def test_objects_rows_and_redis_hold_no_plaintext(alice_api, worker, s3_server):
             values = []
         for value in values:
             assert b"zeppelin" not in value.lower(), key
+            assert not any(data_key in value for data_key in data_keys), key
 
 
 def test_wrapped_key_is_not_the_data_key(alice_api, worker):
