@@ -96,6 +96,16 @@ def list_objects(prefix: str = "") -> list[str]:
     return names
 
 
+def modified_time(name: str):
+    """When the object was last written (an aware datetime)."""
+    try:
+        return _store().get_modified_time(name)
+    except FileNotFoundError as exc:
+        raise ObjectMissing(name) from exc
+    except (BotoCoreError, ClientError, OSError) as exc:
+        raise StorageUnavailable(f"could not stat object: {type(exc).__name__}") from exc
+
+
 def ping() -> None:
     """Raise StorageUnavailable when the store can't be reached (for /readyz)."""
     try:
