@@ -204,7 +204,13 @@ CHANNEL_LAYERS = {
     "default": (
         {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", "openmates-images")},
+            "CONFIG": {
+                # channels-redis waits for messages with a 5 s blocking pop; redis-py 8 reads with
+                # a 5 s socket timeout by default, so an idle socket would race its own timeout
+                # and drop. Reads get room beyond the pop; a dead server is still noticed.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "health_check_interval": 15}],
+                "prefix": env("CHANNELS_PREFIX", "openmates-images"),
+            },
         }
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}

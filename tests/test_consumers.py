@@ -162,3 +162,16 @@ async def test_a_foreign_origin_is_refused(alice):
     )
     connected, _ = await comm.connect()
     assert not connected
+
+
+@run_async
+async def test_an_idle_socket_outlives_the_layers_blocking_pop(alice):
+    """channels-redis blocks 5 s per receive; an idle socket must stay up across several."""
+    import asyncio
+
+    comm = communicator(alice)
+    assert (await comm.connect())[0]
+    await asyncio.sleep(12)
+    await sync_to_async(send_to_user)(alice.pk, EMBED_UPDATE, {"embed_id": "late"})
+    assert (await comm.receive_json_from(timeout=5))["payload"] == {"embed_id": "late"}
+    await comm.disconnect()
