@@ -392,3 +392,19 @@ def test_an_edit_mask_is_stored_as_pixels_only(alice_api, worker):
     assert b"GPS" not in stored and b"serial" not in stored
     assert {kind for kind, _ in png_chunks(stored)} <= {b"IHDR", b"IDAT", b"IEND"}
     alice_api.post(f"/v1/tasks/{response.json()['task_id']}/cancel")
+
+
+def test_a_slow_job_outliving_the_stale_deadline_is_not_reaped(alice_api, worker, settings):
+    """A provider that takes far longer than STALE_TASK_SECONDS still finishes: its heartbeat
+    keeps the reaper off it (the real deadline is per model: the provider's own timeout)."""
+    import time
+
+    from generation.maintenance import reap_stale_tasks
+
+    settings.GENERATION = {**settings.GENERATION, "STALE_TASK_SECONDS": 1.5}
+    task = _generate(alice_api, prompt="slow but fine [[sleep:5]]").json()
+    for _ in range(6):  # the reaper runs several times during the call
+        time.sleep(0.6)
+        assert reap_stale_tasks() == {"requeued": 0, "failed": 0, "resent": 0, "swept": 0}
+    done = wait_for_task(alice_api, task["task_id"])
+    assert done["status"] == "completed" and done["attempts"] == 1
