@@ -119,27 +119,26 @@ class Stack:
         )
         self.api_key = created.stdout.strip().splitlines()[-1]
         self.url = f"http://127.0.0.1:{web_port}"
-        self.processes.append(
-            subprocess.Popen(
-                [
-                    python,
-                    "-m",
-                    "uvicorn",
-                    "openmates_images.asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(web_port),
-                    "--workers",
-                    str(self.web_workers),
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=ROOT,
-                env=self.env,
-            )
+        self.web = subprocess.Popen(
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "openmates_images.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(web_port),
+                "--workers",
+                str(self.web_workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=self.env,
         )
+        self.processes.append(self.web)
         self.worker = self.start_worker()
         deadline = time.monotonic() + 60
         while True:
