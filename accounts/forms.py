@@ -7,7 +7,12 @@ class SignupForm(UserCreationForm):
 
 
 class ApiKeyForm(forms.Form):
-    name = forms.CharField(max_length=100, initial="my script")
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. laptop script", "autocomplete": "off"}),
+        help_text="Optional: a name to recognise the key by.",
+    )
 
 
 class PreferencesForm(forms.Form):

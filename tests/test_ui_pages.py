@@ -61,16 +61,62 @@ def test_login_logout_with_csrf(make_user):
 
 def test_settings_keys_and_privacy_preference(client, alice):
     client.force_login(alice)
-    page = client.post("/settings/", {"action": "create_key", "name": "cli"})
+    page = client.get("/settings/")
+    name_input = next(line for line in page.content.decode().splitlines() if 'name="name"' in line)
+    assert "placeholder=" in name_input and "value=" not in name_input  # a hint, not a prefilled name
+    assert page["Cache-Control"] and "no-store" in page["Cache-Control"]
+
+    # POST/redirect/GET: the POST only redirects; the key is shown once, by the GET after it.
+    created = client.post("/settings/", {"action": "create_key", "name": "cli"})
+    assert created.status_code == 302 and created["Location"] == "/settings/"
     key = ApiKey.objects.get(user=alice)
-    raw = page.context["new_key"]
-    assert raw.startswith(f"omi_{key.prefix}_") and raw.encode() in page.content
-    assert raw not in client.get("/settings/").content.decode()
+    stored = str(dict(client.session))  # the one-time copy in the session is ciphertext
+    assert "omi_" not in stored and "settings.new_api_key" in stored
+    shown = client.get("/settings/")
+    raw = shown.context["new_key"]["raw"]
+    assert raw.startswith(f"omi_{key.prefix}_") and raw.encode() in shown.content
+    again = client.get("/settings/")  # a refresh neither shows it again nor makes a second key
+    assert raw not in again.content.decode() and again.context["new_key"] is None
+    assert ApiKey.objects.filter(user=alice).count() == 1
+
+    unnamed = client.post("/settings/", {"action": "create_key", "name": ""}, follow=True)
+    assert unnamed.context["new_key"]["name"] == "Unnamed key"
+
+    # Revoking asks first (the form carries the question the page's dialog shows).
+    assert 'data-confirm="Revoke' in again.content.decode()
     assert client.post(f"/settings/keys/{key.id}/revoke").status_code == 302
     key.refresh_from_db()
     assert key.revoked_at is not None
-    client.post("/settings/", {"action": "preferences"})  # unchecked box = off
+
+    saved = client.post("/settings/", {"action": "preferences"}, follow=True)  # unchecked box = off
     assert UserPreferences.objects.get(user=alice).embed_prompt_in_metadata is False
+    assert b'data-testid="preferences-saved"' in saved.content
+    assert b"stays out of new images" in saved.content
+    assert b'data-testid="preferences-saved"' not in client.get("/settings/").content  # shown once
+
+
+def test_settings_post_without_a_known_action_redirects(client, alice):
+    client.force_login(alice)
+    response = client.post("/settings/", {"action": "dance"})
+    assert response.status_code == 302 and response["Location"] == "/settings/"
+
+
+def test_login_page_redirects_when_already_logged_in(client, alice):
+    client.force_login(alice)
+    response = client.get("/login/")
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_app_offers_find_similar_only_with_reverse_search(client, alice, monkeypatch):
+    from generation import reverse_search
+
+    client.force_login(alice)
+    page = client.get("/").content.decode()
+    assert 'data-testid="find-similar"' not in page
+    for testid in ("chat-menu", "sidebar", "report-dialog", "chat-title"):
+        assert f'data-testid="{testid}"' in page, testid
+    monkeypatch.setattr(reverse_search, "is_available", lambda: True)
+    assert 'data-testid="find-similar"' in client.get("/").content.decode()
 
 
 def test_cannot_revoke_someone_elses_key(client, alice, bob):
