@@ -85,23 +85,27 @@ def do_post_message(
                 key, title.encode(), crypto.object_aad(chat.id, "chat-title")
             )
             chat.save(update_fields=["encrypted_title"])
+        _notify_message_created(message)
     return message
 
 
-def do_generate_in_chat(
-    user: AbstractBaseUser,
-    chat: Chat,
-    *,
-    prompt: str,
-    aspect_ratio: str,
-    model: str | None,
-    kind_text: str | None = None,
-) -> tuple[dict, Message]:
-    """The "Generate image" skill from the chat: the user's request as a message, the embed
-    placeholder in an assistant message, the task queued. Returns (task payload, message)."""
-    from generation.actions import GenerationParams, check_create_generation
+MESSAGE_CREATED = "message_created"
+
+
+def _notify_message_created(message: Message) -> None:
+    """Tell the owner's open tabs, after commit, that a chat has a new message, so every tab
+    showing that chat re-reads it over REST. Ids only: no text travels over the socket."""
+    from generation.events import send_to_user
+
+    owner_id = message.chat.owner_id
+    payload = {"chat_id": str(message.chat_id), "message_id": str(message.id), "role": message.role}
+    transaction.on_commit(lambda: send_to_user(owner_id, MESSAGE_CREATED, payload))
+
+
+def _generation_params(prompt: str, aspect_ratio: str, model: str | None):
+    """Validate a chat's generate request exactly as POST /v1/apps/images/generate does."""
+    from generation.actions import GenerationParams
     from generation.api.serializers import GenerateInputSerializer
-    from generation.presenters import task_payload
     from generation.registry import default_model
 
     body = {"prompt": prompt, "aspect_ratio": aspect_ratio or "1:1"}
@@ -110,10 +114,54 @@ def do_generate_in_chat(
     serializer = GenerateInputSerializer(data=body)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    params = GenerationParams(
+    return GenerationParams(
         prompt=data["prompt"], aspect_ratio=data["aspect_ratio"], model=data.get("model") or default_model()
     )
-    task, _ = check_create_generation(user, params)
-    do_post_message(chat, role=Message.Role.USER, text=kind_text or f"/image {data['prompt']}")
-    message = do_post_message(chat, role=Message.Role.ASSISTANT, embed_ids=[task.embed_id])
+
+
+def _embed_id_list(value: object) -> list[str]:
+    """Attachment ids sent with a generate request: a short list of UUIDs."""
+    import uuid
+
+    if value in (None, "", ()):
+        return []
+    if not isinstance(value, list | tuple) or len(value) > 20:
+        raise ApiError("invalid_value", "embed_ids must be a list of at most 20 ids.", field="embed_ids")
+    try:
+        return [str(uuid.UUID(str(item))) for item in value]
+    except ValueError:
+        raise ApiError("invalid_value", "embed_ids must be image ids.", field="embed_ids") from None
+
+
+def do_generate_in_chat(
+    user: AbstractBaseUser,
+    chat: Chat | None,
+    *,
+    prompt: str,
+    aspect_ratio: str,
+    model: str | None,
+    text: str | None = None,
+    embed_ids: list | tuple | None = None,
+) -> tuple[dict, Message]:
+    """The "Generate image" skill from the chat: the user's request as a message (the prompt as
+    typed, with any attached images), the embed placeholder in an assistant message, the task
+    queued. Returns (task payload, assistant message).
+
+    Everything is validated first and written in one transaction: a request that fails (blank
+    prompt, bad aspect ratio, unconfigured model, rate limit, someone else's attachment) leaves
+    nothing behind. With ``chat=None`` the chat is created in that transaction too, so a failed
+    first request leaves no empty chat.
+    """
+    from generation.actions import check_create_generation
+    from generation.presenters import task_payload
+
+    params = _generation_params(prompt, aspect_ratio, model)
+    attachments = _embed_id_list(embed_ids)
+    with transaction.atomic():
+        if chat is None:
+            chat = do_create_chat(user)
+        task, _ = check_create_generation(user, params)
+        request_text = (text if text is not None else params.prompt).strip() or params.prompt
+        do_post_message(chat, role=Message.Role.USER, text=request_text, embed_ids=attachments)
+        message = do_post_message(chat, role=Message.Role.ASSISTANT, embed_ids=[task.embed_id])
     return task_payload(task, embed_status=task.embed.status), message

@@ -13,7 +13,7 @@ from openmates_images.schema import errors
 
 from .access import access_chat, chat_messages, chat_payload, message_payload
 from .actions import TEXT_MAX, TITLE_MAX, chat_key, do_create_chat, do_post_message, do_rename_chat
-from .models import Chat
+from .models import Chat, Message
 
 
 class ChatSerializer(serializers.Serializer):
@@ -45,6 +45,12 @@ class MessageInputSerializer(StrictInputSerializer):
     text = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX, default="")
     embed_ids = serializers.ListField(
         child=serializers.UUIDField(), required=False, max_length=20, default=list
+    )
+    role = serializers.ChoiceField(
+        choices=Message.Role.choices,
+        default=Message.Role.USER,
+        help_text="Who the message is shown as: the user's request, or a result (an edit, a crop, "
+        "a regeneration) shown on the assistant's side.",
     )
 
 
@@ -89,5 +95,5 @@ class MessagesView(APIView):
         serializer = MessageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        message = do_post_message(chat, text=data["text"], embed_ids=data["embed_ids"])
+        message = do_post_message(chat, role=data["role"], text=data["text"], embed_ids=data["embed_ids"])
         return Response(message_payload(message, chat_key(chat)), status=status.HTTP_201_CREATED)

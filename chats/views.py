@@ -11,4 +11,10 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 @login_required
 @ensure_csrf_cookie
 def app(request: HttpRequest, chat_id: str | None = None) -> HttpResponse:
-    return render(request, "chats/app.html", {"chat_id": chat_id or ""})
+    from generation import reverse_search
+
+    return render(
+        request,
+        "chats/app.html",
+        {"chat_id": chat_id or "", "reverse_search_available": reverse_search.is_available()},
+    )

@@ -89,18 +89,19 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     def _generate(self, content: dict) -> tuple[dict, dict]:
         from chats.access import access_chat, message_payload
-        from chats.actions import chat_key, do_create_chat, do_generate_in_chat
+        from chats.actions import chat_key, do_generate_in_chat
 
         chat_id = content.get("chat_id")
-        chat = access_chat(self.user, chat_id, field="chat_id") if chat_id else do_create_chat(self.user)
+        chat = access_chat(self.user, chat_id, field="chat_id") if chat_id else None  # None: a new chat
         payload, message = do_generate_in_chat(
             self.user,
             chat,
             prompt=str(content.get("prompt") or ""),
             aspect_ratio=str(content.get("aspect_ratio") or "1:1"),
             model=content.get("model") or None,
+            embed_ids=content.get("embed_ids") or None,
         )
-        return payload, message_payload(message, chat_key(chat))
+        return payload, message_payload(message, chat_key(message.chat))
 
     def _cancel(self, task_id) -> dict:
         from .access import access_task

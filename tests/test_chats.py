@@ -88,3 +88,179 @@ def test_bad_message_input(alice_api):
     assert response.status_code == 400
     response = alice_api.post(f"/v1/chats/{chat['chat_id']}/messages", {"txt": "typo"}, format="json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_field"
+
+
+def test_assistant_role_for_results(alice_api):
+    chat = alice_api.post("/v1/chats", {}, format="json").json()
+    embed_id = _upload(alice_api)
+    posted = alice_api.post(
+        f"/v1/chats/{chat['chat_id']}/messages", {"role": "assistant", "embed_ids": [embed_id]}, format="json"
+    )
+    assert posted.status_code == 201 and posted.json()["role"] == "assistant"
+    bad = alice_api.post(f"/v1/chats/{chat['chat_id']}/messages", {"role": "system"}, format="json")
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "role"
+
+
+# --- the "Generate image" skill: all or nothing -------------------------------------------------
+
+
+def _counts(user) -> tuple[int, int, int]:
+    from embeds.models import Embed
+    from generation.models import Task
+
+    return (
+        Chat.objects.filter(owner=user).count(),
+        Embed.objects.filter(owner=user).count(),
+        Task.objects.filter(owner=user).count(),
+    )
+
+
+def test_generate_in_a_new_chat_stores_the_prompt_as_typed(alice):
+    from chats.access import chat_messages, chat_payload
+    from chats.actions import do_generate_in_chat
+
+    payload, message = do_generate_in_chat(
+        alice, None, prompt="  A lighthouse at dawn ", aspect_ratio="16:9", model=None
+    )
+    chat = message.chat
+    request, result = chat_messages(chat)
+    assert request["role"] == "user" and request["text"] == "A lighthouse at dawn"  # no "/image"
+    assert result["role"] == "assistant" and result["embeds"][0]["embed_id"] == payload["embed_id"]
+    assert chat_payload(chat)["title"] == "A lighthouse at dawn"
+    assert _counts(alice) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "prompt, aspect_ratio, model, field",
+    [
+        ("", "1:1", None, "prompt"),
+        ("   ", "1:1", None, "prompt"),
+        ("a kite", "7:3", None, "aspect_ratio"),
+        ("a kite", "1:1", "high-end", "model"),  # known but its provider is not configured
+        ("a kite", "1:1", "no-such-model", "model"),
+    ],
+)
+def test_a_refused_generate_leaves_nothing_behind(alice, prompt, aspect_ratio, model, field):
+    from rest_framework.exceptions import ValidationError
+
+    from chats.actions import do_generate_in_chat
+    from openmates_images.errors import ApiError
+
+    # No chat yet (the first request of a new chat): it is made in the generation's transaction.
+    with pytest.raises((ValidationError, ApiError)) as caught:
+        do_generate_in_chat(alice, None, prompt=prompt, aspect_ratio=aspect_ratio, model=model)
+    detail = getattr(caught.value, "detail", None)
+    assert field in (detail if isinstance(detail, dict) else {getattr(caught.value, "field", None): 1})
+    assert _counts(alice) == (0, 0, 0)
+
+
+def test_a_refused_generate_keeps_an_existing_chat(alice):
+    from chats.actions import do_generate_in_chat, do_post_message
+    from chats.models import Chat as ChatModel
+    from openmates_images.errors import ApiError
+
+    chat = ChatModel.objects.get(pk=alice_chat(alice).pk)  # a fresh instance: not "made for this request"
+    with pytest.raises(ApiError):
+        do_generate_in_chat(alice, chat, prompt="a kite", aspect_ratio="1:1", model="high-end")
+    assert ChatModel.objects.filter(pk=chat.pk).exists() and chat.messages.count() == 0
+    do_post_message(chat, text="hello")
+    with pytest.raises(ApiError):
+        do_generate_in_chat(alice, chat, prompt="a kite", aspect_ratio="1:1", model="high-end")
+    assert chat.messages.count() == 1
+
+
+def alice_chat(user):
+    from chats.actions import do_create_chat
+
+    return do_create_chat(user, title="Kept")
+
+
+def test_generate_with_someone_elses_attachment_creates_nothing(alice, bob, bob_api):
+    from chats.actions import do_generate_in_chat
+    from openmates_images.errors import ApiError
+
+    bobs = _upload(bob_api)
+    with pytest.raises(ApiError) as caught:
+        do_generate_in_chat(alice, None, prompt="a kite", aspect_ratio="1:1", model=None, embed_ids=[bobs])
+    assert caught.value.field == "embed_ids"
+    assert _counts(alice) == (0, 0, 0)  # the placeholder and the task were rolled back too
+
+
+def test_generate_with_attachments_puts_them_on_the_request(alice, alice_api):
+    from chats.access import chat_messages
+    from chats.actions import do_generate_in_chat
+
+    mine = _upload(alice_api)
+    _, message = do_generate_in_chat(
+        alice, None, prompt="like this, but blue", aspect_ratio="1:1", model=None, embed_ids=[mine]
+    )
+    request, _ = chat_messages(message.chat)
+    assert [e["embed_id"] for e in request["embeds"]] == [mine]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_socket_generate_refusals_leave_no_empty_chat(alice):
+    """Through the real consumer (which makes the chat first when none is named)."""
+    from asgiref.sync import async_to_sync
+    from channels.testing.websocket import WebsocketCommunicator
+
+    from generation.consumers import UserEventsConsumer
+
+    async def scenario():
+        comm = WebsocketCommunicator(UserEventsConsumer.as_asgi(), "/ws/")
+        comm.scope["user"] = alice
+        assert (await comm.connect())[0]
+        replies = []
+        for index, message in enumerate(
+            (
+                {"type": "generate", "prompt": ""},
+                {"type": "generate", "prompt": "x", "aspect_ratio": "7:1"},
+                {"type": "generate", "prompt": "x", "model": "high-end"},
+                {"type": "generate", "prompt": "a violet kite"},
+            )
+        ):
+            await comm.send_json_to({**message, "request_id": f"q{index}"})
+            reply = await comm.receive_json_from(timeout=10)
+            while reply.get("request_id") != f"q{index}":
+                reply = await comm.receive_json_from(timeout=10)
+            replies.append(reply)
+        await comm.disconnect()
+        return replies
+
+    replies = async_to_sync(scenario)()
+    assert [r["type"] for r in replies] == ["error", "error", "error", "embed_created"]
+    assert [r["error"]["field"] for r in replies[:3]] == ["prompt", "aspect_ratio", "model"]
+    chats = Chat.objects.filter(owner=alice)
+    assert chats.count() == 1 and str(chats.get().id) == replies[3]["message"]["chat_id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_messages_are_announced_to_the_owners_tabs_by_id_only(alice, bob, alice_api):
+    from asgiref.sync import async_to_sync, sync_to_async
+    from channels.testing.websocket import WebsocketCommunicator
+
+    from generation.consumers import UserEventsConsumer
+
+    async def scenario():
+        tabs = []
+        for user in (alice, bob):
+            comm = WebsocketCommunicator(UserEventsConsumer.as_asgi(), "/ws/")
+            comm.scope["user"] = user
+            assert (await comm.connect())[0]
+            tabs.append(comm)
+        chat = (await sync_to_async(alice_api.post)("/v1/chats", {}, format="json")).json()
+        posted = await sync_to_async(alice_api.post)(
+            f"/v1/chats/{chat['chat_id']}/messages", {"text": "secret zeppelin"}, format="json"
+        )
+        event = await tabs[0].receive_json_from(timeout=10)
+        nothing_for_bob = await tabs[1].receive_nothing(timeout=0.5)
+        for comm in tabs:
+            await comm.disconnect()
+        return chat, posted.json(), event, nothing_for_bob
+
+    chat, message, event, nothing_for_bob = async_to_sync(scenario)()
+    assert event == {
+        "type": "message_created",
+        "payload": {"chat_id": chat["chat_id"], "message_id": message["message_id"], "role": "user"},
+    }
+    assert "zeppelin" not in repr(event) and nothing_for_bob
