@@ -1,12 +1,22 @@
 // The chat app: chats, messages, the composer and its skills, wired to REST and the socket.
+//
+// Every open tab of a user converges on what the server has: a tab re-reads the open chat's
+// messages over REST when the socket reports an image it does not show (another tab's request),
+// when another tab of this browser says it changed the chat (BroadcastChannel), when it comes
+// back into view and after a reconnect. Messages are keyed by id, so re-reading never
+// duplicates anything.
 import { api } from "./api.js";
-import { configureEmbeds, imageEmbed, pendingEmbeds, refreshEmbed, updateTask } from "./embeds.js";
+import { configureEmbeds, hasCard, imageEmbed, refreshProcessing, updateTask } from "./embeds.js";
 import { configureViewer, openViewer } from "./fullscreen.js";
 import { Socket } from "./socket.js";
 
 const app = document.getElementById("app");
 const list = app.querySelector("[data-testid=messages]");
 const chatList = app.querySelector("[data-testid=chat-list]");
+const sidebar = app.querySelector("[data-testid=sidebar]");
+const backdrop = app.querySelector("[data-testid=drawer-backdrop]");
+const menuButton = document.querySelector("[data-testid=chat-menu]");
+const chatTitle = app.querySelector("[data-testid=chat-title]");
 const composer = app.querySelector("[data-testid=composer]");
 const input = composer.querySelector("[data-testid=composer-input]");
 const attachInput = composer.querySelector("[data-testid=attach-input]");
@@ -14,60 +24,184 @@ const attachmentsBox = composer.querySelector("[data-testid=attachments]");
 const aspectSelect = composer.querySelector("[data-testid=aspect-ratio]");
 const modelSelect = composer.querySelector("[data-testid=model-select]");
 const errorBox = composer.querySelector("[data-testid=composer-error]");
+const noteBox = composer.querySelector("[data-testid=composer-note]");
 const connection = app.querySelector("[data-testid=connection]");
+const reportDialog = document.querySelector("[data-testid=report-dialog]");
 
-const state = { chatId: app.dataset.chatId || null, attachments: [] };
+const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+const REPORT_REASONS = { artifacts: "artifacts", wrong_content: "not what I asked for", offensive: "offensive",
+                         other: "something else" };
+const state = { chatId: app.dataset.chatId || null, attachments: [], chats: [], loading: null };
 
 function showError(message) {
   errorBox.textContent = message || "";
   errorBox.hidden = !message;
 }
 
+let noteTimer;
+function showNote(message, { seconds = 12 } = {}) {
+  clearTimeout(noteTimer);
+  noteBox.textContent = message || "";
+  noteBox.hidden = !message;
+  if (message) noteTimer = setTimeout(() => { noteBox.hidden = true; }, seconds * 1000);
+}
+
+// --- scrolling: stay at the newest message while content grows --------------------------------
+// Cards get their height only once their content has loaded, so "scroll to the new image" is
+// a state (pinned to the bottom) kept while anything in the list changes size, not a one-off.
+let pinned = true;
+const growth = new ResizeObserver(() => { if (pinned) toBottom(); });
+growth.observe(list);
+list.addEventListener("scroll", () => {
+  pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+}, { passive: true });
+function toBottom() {
+  list.scrollTop = list.scrollHeight;
+}
+function follow() {
+  pinned = true;
+  toBottom();
+}
+
 // --- socket --------------------------------------------------------------------------------------
+const unknownEmbeds = new Map(); // embedId -> "seen" | "final": events for images this tab does not show
 const socket = new Socket({
-  onEvent: (message) => { if (message.type === "embed_update") updateTask(message.payload); },
+  onEvent: (message) => {
+    if (message.type === "embed_update") {
+      const payload = message.payload || {};
+      updateTask(payload);
+      if (payload.embed_id && !hasCard(payload.embed_id)) {
+        // Probably made in another tab (or by this one, ahead of its reply): re-read the chat
+        // when it first appears and once more when it is final.
+        const seen = unknownEmbeds.get(payload.embed_id);
+        const final = TERMINAL.has(payload.status);
+        if (!seen || (final && seen !== "final")) {
+          unknownEmbeds.set(payload.embed_id, final ? "final" : "seen");
+          syncSoon();
+          loadChatsSoon();
+        }
+      }
+    } else if (message.type === "message_created") {
+      // Not sent by the server yet; handled so that adding it needs no change here.
+      loadChatsSoon();
+      if (message.payload?.chat_id === state.chatId) syncSoon();
+    }
+  },
   onState: (value) => {
     connection.dataset.state = value;
     connection.textContent = value === "online" ? "" : value === "offline" ? "Reconnecting…" : "Connecting…";
   },
   onReconnect: () => {
     // Events sent while we were away are gone: catch up over REST.
-    for (const [embedId] of pendingEmbeds()) refreshEmbed(embedId);
+    refreshProcessing();
+    syncSoon();
+    loadChatsSoon();
+  },
+  onSignedOut: () => {
+    // Logged out elsewhere (or here, with the page already on its way to the login form).
+    setTimeout(() => {
+      if (!leaving) location.assign(`/login/?next=${encodeURIComponent(location.pathname)}`);
+    }, 300);
   },
 });
+let leaving = false;
+window.addEventListener("beforeunload", () => { leaving = true; });
+window.addEventListener("pagehide", () => { leaving = true; });
 window.__omi = { socket, state };
 
-// --- chats and messages ------------------------------------------------------------------------
+// Tabs of this browser tell each other when they changed a chat (uploads, crops and plain
+// messages make no socket event).
+const tabs = "BroadcastChannel" in window ? new BroadcastChannel("openmates-images") : null;
+function announce(chatId) {
+  tabs?.postMessage({ type: "chat_changed", chat_id: chatId });
+}
+tabs?.addEventListener("message", ({ data }) => {
+  if (data?.type !== "chat_changed") return;
+  loadChatsSoon();
+  if (data.chat_id === state.chatId) syncSoon();
+});
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) return;
+  syncSoon();
+  loadChatsSoon();
+  refreshProcessing();
+});
+
+// --- chats ---------------------------------------------------------------------------------------
 async function loadChats() {
   const chats = await api("/v1/chats");
+  state.chats = chats;
   chatList.replaceChildren(...chats.map((chat) => {
     const item = document.createElement("li");
     const link = document.createElement("a");
     link.href = `/c/${chat.chat_id}`;
+    link.dataset.chatId = chat.chat_id;
     link.textContent = chat.title || "New chat";
-    link.className = chat.chat_id === state.chatId ? "active" : "";
-    link.addEventListener("click", (event) => { event.preventDefault(); selectChat(chat.chat_id); });
+    link.title = chat.title || "New chat";
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      setDrawer(false);
+      if (chat.chat_id !== state.chatId) selectChat(chat.chat_id);
+    });
     item.append(link);
     return item;
   }));
+  showCurrentChat();
   return chats;
 }
 
-async function selectChat(chatId) {
+let chatsTimer;
+function loadChatsSoon() {
+  clearTimeout(chatsTimer);
+  chatsTimer = setTimeout(() => loadChats().catch(() => {}), 200);
+}
+
+function showCurrentChat() {
+  for (const link of chatList.querySelectorAll("a")) {
+    const active = link.dataset.chatId === state.chatId;
+    link.classList.toggle("active", active);
+    if (active) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  const chat = state.chats.find((c) => c.chat_id === state.chatId);
+  chatTitle.textContent = chat?.title || "New chat";
+  chatTitle.title = chatTitle.textContent;
+}
+
+function setChat(chatId) {
   state.chatId = chatId;
   history.replaceState(null, "", chatId ? `/c/${chatId}` : "/");
-  for (const link of chatList.querySelectorAll("a")) link.classList.toggle("active", link.href.endsWith(chatId));
+  showCurrentChat();
+}
+
+let selectToken = 0;
+function selectChat(chatId) {
+  const token = ++selectToken;
+  setChat(chatId);
   list.replaceChildren();
   delete list.dataset.loaded;
-  if (chatId) {
-    const messages = await api(`/v1/chats/${chatId}/messages`);
-    if (!messages.length) list.append(emptyState());
-    for (const message of messages) appendMessage(message, { scroll: false });
-    list.scrollTop = list.scrollHeight;
-  } else {
-    list.append(emptyState());
-  }
-  list.dataset.loaded = "true";
+  showError("");
+  pinned = true;
+  state.loading = (async () => {
+    if (chatId) {
+      let messages;
+      try {
+        messages = await api(`/v1/chats/${chatId}/messages`);
+      } catch (error) {
+        if (token !== selectToken) return;
+        if (error.status === 404) { loadChatsSoon(); return selectChat(null); }
+        showError(`This chat could not be loaded: ${error.message}`);
+        messages = [];
+      }
+      if (token !== selectToken) return;
+      for (const message of messages) insertMessage(message);
+    }
+    if (token !== selectToken) return;
+    if (!list.querySelector(".message")) list.append(emptyState());
+    follow();
+    list.dataset.loaded = "true";
+  })();
+  return state.loading;
 }
 
 function emptyState() {
@@ -77,11 +211,16 @@ function emptyState() {
   return item;
 }
 
-function appendMessage(message, { scroll = true } = {}) {
-  list.querySelector(".empty")?.remove();
+function restoreEmptyState() {
+  if (!list.querySelector(".message, .empty")) list.append(emptyState());
+}
+
+// --- messages ------------------------------------------------------------------------------------
+function messageNode(message) {
   const item = document.createElement("li");
   item.className = `message ${message.role}`;
   item.dataset.messageId = message.message_id;
+  item.dataset.createdAt = message.created_at;
   if (message.text) {
     const text = document.createElement("p");
     text.textContent = message.text;
@@ -93,49 +232,171 @@ function appendMessage(message, { scroll = true } = {}) {
     for (const embed of message.embeds) embeds.append(imageEmbed(embed.embed_id));
     item.append(embeds);
   }
+  return item;
+}
+
+/** Show a message from the server once, in the server's order (local pending bubbles stay last). */
+function insertMessage(message) {
+  if (list.querySelector(`[data-message-id="${CSS.escape(message.message_id)}"]`)) return null;
+  list.querySelector(".empty")?.remove();
+  const item = messageNode(message);
+  const at = Date.parse(message.created_at);
+  const later = [...list.querySelectorAll(".message[data-created-at]")]
+    .find((node) => Date.parse(node.dataset.createdAt) > at);
+  list.insertBefore(item, later || list.querySelector(".message.pending"));
+  growth.observe(item);
+  return item;
+}
+
+/** A local bubble for a request on its way; replaced by the server's message once it exists. */
+function appendPending(text) {
+  list.querySelector(".empty")?.remove();
+  const item = document.createElement("li");
+  item.className = "message user pending";
+  const body = document.createElement("p");
+  body.textContent = text;
+  item.append(body);
   list.append(item);
-  if (scroll) item.scrollIntoView({ block: "end", behavior: "smooth" });
+  growth.observe(item);
+  follow();
+  return item;
+}
+
+let syncChain = Promise.resolve();
+/** Re-read the open chat's messages and add the ones not shown yet. Calls run one at a time. */
+function syncMessages() {
+  const run = async () => {
+    await state.loading?.catch?.(() => {});
+    const chatId = state.chatId;
+    if (!chatId || list.dataset.loaded !== "true") return [];
+    const messages = await api(`/v1/chats/${chatId}/messages`);
+    if (chatId !== state.chatId) return [];
+    for (const message of messages) insertMessage(message);
+    return messages;
+  };
+  const next = syncChain.then(run, run);
+  syncChain = next.catch(() => {});
+  return next;
+}
+
+let syncTimer;
+function syncSoon() {
+  clearTimeout(syncTimer);
+  syncTimer = setTimeout(() => syncMessages().catch(() => {}), 150);
 }
 
 async function ensureChat() {
-  if (state.chatId) return state.chatId;
+  if (state.chatId) return { chatId: state.chatId, created: false };
   const chat = await api("/v1/chats", { method: "POST", json: {} });
-  state.chatId = chat.chat_id;
-  history.replaceState(null, "", `/c/${chat.chat_id}`);
-  return chat.chat_id;
+  setChat(chat.chat_id);
+  list.dataset.loaded = "true";
+  return { chatId: chat.chat_id, created: true };
 }
 
-async function postMessage(text, embedIds) {
-  const chatId = await ensureChat();
-  const message = await api(`/v1/chats/${chatId}/messages`, { method: "POST", json: { text, embed_ids: embedIds } });
-  appendMessage(message);
-  loadChats();
-  return message;
+async function discardChat(chatId) {
+  // A chat made for a first message that then failed: leave nothing behind.
+  await api(`/v1/chats/${chatId}`, { method: "DELETE" }).catch(() => {});
+  if (state.chatId === chatId) setChat(null);
+}
+
+async function settle(chatId, pending, posted = []) {
+  await syncMessages().catch(() => []);
+  if (state.chatId === chatId) for (const message of posted) insertMessage(message); // if the re-read failed
+  pending?.remove();
+  if (state.chatId === chatId) follow();
+  loadChatsSoon();
+  announce(chatId);
+}
+
+/** The composer's Send: a user message with text and/or attached images. */
+async function sendMessage(text, embedIds) {
+  const pending = appendPending(text || (embedIds.length === 1 ? "Sending an image…" : `Sending ${embedIds.length} images…`));
+  let chat;
+  let message;
+  try {
+    chat = await ensureChat();
+    message = await api(`/v1/chats/${chat.chatId}/messages`, { method: "POST", json: { text, embed_ids: embedIds } });
+  } catch (error) {
+    pending.remove();
+    if (chat?.created) await discardChat(chat.chatId);
+    restoreEmptyState();
+    throw error;
+  }
+  await settle(chat.chatId, pending, [message]);
+}
+
+/** A tool's result: the user's request on the right, the resulting image on the assistant's side. */
+async function postExchange(requestText, embedId, task = null) {
+  if (task) updateTask(task);
+  const pending = appendPending(requestText);
+  let chat;
+  const posted = [];
+  try {
+    chat = await ensureChat();
+    posted.push(await api(`/v1/chats/${chat.chatId}/messages`, { method: "POST", json: { text: requestText } }));
+    posted.push(await api(`/v1/chats/${chat.chatId}/messages`,
+                          { method: "POST", json: { role: "assistant", embed_ids: [embedId] } }));
+  } catch (error) {
+    pending.remove();
+    if (chat?.created && !posted.length) await discardChat(chat.chatId);
+    else if (posted.length) await settle(chat.chatId, null, posted);
+    restoreEmptyState();
+    throw error;
+  }
+  await settle(chat.chatId, pending, posted);
 }
 
 // --- skills ------------------------------------------------------------------------------------
-async function generate(prompt, { aspect_ratio, model } = {}) {
-  const response = await socket.request({
-    type: "generate", chat_id: state.chatId, prompt,
-    aspect_ratio: aspect_ratio || aspectSelect.value, model: model || modelSelect.value || undefined,
-  });
-  if (!state.chatId) {
-    state.chatId = response.message.chat_id;
-    history.replaceState(null, "", `/c/${state.chatId}`);
-    await selectChat(state.chatId);
-    updateTask(response.payload);
-  } else {
-    const user = { message_id: "", role: "user", text: `/image ${prompt}`, embeds: [] };
-    appendMessage(user, { scroll: false });
-    updateTask(response.payload);
-    appendMessage(response.message);
+/** Generate over the socket. The server validates first and creates chat (when new), request
+ * message, placeholder and task together, so a refused request leaves nothing behind. */
+async function generate(prompt, { aspect_ratio, model, embedIds = [] } = {}) {
+  const chatAtStart = state.chatId;
+  const pending = appendPending(prompt);
+  let response;
+  try {
+    response = await socket.request({
+      type: "generate", chat_id: chatAtStart, prompt,
+      aspect_ratio: aspect_ratio || aspectSelect.value, model: model || modelSelect.value || undefined,
+      ...(embedIds.length ? { embed_ids: embedIds } : {}),
+    });
+  } catch (error) {
+    pending.remove();
+    restoreEmptyState();
+    if (error?.code === "disconnected" && socket.everConnected) {
+      // It may have arrived before the line dropped; the catch-up after reconnecting shows it.
+      throw { message: "The connection dropped while sending. If the request got through, the image appears here in a moment; otherwise please try again." };
+    }
+    throw error;
   }
-  loadChats();
+  updateTask(response.payload);
+  const chatId = response.message.chat_id;
+  if (!chatAtStart && state.chatId === null && list.contains(pending)) {
+    setChat(chatId);
+    list.dataset.loaded = "true";
+  }
+  let messages = [];
+  if (state.chatId === chatId) {
+    messages = await syncMessages().catch(() => []);
+    insertMessage(response.message); // in case the re-read failed
+  }
+  pending.remove();
+  if (state.chatId === chatId) follow();
+  loadChatsSoon();
+  announce(chatId);
+  return { response, messages };
 }
 
-async function addTaskMessage(task, text) {
-  updateTask(task);
-  await postMessage(text, [task.embed_id]);
+function askReport() {
+  return new Promise((resolve) => {
+    const form = reportDialog.querySelector("form");
+    form.reset();
+    reportDialog.returnValue = "";
+    reportDialog.onclose = () => {
+      if (reportDialog.returnValue !== "send") return resolve(null);
+      resolve({ reason: form.elements.reason.value, regenerate: form.elements.regenerate.checked });
+    };
+    reportDialog.showModal();
+  });
 }
 
 configureEmbeds({
@@ -143,9 +404,12 @@ configureEmbeds({
   hooks: {
     retry: (content) => run(() => generate(content.prompt, { aspect_ratio: content.aspect_ratio, model: content.model })),
     regenerate: (content) => run(async () => {
-      const task = await api(`/v1/embeds/${content.embed_id}/report`, { method: "POST",
-                                                                          json: { reason: "artifacts", regenerate: true } });
-      await addTaskMessage(task, "Reported a problem — generating again");
+      const choice = await askReport();
+      if (!choice) return;
+      const task = await api(`/v1/embeds/${content.embed_id}/report`, { method: "POST", json: choice });
+      const reason = REPORT_REASONS[choice.reason] || choice.reason;
+      if (task) await postExchange(`Reported a problem (${reason}) — generate it again`, task.embed_id, task);
+      else showNote(`Thanks — your report (${reason}) was sent.`);
     }),
     cancel: (taskId) => run(() => socket.request({ type: "cancel", task_id: taskId }).then((r) => updateTask(r.payload))),
   },
@@ -157,15 +421,15 @@ configureViewer({
     .map((node) => node.dataset.embedId)
     .filter((id, index, all) => all.indexOf(id) === index),
   actions: {
-    addEmbedMessage: (embedId, text) => postMessage(text, [embedId]),
-    attachBlob: (blob, name) => attachFiles([new File([blob], name, { type: blob.type })]),
+    addEmbedMessage: (embedId, text) => run(() => postExchange(text, embedId)),
+    attachBlob: (blob, name) => attachFiles([new File([blob], name, { type: blob.type })]).then(() => input.focus()),
     edit: (embedId, prompt, mask) => run(async () => {
       const task = await api("/v1/apps/images/edit", { method: "POST", json: { embed_id: embedId, prompt, mask } });
-      await addTaskMessage(task, `Edit: ${prompt}`);
+      await postExchange(`Edit: ${prompt}`, task.embed_id, task);
     }),
     findSimilar: (embedId) => run(async () => {
       const task = await api("/v1/apps/images/reverse-search", { method: "POST", json: { embed_id: embedId } });
-      await addTaskMessage(task, "Find similar images on the web");
+      await postExchange("Find similar images on the web", task.embed_id, task);
     }),
   },
 });
@@ -175,11 +439,16 @@ async function run(action) {
   try {
     await action();
   } catch (error) {
-    showError(error.message || "Something went wrong.");
+    showError(error?.message || "Something went wrong.");
   }
 }
 
 // --- composer: text, attachments, send ----------------------------------------------------------
+function clearAttachments() {
+  state.attachments = [];
+  attachmentsBox.replaceChildren();
+}
+
 async function attachFiles(files) {
   for (const file of files) {
     if (!file.type.startsWith("image/")) { showError(`${file.name} is not an image.`); continue; }
@@ -210,6 +479,11 @@ async function attachFiles(files) {
   }
 }
 
+function autosize() {
+  input.style.height = "auto";
+  input.style.height = `${Math.min(160, input.scrollHeight)}px`;
+}
+
 attachInput.addEventListener("change", () => { attachFiles([...attachInput.files]); attachInput.value = ""; });
 composer.addEventListener("dragover", (event) => { event.preventDefault(); composer.classList.add("dragging"); });
 composer.addEventListener("dragleave", () => composer.classList.remove("dragging"));
@@ -223,20 +497,21 @@ input.addEventListener("paste", (event) => {
   if (files.length) { event.preventDefault(); attachFiles(files); }
 });
 input.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); composer.requestSubmit(); }
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); composer.requestSubmit(); }
 });
-input.addEventListener("input", () => { input.style.height = "auto"; input.style.height = `${Math.min(160, input.scrollHeight)}px`; });
+input.addEventListener("input", autosize);
 
 composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = input.value.trim();
-  if (text.startsWith("/image")) return sendGenerate(text.replace(/^\/image\s*/, ""));
+  if (/^\/image(\s|$)/.test(text)) return sendGenerate(text.replace(/^\/image\s*/, ""));
   if (!text && !state.attachments.length) return;
+  const embedIds = [...state.attachments];
   run(async () => {
-    await postMessage(text, state.attachments);
+    await sendMessage(text, embedIds);
     input.value = "";
-    state.attachments = [];
-    attachmentsBox.replaceChildren();
+    autosize();
+    clearAttachments();
   });
 });
 composer.querySelector("[data-testid=generate-button]").addEventListener("click", () =>
@@ -244,13 +519,57 @@ composer.querySelector("[data-testid=generate-button]").addEventListener("click"
 
 function sendGenerate(prompt) {
   if (!prompt) { showError("Describe the image first."); input.focus(); return; }
+  const attached = [...state.attachments];
+  showNote("");
   run(async () => {
-    await generate(prompt);
+    const { response, messages } = await generate(prompt, { embedIds: attached });
     input.value = "";
+    autosize();
+    if (!attached.length) return;
+    // Attachments go with the request where the server takes them; otherwise say so plainly.
+    const index = messages.findIndex((m) => m.message_id === response.message.message_id);
+    const request = index > 0 ? messages[index - 1] : null;
+    if (request && attached.every((id) => request.embeds.some((e) => e.embed_id === id))) {
+      clearAttachments();
+    } else {
+      const what = attached.length === 1 ? "Your attached image was" : `Your ${attached.length} attached images were`;
+      showNote(`${what} not used: image generation works from the text only. ` +
+               "They are still in the composer — press Send to share them, or × to remove them.");
+    }
   });
 }
 
-app.querySelector("[data-testid=new-chat]").addEventListener("click", () => { selectChat(null); input.focus(); });
+app.querySelector("[data-testid=new-chat]").addEventListener("click", () => {
+  setDrawer(false);
+  selectChat(null);
+  input.focus();
+});
+
+// --- phone: the chat list as a drawer ------------------------------------------------------------
+const narrow = matchMedia("(max-width: 760px)");
+function setDrawer(open) {
+  const wasOpen = app.classList.contains("drawer-open");
+  app.classList.toggle("drawer-open", open);
+  backdrop.hidden = !open;
+  menuButton?.setAttribute("aria-expanded", String(open));
+  if (open) (sidebar.querySelector(".chat-list a.active") || sidebar.querySelector(".new-chat")).focus();
+  else if (wasOpen && sidebar.contains(document.activeElement)) menuButton?.focus();
+}
+menuButton?.addEventListener("click", () => setDrawer(!app.classList.contains("drawer-open")));
+backdrop.addEventListener("click", () => setDrawer(false));
+app.querySelector("[data-testid=chat-menu-close]").addEventListener("click", () => setDrawer(false));
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && app.classList.contains("drawer-open")) { event.preventDefault(); setDrawer(false); }
+});
+narrow.addEventListener("change", () => { if (!narrow.matches) setDrawer(false); });
+
+// A placeholder that fits the composer on a phone.
+const tiny = matchMedia("(max-width: 480px)");
+function placeholder() {
+  input.placeholder = tiny.matches ? "Describe an image…" : "Describe an image, or write a message";
+}
+tiny.addEventListener("change", placeholder);
+placeholder();
 
 // --- start ---------------------------------------------------------------------------------------
 async function loadModels() {
@@ -265,5 +584,10 @@ async function loadModels() {
   }));
 }
 
-loadModels();
-loadChats().then((chats) => selectChat(state.chatId || chats[0]?.chat_id || null));
+loadModels().catch((error) => showError(`Models could not be loaded: ${error.message}`));
+loadChats()
+  .then((chats) => selectChat(state.chatId || chats[0]?.chat_id || null))
+  .catch((error) => {
+    showError(`Your chats could not be loaded: ${error.message}`);
+    selectChat(state.chatId);
+  });

@@ -1,10 +1,23 @@
 // ImageEmbedPreview: one component for uploaded, generated and search-result images, plus the
 // live "Generate image" card it grows from. Cards re-render from (content, task) state.
+//
+// Live state comes from the socket's embed_update events; REST is the source of truth whenever
+// the socket may have missed something. A card still "processing" is re-checked over REST when
+// nothing has been heard about it for a while (with backoff), so it always converges to its
+// final state even if an event is lost (a reconnect, a dropped channel-layer message).
 import { api, embedContent, fileUrl } from "./api.js";
 
 const cards = new Map(); // embedId -> Set of elements
 const tasks = new Map(); // embedId -> latest task payload
+const heard = new Map(); // embedId -> {at, wait}: when we last learnt something, next quiet limit
 const AI_SOURCES = new Set(["generated", "edit"]);
+const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+const QUIET_MIN_MS = 4000;
+const QUIET_MAX_MS = 30000;
+// Cards fit a box this size without being scaled up past their preview.
+const BOX = { width: 420, height: 400 };
+const PREVIEW_BOX = { width: 600, height: 400 }; // the server's preview size limit
+const MIN_CARD_WIDTH = 120;
 let openViewer = () => {};
 let hooks = { retry: () => {}, regenerate: () => {}, cancel: () => {} };
 
@@ -17,8 +30,25 @@ export function knownTask(embedId) {
   return tasks.get(embedId);
 }
 
+export function hasCard(embedId) {
+  return [...(cards.get(embedId) || [])].some((node) => node.isConnected);
+}
+
 export function pendingEmbeds() {
   return [...tasks.entries()].filter(([, t]) => !TERMINAL.has(t.status));
+}
+
+/** Ids of the cards on the page still waiting for their result. */
+export function processingEmbeds() {
+  const ids = new Set();
+  for (const [embedId, nodes] of cards) {
+    for (const node of nodes) {
+      if (!node.isConnected) nodes.delete(node);
+      else if (node.dataset.status === "processing") ids.add(embedId);
+    }
+    if (!nodes.size) cards.delete(embedId);
+  }
+  return [...ids];
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -35,29 +65,73 @@ function el(tag, attrs = {}, ...children) {
 
 export function imageEmbed(embedId, initialTask = null) {
   const node = el("figure", { class: "embed", "data-testid": "image-embed-preview", "data-embed-id": embedId,
-                              "data-status": "processing", tabindex: "0" });
+                              "data-status": "processing", tabindex: "0" },
+                  el("div", { class: "placeholder skeleton" }));
   if (!cards.has(embedId)) cards.set(embedId, new Set());
   cards.get(embedId).add(node);
-  if (initialTask) tasks.set(embedId, initialTask);
+  if (initialTask) updateTask(initialTask);
   render(node, embedId);
   return node;
 }
 
-const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+function noteHeard(embedId) {
+  heard.set(embedId, { at: Date.now(), wait: QUIET_MIN_MS });
+}
+
+function changed(known, payload) {
+  return !known || ["status", "progress", "stage", "queue_position"].some((key) => known[key] !== payload[key]);
+}
 
 export function updateTask(payload) {
+  if (!payload?.embed_id) return;
   const known = tasks.get(payload.embed_id);
+  if (changed(known, payload)) noteHeard(payload.embed_id);
   // Events can overtake the reply that created the card: never step back from a final state.
   if (known && TERMINAL.has(known.status) && !TERMINAL.has(payload.status)) return;
   tasks.set(payload.embed_id, payload);
   for (const node of cards.get(payload.embed_id) || []) render(node, payload.embed_id);
 }
 
-export async function refreshEmbed(embedId) {
-  const content = await embedContent(embedId, { fresh: true });
-  if (content.task_id) updateTask(await api(`/v1/tasks/${content.task_id}`));
-  else for (const node of cards.get(embedId) || []) render(node, embedId);
+const refreshing = new Map(); // embedId -> promise: one REST re-check at a time per embed
+export function refreshEmbed(embedId) {
+  if (refreshing.has(embedId)) return refreshing.get(embedId);
+  const promise = (async () => {
+    const content = await embedContent(embedId, { fresh: true });
+    if (content.task_id) {
+      updateTask(await api(`/v1/tasks/${content.task_id}`));
+    } else {
+      noteHeard(embedId);
+      for (const node of cards.get(embedId) || []) render(node, embedId);
+    }
+  })().finally(() => refreshing.delete(embedId));
+  return promise;
 }
+
+/** Re-check every card still processing over REST (after a reconnect, or a tab comes back). */
+export function refreshProcessing() {
+  const ids = new Set([...processingEmbeds(), ...pendingEmbeds().map(([id]) => id)]);
+  return Promise.allSettled([...ids].map((id) => refreshEmbed(id)));
+}
+
+// The watchdog: a processing card that has been quiet for a while is re-checked over REST,
+// with a backoff that resets whenever something is heard about it.
+setInterval(() => {
+  if (document.hidden) return;
+  const now = Date.now();
+  for (const embedId of processingEmbeds()) {
+    const entry = heard.get(embedId);
+    if (!entry) { heard.set(embedId, { at: now, wait: QUIET_MIN_MS }); continue; }
+    if (now - entry.at < entry.wait || refreshing.has(embedId)) continue;
+    const wait = Math.min(QUIET_MAX_MS, entry.wait * 2);
+    refreshEmbed(embedId)
+      .catch(() => {})
+      .finally(() => {
+        // Nothing new: back off. (updateTask resets the entry when the state changed.)
+        const current = heard.get(embedId);
+        if (!current || current.at <= now) heard.set(embedId, { at: Date.now(), wait });
+      });
+  }
+}, 1000);
 
 function etaText(task) {
   if (!task.estimated_finish_at) return "";
@@ -68,13 +142,22 @@ function etaText(task) {
 const STAGES = { queued: "Queued", starting: "Starting", provider: "Generating", generating: "Generating",
                  encoding: "Encoding", storing: "Encrypting & saving", retrying: "Retrying", done: "Done" };
 
+const fetchingTask = new Set();
+function adoptTask(embedId, taskId) {
+  // A card loaded from REST (another tab's request, a reload) learns its task for live progress.
+  if (!taskId || tasks.has(embedId) || fetchingTask.has(embedId)) return;
+  fetchingTask.add(embedId);
+  api(`/v1/tasks/${taskId}`).then(updateTask).catch(() => {}).finally(() => fetchingTask.delete(embedId));
+}
+
 async function render(node, embedId) {
   const token = (node._renderToken = (node._renderToken || 0) + 1);
   let content;
   try {
     content = await embedContent(embedId, { fresh: node.dataset.status !== "finished" });
   } catch (error) {
-    node.replaceChildren(el("p", { class: "error", text: error.message }));
+    if (token !== node._renderToken) return;
+    node.replaceChildren(el("div", { class: "placeholder failed" }, el("p", { class: "error", text: error.message })));
     return;
   }
   if (token !== node._renderToken) return;
@@ -84,9 +167,15 @@ async function render(node, embedId) {
   else if (["failed", "cancelled"].includes(task?.status)) status = "error";
   else if (task) status = "processing";
   if (status === "finished" && content.status !== "finished") {
-    content = await embedContent(embedId, { fresh: true });
+    try {
+      content = await embedContent(embedId, { fresh: true });
+    } catch {
+      return; // the watchdog will try again
+    }
     if (token !== node._renderToken) return;
+    if (content.status !== "finished") status = "processing";
   }
+  if (status === "processing" && !task) adoptTask(embedId, content.task_id);
   const previous = node.dataset.status;
   node.dataset.status = status;
   node.classList.toggle("is-results", content.type === "image_search_results");
@@ -96,18 +185,38 @@ async function render(node, embedId) {
   renderImage(node, content, previous === "processing");
 }
 
-function ratioBox(width, height) {
-  return `aspect-ratio: ${width} / ${height}; max-width: min(100%, ${width}px)`;
+/** The size a card shows an image of w×h at: fit the box, never scaled up past its preview. */
+function displaySize(width, height) {
+  const scale = Math.min(1, BOX.width / width, BOX.height / height);
+  let w = width * scale;
+  let h = height * scale;
+  if (w < MIN_CARD_WIDTH) { h *= MIN_CARD_WIDTH / w; w = MIN_CARD_WIDTH; }
+  return { width: Math.round(w), height: Math.round(h) };
+}
+
+/** The preview the server will make for an aspect ratio (it fits 600×400), for placeholders. */
+function previewForRatio(ratio) {
+  const [w, h] = (ratio || "1:1").split(":").map(Number);
+  if (!w || !h) return { width: 400, height: 400 };
+  const scale = Math.min(PREVIEW_BOX.width / w, PREVIEW_BOX.height / h);
+  return { width: w * scale, height: h * scale };
+}
+
+function sizeCard(node, width, height) {
+  const size = displaySize(width, height);
+  node.style.setProperty("--card-w", `${size.width}px`);
+  node.style.setProperty("--card-ratio", `${width} / ${height}`);
 }
 
 function renderProgress(node, content, task) {
-  const [w, h] = (content.aspect_ratio || "1:1").split(":").map(Number);
+  const preview = previewForRatio(content.aspect_ratio);
+  sizeCard(node, preview.width, preview.height);
   const progress = task?.progress ?? 0;
   const stage = STAGES[task?.stage] || "Queued";
   const queue = task?.queue_position ? ` · #${task.queue_position} in the provider's queue` : "";
   const eta = el("span", { class: "eta", "data-testid": "eta", text: task ? etaText(task) : "" });
   node.replaceChildren(
-    el("div", { class: "placeholder generating", style: `aspect-ratio: ${w} / ${h}` },
+    el("div", { class: "placeholder generating sized" },
       el("div", { class: "gen-meta" },
         el("p", { class: "prompt", text: content.prompt || "" }),
         el("p", { class: "model", text: `${content.model_label || content.model || ""}` }),
@@ -126,22 +235,28 @@ function renderProgress(node, content, task) {
 
 function renderError(node, content, task) {
   const error = task?.error || content.error || { message: "The image could not be made." };
+  if (content.aspect_ratio) {
+    const preview = previewForRatio(content.aspect_ratio);
+    sizeCard(node, preview.width, preview.height);
+  }
   node.replaceChildren(
-    el("div", { class: "placeholder failed" },
-      el("p", { class: "prompt", text: content.prompt || content.file_name || "" }),
-      el("p", { class: "error", "data-testid": "embed-error", text: error.message }),
-      content.prompt ? el("button", { type: "button", "data-testid": "retry", text: "Retry",
-                                      onclick: (e) => { e.stopPropagation(); hooks.retry(content); } }) : null));
+    el("div", { class: `placeholder failed${content.aspect_ratio ? " sized" : ""}` },
+      el("div", { class: "gen-meta" },
+        el("p", { class: "prompt", text: content.prompt || content.file_name || "" }),
+        el("p", { class: "error", "data-testid": "embed-error", text: error.message }),
+        content.prompt ? el("button", { type: "button", "data-testid": "retry", text: "Retry",
+                                        onclick: (e) => { e.stopPropagation(); hooks.retry(content); } }) : null)));
 }
 
 function renderImage(node, content, justFinished) {
   const preview = content.files?.preview || { width: 600, height: 400 };
+  sizeCard(node, preview.width, preview.height);
   const isAi = AI_SOURCES.has(content.source) || (content.source === "crop" && content.prompt);
   const img = el("img", { src: fileUrl(content.embed_id, "preview"), loading: "lazy", decoding: "async",
                           width: String(preview.width), height: String(preview.height),
                           alt: content.prompt || content.file_name || "Image" });
   img.addEventListener("load", () => img.classList.add("loaded"));
-  const frame = el("div", { class: "frame", style: ratioBox(preview.width, preview.height) }, img);
+  const frame = el("div", { class: "frame" }, img);
   if (isAi) {
     const badge = el("span", { class: "ai-badge", "data-testid": "ai-badge", title: "Made with AI", text: "AI" });
     frame.append(badge);
@@ -158,13 +273,16 @@ function renderImage(node, content, justFinished) {
     children.push(note);
   }
   node.replaceChildren(...children);
+  if (img.complete && img.naturalWidth) img.classList.add("loaded");
   node.onclick = () => openViewer(content.embed_id);
   node.onkeydown = (event) => {
+    if (event.target !== node) return;
     if (event.key === "Enter" || event.key === " ") { event.preventDefault(); openViewer(content.embed_id); }
   };
 }
 
 function renderResults(node, content, status, task) {
+  node.style.removeProperty("--card-w");
   if (status === "processing") {
     node.replaceChildren(el("div", { class: "placeholder generating small" },
       el("p", { text: "Searching the web for similar images…" }),

@@ -5,6 +5,7 @@ import { api, embedContent, fileUrl, humanSize } from "./api.js";
 
 const root = document.querySelector("[data-testid=fullscreen]");
 const image = root.querySelector(".fs-image");
+const stage = root.querySelector(".fs-stage");
 const canvasBox = root.querySelector(".fs-canvas");
 const overlay = root.querySelector(".fs-overlay");
 const cropBox = root.querySelector(".crop-box");
@@ -73,14 +74,17 @@ async function show(embedId) {
   Object.assign(root.querySelector("[data-action=download-original]"), {
     href: fileUrl(embedId, "original"), download: `${stem}.${original.format === "jpeg" ? "jpg" : original.format}` });
   root.querySelector("[data-action=mark]").hidden = false;
+  updatePosition();
   provenance.textContent = "";
   api(`/v1/embeds/${embedId}/provenance`).then((data) => {
     if (current?.id !== embedId) return;
     const report = data.renditions.full || data.renditions.original;
     if (report && report.state !== "none") {
       const ok = ["Trusted", "Valid"].includes(report.state);
+      // "Trusted" against this server's local test root only means "intact": say so.
+      const trust = report.trust_anchor === "local_test_root" ? "valid, local test certificate" : report.state;
       provenance.textContent = ok
-        ? `Made with AI · ${report.ai_system || "unknown model"} · signed by ${report.signer || report.issuer} (${report.state})`
+        ? `Made with AI · ${report.ai_system || "unknown model"} · signed by ${report.signer || report.issuer} (${trust})`
         : `Content credentials: ${report.state}`;
     }
   }).catch((error) => {
@@ -93,6 +97,14 @@ function move(step) {
   if (!current || list.length < 2) return;
   const index = list.indexOf(current.id);
   show(list[(index + step + list.length) % list.length]);
+}
+
+function updatePosition() {
+  const list = ids();
+  const index = current ? list.indexOf(current.id) : -1;
+  const several = list.length > 1 && index >= 0;
+  for (const button of root.querySelectorAll(".fs-nav")) button.hidden = !several;
+  root.querySelector("[data-testid=fullscreen-position]").textContent = several ? `${index + 1} / ${list.length}` : "";
 }
 
 // --- zoom and pan -----------------------------------------------------------------------------
@@ -108,11 +120,41 @@ function zoomBy(factor) {
   if (zoom.scale === 1) zoom.x = zoom.y = 0;
   applyZoom();
 }
-root.querySelector(".fs-stage").addEventListener("wheel", (event) => {
+stage.addEventListener("wheel", (event) => {
   if (tool) return;
   event.preventDefault();
   zoomBy(event.deltaY < 0 ? 1.15 : 1 / 1.15);
 }, { passive: false });
+// Swipe left/right (touch, pen or a mouse drag) moves between the chat's images when the
+// image is not zoomed and no tool is open.
+let swipe = null;
+stage.addEventListener("pointerdown", (event) => {
+  if (tool || zoom.scale !== 1 || event.target.closest("button") || !event.isPrimary) return;
+  swipe = { x: event.clientX, y: event.clientY, at: Date.now(), id: event.pointerId };
+  stage.setPointerCapture(event.pointerId);
+});
+stage.addEventListener("pointermove", (event) => {
+  if (!swipe || event.pointerId !== swipe.id) return;
+  const dx = event.clientX - swipe.x;
+  if (Math.abs(dx) > 8) canvasBox.style.transform = `translateX(${dx * 0.6}px)`;
+});
+function endSwipe(event) {
+  if (!swipe || event.pointerId !== swipe.id) return;
+  const dx = event.clientX - swipe.x;
+  const dy = event.clientY - swipe.y;
+  swipe = null;
+  applyZoom();
+  if (event.type === "pointerup" && Math.abs(dx) > 50 && Math.abs(dx) > 1.5 * Math.abs(dy)) move(dx < 0 ? 1 : -1);
+}
+// Double-click (double-tap) zooms in, and back out.
+stage.addEventListener("dblclick", (event) => {
+  if (tool || event.target.closest("button")) return;
+  if (zoom.scale > 1) resetZoom();
+  else zoomBy(2);
+});
+stage.addEventListener("pointerup", endSwipe);
+stage.addEventListener("pointercancel", endSwipe);
+
 let pan = null;
 canvasBox.addEventListener("pointerdown", (event) => {
   if (tool || zoom.scale === 1) return;
@@ -305,8 +347,9 @@ async function applyCrop() {
   rect.width = Math.max(1, Math.min(rect.width, original.width - rect.x));
   rect.height = Math.max(1, Math.min(rect.height, original.height - rect.y));
   const result = await api(`/v1/embeds/${current.id}/crop`, { method: "POST", json: rect });
+  const ratio = root.querySelector("[data-crop-ratio].on")?.textContent || "Free";
   closeViewer();
-  await actions.addEmbedMessage(result.embed_id, "Cropped image");
+  await actions.addEmbedMessage(result.embed_id, `Crop (${ratio === "Free" ? "free" : ratio})`);
 }
 
 async function flatten({ mask = false } = {}) {
