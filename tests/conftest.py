@@ -140,3 +140,17 @@ def wait_for_task(client, task_id: str, *, timeout: float = 30.0) -> dict:
             return body
         time.sleep(0.05)
     raise AssertionError(f"task {task_id} did not finish in {timeout}s: {body}")
+
+
+def wait_for_stored(s3, count: int, *, timeout: float = 10.0) -> list[str]:
+    """Wait until the test bucket holds exactly ``count`` objects, and return their keys. A task
+    deletes its working objects (the provider's staged answer, a shared copy) just after it
+    commits its end, so a count taken at that moment can still include them."""
+    bucket = os.environ["S3_BUCKET"]
+    deadline = time.monotonic() + timeout
+    while True:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        if len(keys) == count:
+            return keys
+        assert time.monotonic() < deadline, f"{len(keys)} objects, expected {count}: {keys}"
+        time.sleep(0.05)

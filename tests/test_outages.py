@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from tests.conftest import wait_for_task
+from tests.conftest import wait_for_stored, wait_for_task
 from tests.fakes.fault_proxy import FaultProxy
 from tests.live_stack import Stack, free_port
 
@@ -33,10 +33,6 @@ def s3_proxy(settings, s3_server):
     }
     yield proxy
     proxy.close()
-
-
-def stored(s3) -> int:
-    return s3.list_objects_v2(Bucket=os.environ["S3_BUCKET"]).get("KeyCount", 0)
 
 
 def wait_until(condition, timeout: float = 30, what: str = "condition") -> None:
@@ -62,7 +58,7 @@ def test_generation_waits_out_an_s3_outage(alice_api, worker, s3_proxy, s3_serve
     s3_proxy.set_down(False)
     done = wait_for_task(alice_api, task["task_id"], timeout=60)
     assert done["status"] == "completed" and done["attempts"] >= 2, done
-    assert stored(s3_server) == 3
+    wait_for_stored(s3_server, 3)
     assert alice_api.get(f"/v1/embeds/{task['embed_id']}/file?format=full").status_code == 200
 
 
@@ -79,7 +75,7 @@ def test_an_s3_outage_longer_than_the_retry_budget_fails_cleanly(
     s3_proxy.set_down(False)
     content = alice_api.get(f"/v1/embeds/{task['embed_id']}/content").json()
     assert content["status"] == "error" and content["files"] is None
-    assert stored(s3_server) == 0  # nothing half-written
+    wait_for_stored(s3_server, 0)  # nothing half-written stays
 
 
 @pytest.fixture

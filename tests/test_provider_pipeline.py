@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 import requests
 
-from tests.conftest import wait_for_task
+from tests.conftest import wait_for_stored, wait_for_task
 from tests.fakes.fal_server import FalServer
 from tests.fakes.gemini_server import GeminiServer
 
@@ -53,10 +52,6 @@ def generate(client, **body) -> dict:
     return response.json()
 
 
-def stored_objects(s3) -> int:
-    return s3.list_objects_v2(Bucket=os.environ["S3_BUCKET"]).get("KeyCount", 0)
-
-
 @pytest.mark.parametrize(
     ("model", "ai_system"),
     [("high-end", "gemini-3-pro-image-preview"), ("draft", "fal-ai/flux-2/klein/9b/base")],
@@ -70,7 +65,7 @@ def test_each_provider_makes_a_labelled_embed(alice_api, worker, providers, s3_s
     assert set(done["files"]) == {"original", "full", "preview"}
     provenance = alice_api.get(f"/v1/embeds/{done['embed_id']}/provenance").json()["renditions"]
     assert {r["ai_system"] for r in provenance.values()} == {ai_system}
-    assert stored_objects(s3_server) == 3  # the staging copy of the provider's answer is gone
+    wait_for_stored(s3_server, 3)  # the staging copy of the provider's answer is gone
 
 
 def test_a_rate_limit_is_retried_after_the_providers_delay(alice_api, worker, providers):
@@ -89,7 +84,7 @@ def test_a_persistent_500_fails_after_the_retry_budget(alice_api, worker, provid
     assert done["status"] == "failed" and done["error"]["code"] == "provider_unavailable"
     assert len(gemini_server.calls) == MAX_RETRIES + 1
     assert alice_api.get(f"/v1/embeds/{done['embed_id']}/content").json()["status"] == "error"
-    assert stored_objects(s3_server) == 0
+    wait_for_stored(s3_server, 0)
 
 
 def test_a_blocked_prompt_fails_at_once_and_stores_nothing(alice_api, worker, providers, s3_server):
@@ -98,7 +93,7 @@ def test_a_blocked_prompt_fails_at_once_and_stores_nothing(alice_api, worker, pr
     done = wait_for_task(alice_api, generate(alice_api, model="high-end")["task_id"])
     assert done["status"] == "failed" and done["attempts"] == 1
     assert done["error"]["code"] == "content_blocked" and "SAFETY" in done["error"]["message"]
-    assert stored_objects(s3_server) == 0
+    wait_for_stored(s3_server, 0)
 
 
 @pytest.mark.parametrize("hold", ["queue", "running"])
@@ -121,7 +116,7 @@ def test_cancel_reaches_fal(alice_api, worker, providers, s3_server, hold):
     done = wait_for_task(alice_api, task["task_id"], timeout=5)
     assert done["status"] == "cancelled" and time.monotonic() - cancelled_at < 1.5
     assert fal_server.cancelled == list(fal_server.jobs)
-    assert stored_objects(s3_server) == 0
+    wait_for_stored(s3_server, 0)
 
 
 def test_a_fal_edit_fetches_a_stripped_copy_by_a_signed_url(alice_api, worker, providers):
