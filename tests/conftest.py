@@ -54,9 +54,10 @@ def _services(request, vault_server, s3_server):
     """Every test runs with Vault and S3 up (most of the product needs both), and leaves no
     injected fault behind for the next one, and starts with an empty bucket."""
     bucket = os.environ["S3_BUCKET"]
-    listed = s3_server.list_objects_v2(Bucket=bucket).get("Contents", [])
-    if listed:
-        s3_server.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": o["Key"]} for o in listed]})
+    for page in s3_server.get_paginator("list_objects_v2").paginate(Bucket=bucket):  # 1,000 a page
+        listed = page.get("Contents", [])
+        if listed:
+            s3_server.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": o["Key"]} for o in listed]})
     yield
     vault_server.reset_faults()
 
