@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
+import queue
+from collections.abc import Callable
+from typing import TypeVar
 
 import hvac
 import requests
@@ -13,6 +15,8 @@ from hvac import exceptions as vault_errors
 
 from ..conf import conf
 from .base import Keyring, KeyringError, KeyringUnavailable
+
+T = TypeVar("T")
 
 _UNAVAILABLE = (
     vault_errors.InternalServerError,
@@ -35,60 +39,66 @@ _REFUSED = (
 
 class VaultKeyring(Keyring):
     def __init__(self) -> None:
-        self._local = threading.local()
+        # hvac clients (each a requests session with its keep-alive connection) are borrowed one
+        # per call: a session is not guaranteed thread-safe, and under ASGI every request runs
+        # on a fresh thread, so per-thread clients would reconnect (and rebuild) on each request.
+        self._idle: queue.SimpleQueue[hvac.Client] = queue.SimpleQueue()
         self._created: set[str] = set()
 
-    @property
-    def _client(self) -> hvac.Client:
-        # requests sessions are not guaranteed thread-safe: one client per thread.
-        client = getattr(self._local, "client", None)
-        if client is None:
-            settings = conf()
-            client = hvac.Client(
-                url=settings.VAULT_ADDR, token=settings.VAULT_TOKEN, timeout=settings.VAULT_TIMEOUT
-            )
-            self._local.client = client
-        return client
+    def _new_client(self) -> hvac.Client:
+        settings = conf()
+        return hvac.Client(
+            url=settings.VAULT_ADDR, token=settings.VAULT_TOKEN, timeout=settings.VAULT_TIMEOUT
+        )
 
     def _name(self, key_name: str) -> str:
         return conf().VAULT_KEY_PREFIX + key_name
 
-    def _call(self, fn, *args, **kwargs):
+    def _call(self, operation: Callable[[hvac.Client], T]) -> T:
         try:
-            return fn(*args, **kwargs)
+            client = self._idle.get_nowait()
+        except queue.Empty:
+            client = self._new_client()
+        try:
+            result = operation(client)
         except _UNAVAILABLE as exc:
             raise KeyringUnavailable(f"vault unavailable: {type(exc).__name__}") from exc
         except _REFUSED as exc:
+            self._idle.put(client)
             raise KeyringError(f"vault refused: {type(exc).__name__}") from exc
+        self._idle.put(client)
+        return result
 
     def _ensure_key(self, name: str) -> None:
         if name in self._created:
             return
-        transit = self._client.secrets.transit
+        mount = conf().VAULT_TRANSIT_MOUNT
         self._call(
-            transit.create_key, name=name, key_type="aes256-gcm96", mount_point=conf().VAULT_TRANSIT_MOUNT
+            lambda client: client.secrets.transit.create_key(
+                name=name, key_type="aes256-gcm96", mount_point=mount
+            )
         )
         self._created.add(name)
 
     def wrap(self, key_name: str, data_key: bytes) -> str:
         name = self._name(key_name)
         self._ensure_key(name)
+        plaintext, mount = base64.b64encode(data_key).decode(), conf().VAULT_TRANSIT_MOUNT
         response = self._call(
-            self._client.secrets.transit.encrypt_data,
-            name=name,
-            plaintext=base64.b64encode(data_key).decode(),
-            mount_point=conf().VAULT_TRANSIT_MOUNT,
+            lambda client: client.secrets.transit.encrypt_data(
+                name=name, plaintext=plaintext, mount_point=mount
+            )
         )
         return response["data"]["ciphertext"]
 
     def unwrap(self, key_name: str, wrapped: str) -> bytes:
         if not wrapped.startswith("vault:"):
             raise KeyringError("not a Vault-wrapped key")
+        name, mount = self._name(key_name), conf().VAULT_TRANSIT_MOUNT
         response = self._call(
-            self._client.secrets.transit.decrypt_data,
-            name=self._name(key_name),
-            ciphertext=wrapped,
-            mount_point=conf().VAULT_TRANSIT_MOUNT,
+            lambda client: client.secrets.transit.decrypt_data(
+                name=name, ciphertext=wrapped, mount_point=mount
+            )
         )
         try:
             return base64.b64decode(response["data"]["plaintext"], validate=True)
@@ -99,17 +109,19 @@ class VaultKeyring(Keyring):
         """Delete the user's transit key. Only a key Vault says does not exist counts as already
         destroyed; any refusal (a token without ``delete`` on the key, say) raises, so an account
         deletion never reports success while the key survives."""
-        name = self._name(key_name)
-        transit = self._client.secrets.transit
-        mount = conf().VAULT_TRANSIT_MOUNT
+        name, mount = self._name(key_name), conf().VAULT_TRANSIT_MOUNT
         try:
-            self._call(transit.read_key, name=name, mount_point=mount)
+            self._call(lambda client: client.secrets.transit.read_key(name=name, mount_point=mount))
         except KeyringError as exc:
             if not isinstance(exc.__cause__, vault_errors.InvalidPath):
                 raise
         else:
-            self._call(transit.update_key_configuration, name=name, deletion_allowed=True, mount_point=mount)
-            self._call(transit.delete_key, name=name, mount_point=mount)
+            self._call(
+                lambda client: client.secrets.transit.update_key_configuration(
+                    name=name, deletion_allowed=True, mount_point=mount
+                )
+            )
+            self._call(lambda client: client.secrets.transit.delete_key(name=name, mount_point=mount))
         self._created.discard(name)
 
     def ping(self) -> None:
