@@ -25,14 +25,25 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.live_stack import Stack
+from tests.live_stack import Stack, process_cpu_seconds
 
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "32"))
 DURATION = float(os.environ.get("DURATION", "10"))
 
 
-def hammer(url: str, headers: dict | None = None) -> tuple[float, float, float]:
-    """(requests/s, p50 ms, p99 ms) of GETs of ``url`` from CONCURRENCY threads."""
+def cpu_by_process(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of each process taking part: ours (web), the services, the clients."""
+    return {
+        "web": process_cpu_seconds(stack.web.pid),
+        "moto": process_cpu_seconds(stack.moto.pid),
+        "vault": process_cpu_seconds(stack.vault.pid),
+        "clients": process_cpu_seconds(os.getpid()),
+    }
+
+
+def hammer(stack: Stack, url: str, headers: dict | None = None) -> tuple[float, float, float, dict]:
+    """(requests/s, p50 ms, p99 ms, CPU ms per request by process) of GETs of ``url`` from
+    CONCURRENCY threads."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -51,18 +62,23 @@ def hammer(url: str, headers: dict | None = None) -> tuple[float, float, float]:
                 else:
                     errors += 1
 
+    cpu_before = cpu_by_process(stack)
     threads = [threading.Thread(target=client) for _ in range(CONCURRENCY)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    cpu_after = cpu_by_process(stack)
     if errors:
         print(f"  ({errors} non-200 answers from {url})")
     latencies.sort()
+    served = max(1, len(latencies) + errors)
+    cpu = {name: (cpu_after[name] - cpu_before[name]) * 1000 / served for name in cpu_after}
     return (
         len(latencies) / DURATION,
         statistics.median(latencies) * 1000,
         latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        cpu,
     )
 
 
@@ -86,15 +102,22 @@ def main() -> None:
             f"{os.cpu_count()} cores"
         )
         rows = [
-            ("GET /file?format=full", hammer(f"{stack.url}/v1/embeds/{embed_id}/file?format=full", auth)),
-            ("raw S3 GET of the object", hammer(raw_url)),
-            ("GET /v1/tasks/{id} running", hammer(f"{stack.url}/v1/tasks/{running['task_id']}", auth)),
-            ("GET /v1/tasks/{id} completed", hammer(f"{stack.url}/v1/tasks/{task['task_id']}", auth)),
-            ("GET /healthz (bare view)", hammer(f"{stack.url}/healthz")),
+            (
+                "GET /file?format=full",
+                hammer(stack, f"{stack.url}/v1/embeds/{embed_id}/file?format=full", auth),
+            ),
+            ("raw S3 GET of the object", hammer(stack, raw_url)),
+            ("GET /v1/tasks/{id} running", hammer(stack, f"{stack.url}/v1/tasks/{running['task_id']}", auth)),
+            ("GET /v1/tasks/{id} completed", hammer(stack, f"{stack.url}/v1/tasks/{task['task_id']}", auth)),
+            ("GET /healthz (bare view)", hammer(stack, f"{stack.url}/healthz")),
         ]
-        print(f"{'what':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-        for name, (rps, p50, p99) in rows:
-            print(f"{name:<28} {rps:8.1f} {p50:8.1f} {p99:8.1f}")
+        print(
+            f"{'what':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+            "   CPU ms per request: web moto vault clients"
+        )
+        for name, (rps, p50, p99, cpu) in rows:
+            spent = " ".join(f"{cpu[k]:5.1f}" for k in ("web", "moto", "vault", "clients"))
+            print(f"{name:<28} {rps:8.1f} {p50:8.1f} {p99:8.1f}   {spent}")
         file_row, raw_row, running_row, done_row, bare_row = (r[1] for r in rows)
         print(f"file p50 / raw p50 = {file_row[1] / raw_row[1]:.2f}x (target <= 1.2x)")
         print(f"running task rps / bare rps = {running_row[0] / bare_row[0]:.2f}x (target >= 0.7x)")

@@ -25,27 +25,10 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.live_stack import Stack
+from tests.live_stack import Stack, process_cpu_seconds
 
 CLIENTS = int(os.environ.get("CLIENTS", "200"))
 LATENCY = float(os.environ.get("LATENCY", "2"))
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (the worker processes)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pids = [pid]
-    children_file = Path(f"/proc/{pid}/task/{pid}/children")
-    if children_file.exists():
-        pids += [int(p) for p in children_file.read_text().split()]
-    for one in pids:
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 def main() -> None:

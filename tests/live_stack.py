@@ -21,6 +21,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the worker processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    children_file = Path(f"/proc/{pid}/task/{pid}/children")
+    if children_file.exists():
+        pids += [int(p) for p in children_file.read_text().split()]
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -40,21 +57,16 @@ class Stack:
         self.bucket = f"chatfiles-{self.database.replace('_', '-')}"
         self.processes: list[subprocess.Popen] = []
 
-    def _service(self, command: list[str], port: int) -> None:
-        self.processes.append(
-            subprocess.Popen(
-                command,
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+    def _service(self, command: list[str], port: int) -> subprocess.Popen:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
+        self.processes.append(process)
         deadline = time.monotonic() + 30
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return
+                return process
             except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{command[2]} did not start") from None
@@ -63,8 +75,10 @@ class Stack:
     def __enter__(self) -> Stack:
         s3_port, vault_port, web_port = free_port(), free_port(), free_port()
         python = sys.executable
-        self._service([python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)], s3_port)
-        self._service(
+        self.moto = self._service(
+            [python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)], s3_port
+        )
+        self.vault = self._service(
             [python, "-m", "tests.fakes.vault_server", "--port", str(vault_port), "--token", "bench-token"],
             vault_port,
         )
