@@ -5,9 +5,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.utils import timezone
 
-from .api_keys import do_create_api_key
+from .api_keys import do_create_api_key, do_revoke_api_key
 from .deletion import do_delete_account
 from .models import ApiKey, UserPreferences
 
@@ -41,8 +40,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected API keys")
     def revoke(self, request, queryset) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, f"Revoked {count} key(s).")
+        keys = list(queryset.filter(revoked_at__isnull=True))
+        for key in keys:
+            do_revoke_api_key(key)  # also closes the sockets each key opened
+        self.message_user(request, f"Revoked {len(keys)} key(s).")
 
 
 @admin.register(UserPreferences)

@@ -66,6 +66,10 @@ def get_user_for_api_key(raw_key: str) -> tuple[AbstractBaseUser, ApiKey] | None
 
 
 def do_revoke_api_key(api_key: ApiKey) -> None:
+    """Revoke the key: requests with it are refused from now on, and sockets it opened close."""
+    from generation.events import close_user_sockets
+
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        transaction.on_commit(lambda: close_user_sockets(api_key.user_id, api_key_id=api_key.pk))

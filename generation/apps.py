@@ -21,4 +21,4 @@ def _close_sockets_on_logout(sender, request, user, **kwargs) -> None:
     if user is not None and request is not None:
         from .events import close_user_sockets
 
-        close_user_sockets(user.pk, request.session.session_key)
+        close_user_sockets(user.pk, session_key=request.session.session_key)

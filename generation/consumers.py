@@ -116,6 +116,10 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def user_session_ended(self, message: dict) -> None:
         session = self.scope.get("session")
-        ended = message.get("session_key")
-        if ended is None or (session is not None and session.session_key == ended):
+        session_key, api_key_id = message.get("session_key"), message.get("api_key_id")
+        if session_key is None and api_key_id is None:  # the account is gone
             await self.close(code=4401)
+        elif session_key is not None and session is not None and session.session_key == session_key:
+            await self.close(code=4401)  # logged out
+        elif api_key_id is not None and self.scope.get("api_key_id") == api_key_id:
+            await self.close(code=4401)  # its API key was revoked

@@ -21,16 +21,22 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def close_user_sockets(user_id: int, session_key: str | None = None) -> None:
-    """Close the user's open sockets: those of one session (on log-out), or all (account gone).
-    A socket authenticates once, when it connects; this is what ends it afterwards."""
+def close_user_sockets(
+    user_id: int, *, session_key: str | None = None, api_key_id: object = None
+) -> None:
+    """Close the user's open sockets: those of one session (on log-out) or of one API key (on
+    revocation), or all of them (account gone). A socket authenticates once, when it connects;
+    this is what ends it afterwards."""
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {
+        "type": "user.session_ended",
+        "session_key": session_key,
+        "api_key_id": str(api_key_id) if api_key_id is not None else None,
+    }
     try:
-        async_to_sync(layer.group_send)(
-            user_group(user_id), {"type": "user.session_ended", "session_key": session_key}
-        )
+        async_to_sync(layer.group_send)(user_group(user_id), message)
     except Exception:  # the sessions are already gone; the sockets only lose their next event
         logger.warning("generation.events.close_failed", exc_info=True)
 

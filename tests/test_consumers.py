@@ -175,3 +175,54 @@ async def test_an_idle_socket_outlives_the_layers_blocking_pop(alice):
     await sync_to_async(send_to_user)(alice.pk, EMBED_UPDATE, {"embed_id": "late"})
     assert (await comm.receive_json_from(timeout=5))["payload"] == {"embed_id": "late"}
     await comm.disconnect()
+
+
+async def _bearer_socket(key: str, headers: list | None = None) -> tuple[WebsocketCommunicator, bool, int]:
+    from openmates_images.asgi import application
+
+    comm = WebsocketCommunicator(
+        application, "/ws/", headers=[(b"authorization", f"Bearer {key}".encode()), *(headers or [])]
+    )
+    connected, code = await comm.connect()
+    return comm, connected, code
+
+
+@run_async
+async def test_an_api_client_listens_with_its_key_instead_of_polling(alice, bob):
+    """No Origin (not a browser): the key names the user, who gets their events and no one else's."""
+    from accounts.api_keys import do_create_api_key
+
+    key = (await sync_to_async(do_create_api_key)(alice)).raw_key
+    comm, connected, _ = await _bearer_socket(key)
+    assert connected
+    await sync_to_async(send_to_user)(bob.pk, EMBED_UPDATE, {"embed_id": "bobs"})
+    await sync_to_async(send_to_user)(alice.pk, EMBED_UPDATE, {"embed_id": "alices"})
+    assert (await comm.receive_json_from(timeout=5))["payload"] == {"embed_id": "alices"}
+    await comm.disconnect()
+
+
+@run_async
+async def test_a_wrong_key_is_refused_even_beside_a_valid_session(alice):
+    from django.test import Client
+
+    browser = Client()
+    await sync_to_async(browser.force_login)(alice)
+    cookie = (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())
+    for key in ("omi_nope_nope", "not-even-a-key"):
+        _, connected, code = await _bearer_socket(key, [cookie, (b"origin", b"http://localhost")])
+        assert not connected and code == 4401
+
+
+@run_async
+async def test_revoking_a_key_closes_the_sockets_it_opened(alice):
+    from accounts.api_keys import do_create_api_key, do_revoke_api_key
+
+    revoked, kept = [await sync_to_async(do_create_api_key)(alice) for _ in range(2)]
+    revoked_socket, connected, _ = await _bearer_socket(revoked.raw_key)
+    kept_socket, also_connected, _ = await _bearer_socket(kept.raw_key)
+    assert connected and also_connected
+    await sync_to_async(do_revoke_api_key)(revoked.api_key)
+    assert (await revoked_socket.receive_output(timeout=5))["type"] == "websocket.close"
+    await sync_to_async(send_to_user)(alice.pk, EMBED_UPDATE, {"embed_id": "still"})
+    assert (await kept_socket.receive_json_from(timeout=5))["payload"] == {"embed_id": "still"}
+    await kept_socket.disconnect()
