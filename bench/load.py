@@ -2,19 +2,24 @@
 all three formats, against the full stack with real worker processes.
 
 The provider is the offline generator with a fixed latency (``[[sleep:LATENCY]]`` in the prompt:
-the provider double waits, as a remote provider would, without using CPU). Clients poll as a
-well-behaved client does: again after the task's ``eta_seconds`` (between 0.25 s and 2 s).
+the provider double waits, as a remote provider would, without using CPU). Each client is a user
+of its own with an API key; it opens the WebSocket with that key (``Authorization: Bearer``),
+submits over REST and waits for its task's final ``embed_update``, as the README recommends over
+polling. With POLL=1 clients poll ``GET /v1/tasks/{id}`` instead, again after the task's
+``eta_seconds`` (between 0.25 s and 2 s), to show what polling costs.
 Prints throughput, end-to-end p50/p95/p99, jobs lost (must be 0), the CPU each image cost the
 server (web and worker processes, measured from /proc), and the CPU bound (cores ÷ server CPU per
 image) with the ratio achieved. The clients, moto and the Vault double run on the same cores and
 are not counted, so the ratio shows how much of the machine the server could have used.
 
-Run: `.venv/bin/python bench/load.py` (env: CLIENTS=200 LATENCY=2 WEB_WORKERS=2 WORKER_PROCESSES=2
-WORKER_THREADS=16).
+Run: `.venv/bin/python bench/load.py` (env: CLIENTS=200 LATENCY=2 POLL=0 WEB_WORKERS=2
+WORKER_PROCESSES=2 WORKER_THREADS=16).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import statistics
 import sys
@@ -23,18 +28,42 @@ import time
 from pathlib import Path
 
 import requests
+from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.live_stack import Stack, process_cpu_seconds
 
 CLIENTS = int(os.environ.get("CLIENTS", "200"))
 LATENCY = float(os.environ.get("LATENCY", "2"))
+POLL = os.environ.get("POLL", "0") == "1"
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def poll_until_done(session: requests.Session, url: str, task_id: str, auth: dict) -> dict:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        body = session.get(f"{url}/v1/tasks/{task_id}", headers=auth, timeout=60).json()
+        if body["status"] in TERMINAL:
+            return body
+        time.sleep(min(2.0, max(0.25, body.get("eta_seconds") or 0.0)))
+    return body
+
+
+def listen_until_done(socket, task_id: str) -> dict:
+    deadline = time.monotonic() + 600
+    while True:
+        message = json.loads(socket.recv(timeout=max(0.1, deadline - time.monotonic())))
+        payload = message.get("payload") or {}
+        mine = message.get("type") == "embed_update" and payload.get("task_id") == task_id
+        if mine and payload.get("status") in TERMINAL:
+            return payload
 
 
 def main() -> None:
     os.environ.setdefault("WORKER_THREADS", "16")
     with Stack(env={"WORKER_THREADS": os.environ["WORKER_THREADS"]}) as stack:
-        auth = stack.auth_header()
+        keys = stack.api_keys(CLIENTS)
+        socket_url = stack.url.replace("http://", "ws://") + "/ws/"
         server_pids = (stack.web.pid, stack.worker.pid)
         worker_before = process_cpu_seconds(stack.worker.pid)
         server_before = sum(process_cpu_seconds(pid) for pid in server_pids)
@@ -44,8 +73,22 @@ def main() -> None:
         barrier = threading.Barrier(CLIENTS)
 
         def client(index: int) -> None:
+            auth = {"Authorization": f"Bearer {keys[index]}"}
             session = requests.Session()
+            closing = contextlib.ExitStack()
+            try:
+                socket = (
+                    None
+                    if POLL
+                    else closing.enter_context(connect(socket_url, additional_headers=auth, open_timeout=120))
+                )
+            except Exception as exc:  # still meet the others at the barrier, then count it lost
+                socket = exc
             barrier.wait()
+            if isinstance(socket, Exception):
+                with lock:
+                    lost.append(f"{index}: socket {type(socket).__name__} {socket}")
+                return
             start = time.perf_counter()
             try:
                 task = session.post(
@@ -54,14 +97,10 @@ def main() -> None:
                     headers=auth,
                     timeout=60,
                 ).json()
-                deadline = time.monotonic() + 600
-                while time.monotonic() < deadline:
-                    body = session.get(
-                        f"{stack.url}/v1/tasks/{task['task_id']}", headers=auth, timeout=60
-                    ).json()
-                    if body["status"] in {"completed", "failed", "cancelled"}:
-                        break
-                    time.sleep(min(2.0, max(0.25, body.get("eta_seconds") or 0.0)))
+                if socket is None:
+                    body = poll_until_done(session, stack.url, task["task_id"], auth)
+                else:
+                    body = listen_until_done(socket, task["task_id"])
                 if body["status"] != "completed":
                     raise RuntimeError(body["status"])
                 for variant in ("preview", "full", "original"):
@@ -75,7 +114,9 @@ def main() -> None:
                     durations.append(time.perf_counter() - start)
             except Exception as exc:  # a lost job is what this benchmark counts
                 with lock:
-                    lost.append(f"{index}: {exc}")
+                    lost.append(f"{index}: {type(exc).__name__} {exc}")
+            finally:
+                closing.close()
 
         wall_start = time.perf_counter()
         threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
@@ -93,7 +134,8 @@ def main() -> None:
         bound = cores / per_image if per_image else float("inf")
         throughput = done / wall
         print(
-            f"{CLIENTS} clients, provider latency {LATENCY}s, {cores} cores, "
+            f"{CLIENTS} clients ({'polling' if POLL else 'listening on the WebSocket'}), "
+            f"provider latency {LATENCY}s, {cores} cores, "
             f"{stack.web_workers} web processes, "
             f"{stack.worker_processes}x{os.environ['WORKER_THREADS']} worker threads"
         )

@@ -151,6 +151,7 @@ class Stack:
             ],
             cwd=ROOT,
             env=self.env,
+            start_new_session=True,  # stopped as a group: uvicorn's worker processes too
         )
         self.processes.append(self.web)
         self.worker = self.start_worker()
@@ -200,6 +201,24 @@ class Stack:
             os.killpg(self.worker.pid, signal.SIGKILL)
         self.worker.wait(10)
 
+    def api_keys(self, count: int) -> list[str]:
+        """API keys of ``count`` new users (one subprocess for all of them)."""
+        code = (
+            "import django,sys;django.setup();from django.contrib.auth import get_user_model;"
+            "from accounts.api_keys import do_create_api_key;U=get_user_model();"
+            "[print(do_create_api_key(U.objects.create_user(f'load-{sys.argv[1]}-{i}')).raw_key)"
+            " for i in range(int(sys.argv[2]))]"
+        )
+        created = subprocess.run(
+            [sys.executable, "-c", code, uuid.uuid4().hex[:6], str(count)],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return created.stdout.split()
+
     def auth_header(self) -> dict:
         return {"Authorization": f"Bearer {self.api_key}"}
 
@@ -236,14 +255,21 @@ class Stack:
         )
 
     def __exit__(self, *exc) -> None:
+        import contextlib
+        import signal
+
+        # Every process runs in a session of its own: stop each whole group, children included,
+        # and kill what has not stopped after a grace period (an orphaned uvicorn worker would
+        # keep its port and its parent's output pipe open).
         for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
         for process in self.processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(max(0.1, deadline - time.monotonic()))
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         import psycopg
 
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
