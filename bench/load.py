@@ -10,7 +10,8 @@ polling. With POLL=1 clients poll ``GET /v1/tasks/{id}`` instead, again after th
 Prints throughput, end-to-end p50/p95/p99, jobs lost (must be 0), the CPU each image cost the
 server (web and worker processes, measured from /proc), and the CPU bound (cores ÷ server CPU per
 image) with the ratio achieved. The clients, moto and the Vault double run on the same cores and
-are not counted, so the ratio shows how much of the machine the server could have used.
+are not counted, so the ratio shows how much of the machine the server could have used; the last
+line says where the rest of the machine's CPU went.
 
 Run: `.venv/bin/python bench/load.py` (env: CLIENTS=200 LATENCY=2 POLL=0 WEB_WORKERS=2
 WORKER_PROCESSES=2 WORKER_THREADS=16).
@@ -32,6 +33,15 @@ from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.live_stack import Stack, process_cpu_seconds
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """Busy and idle CPU seconds of the whole machine, summed over its cores (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / ticks, idle / ticks
+
 
 CLIENTS = int(os.environ.get("CLIENTS", "200"))
 LATENCY = float(os.environ.get("LATENCY", "2"))
@@ -67,6 +77,10 @@ def main() -> None:
         server_pids = (stack.web.pid, stack.worker.pid)
         worker_before = process_cpu_seconds(stack.worker.pid)
         server_before = sum(process_cpu_seconds(pid) for pid in server_pids)
+        others = (stack.moto.pid, stack.vault.pid)
+        others_before = sum(process_cpu_seconds(pid) for pid in others)
+        clients_before = time.process_time()
+        busy_before, idle_before = machine_cpu_seconds()
         durations: list[float] = []
         lost: list[str] = []
         lock = threading.Lock()
@@ -102,7 +116,9 @@ def main() -> None:
                 else:
                     body = listen_until_done(socket, task["task_id"])
                 if body["status"] != "completed":
-                    raise RuntimeError(body["status"])
+                    raise RuntimeError(
+                        f"{body['task_id']} {body['status']} {body['stage']} attempts={body['attempts']}"
+                    )
                 for variant in ("preview", "full", "original"):
                     response = session.get(
                         f"{stack.url}/v1/embeds/{task['embed_id']}/file?format={variant}",
@@ -127,6 +143,10 @@ def main() -> None:
         wall = time.perf_counter() - wall_start
         worker_cpu = process_cpu_seconds(stack.worker.pid) - worker_before
         cpu = sum(process_cpu_seconds(pid) for pid in server_pids) - server_before
+        others_cpu = sum(process_cpu_seconds(pid) for pid in others) - others_before
+        clients_cpu = time.process_time() - clients_before
+        busy_after, idle_after = machine_cpu_seconds()
+        busy, idle = busy_after - busy_before, idle_after - idle_before
         done = len(durations)
         durations.sort()
         cores = os.cpu_count() or 1
@@ -150,6 +170,12 @@ def main() -> None:
         print(
             f"server CPU per image {per_image * 1000:.0f} ms (workers {worker_ms:.0f} ms) "
             f"-> CPU bound {bound:.2f} images/s; achieved {throughput / bound:.2f} of it (target >= 0.8)"
+        )
+        print(
+            f"machine CPU over the run: {busy / (busy + idle):.0%} busy; of the busy time, server "
+            f"{cpu / busy:.0%}, clients {clients_cpu / busy:.0%}, moto S3 + Vault double "
+            f"{others_cpu / busy:.0%}, rest (PostgreSQL, Redis, system) "
+            f"{max(0.0, busy - cpu - clients_cpu - others_cpu) / busy:.0%}"
         )
         for line in lost[:10]:
             print("lost:", line)

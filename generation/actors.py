@@ -2,7 +2,8 @@
 
 Actor names are stable (``generation.<verb>_<noun>``) because queued messages name them.
 Retries are decided by the runner, which knows the error and re-enqueues with a delay, so the
-actors themselves never retry blindly (a blind retry could charge the provider twice).
+actors themselves never retry blindly (a blind retry could charge the provider twice). The one
+exception is a task that could not even be claimed: nothing was done, so its message is retried.
 """
 
 from __future__ import annotations
@@ -16,10 +17,23 @@ from .conf import conf
 TASK_TIME_LIMIT_MS = 45 * 60 * 1000
 
 
+# Deliveries of a message whose task could not be claimed; past them, the reaper re-sends it.
+CLAIM_RETRIES = 8
+
+
+def retry_unclaimed(retries: int, exception: BaseException) -> bool:
+    """Retry a message only when the database was out of reach before its task was claimed."""
+    from .pipeline.runner import NotClaimed
+
+    return isinstance(exception, NotClaimed) and retries < CLAIM_RETRIES
+
+
 @dramatiq.actor(
     actor_name="generation.run_task",
     queue_name=conf().QUEUE,
-    max_retries=0,
+    retry_when=retry_unclaimed,
+    min_backoff=conf().RETRY_MIN_BACKOFF_MS,
+    max_backoff=conf().RETRY_MAX_BACKOFF_MS,
     time_limit=TASK_TIME_LIMIT_MS,
 )
 def run_task(task_id: str) -> None:

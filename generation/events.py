@@ -21,9 +21,7 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def close_user_sockets(
-    user_id: int, *, session_key: str | None = None, api_key_id: object = None
-) -> None:
+def close_user_sockets(user_id: int, *, session_key: str | None = None, api_key_id: object = None) -> None:
     """Close the user's open sockets: those of one session (on log-out) or of one API key (on
     revocation), or all of them (account gone). A socket authenticates once, when it connects;
     this is what ends it afterwards."""

@@ -30,7 +30,7 @@ def _flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _database_from_url(url: str) -> dict:
+def _database_from_url(url: str, *, worker_threads: int) -> dict:
     """Parse ``postgres://user:pass@host:port/name`` or ``sqlite:///path`` into a DATABASES entry."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
@@ -42,9 +42,11 @@ def _database_from_url(url: str) -> dict:
     options: dict = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
     # Under ASGI every request runs in a thread of its own, so per-thread persistent connections
     # would pile up to max_connections: a process-wide pool instead (Django's psycopg pool).
+    # A worker thread holds its connection for the whole task, so a worker process needs at
+    # least one per thread (plus the reaper's) or its threads time out waiting for one.
     options["pool"] = {
         "min_size": 1,
-        "max_size": int(env("DATABASE_POOL_SIZE", "10")),
+        "max_size": int(env("DATABASE_POOL_SIZE", str(max(10, worker_threads + 2)))),
         "timeout": float(env("DATABASE_POOL_TIMEOUT", "10")),
     }
     return {
@@ -127,8 +129,9 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env("DATABASE_URL", "")
+WORKER_THREADS = int(env("WORKER_THREADS", "2"))  # per worker process; sizes its database pool too
 DATABASES = {
-    "default": _database_from_url(DATABASE_URL)
+    "default": _database_from_url(DATABASE_URL, worker_threads=WORKER_THREADS)
     if DATABASE_URL
     else {
         "ENGINE": "django.db.backends.sqlite3",
@@ -249,7 +252,7 @@ GENERATION = {
     "STALE_TASK_SECONDS": int(env("STALE_TASK_SECONDS", "900")),
     "REAPER_INTERVAL_SECONDS": float(env("REAPER_INTERVAL_SECONDS", "60")),
     "INPROCESS_WORKERS": not REDIS_URL,
-    "WORKER_THREADS": int(env("WORKER_THREADS", "2")),
+    "WORKER_THREADS": WORKER_THREADS,
     "RATE_LIMIT_PER_MINUTE": int(env("GENERATION_RATE_LIMIT_PER_MINUTE", "30")),
     "MAX_CONCURRENT_PER_USER": int(env("GENERATION_MAX_CONCURRENT_PER_USER", "8")),
     "GOOGLE_API_KEY": env("GOOGLE_API_KEY", ""),

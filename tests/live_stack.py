@@ -185,11 +185,20 @@ class Stack:
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log("worker"),
             start_new_session=True,
         )
         self.processes.append(process)
         return process
+
+    def _log(self, name: str):
+        """Where a process's stderr goes: a file under STACK_LOG_DIR when set (to read after a
+        benchmark), else nowhere (the tests assert on behaviour, not on log lines)."""
+        log_dir = os.environ.get("STACK_LOG_DIR")
+        if not log_dir:
+            return subprocess.DEVNULL
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        return open(Path(log_dir) / f"{name}.log", "ab")  # the child process writes to it
 
     def kill_worker(self) -> None:
         """SIGKILL every worker process, mid-whatever it was doing."""

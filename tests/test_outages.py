@@ -177,3 +177,31 @@ def test_dropped_database_connections_cost_a_retry_not_a_job():
         assert statuses[-1] == 200
         done = [stack.wait_for(task["task_id"], timeout=90) for task in tasks]
         assert [d["status"] for d in done] == ["completed"] * len(tasks), done
+
+
+@pytest.mark.xdist_group("browser")
+def test_a_worker_short_of_database_connections_retries_the_claim_instead_of_dropping_the_job():
+    """More worker threads than pooled connections: a thread that cannot get one in time has done
+    nothing yet, so its message is delivered again (with backoff) rather than dropped, which left
+    the task ``queued`` until the reaper's deadline (15 minutes by default)."""
+    env = {
+        "WORKER_THREADS": "4",
+        "DATABASE_POOL_SIZE": "1",
+        "DATABASE_POOL_TIMEOUT": "0.3",
+        "GENERATION_RETRY_MIN_BACKOFF_MS": "200",
+        "GENERATION_RETRY_MAX_BACKOFF_MS": "2000",
+    }
+    with Stack(web_workers=1, worker_processes=1, env=env) as stack:
+        auth = stack.auth_header()
+        tasks = [
+            requests.post(
+                f"{stack.url}/v1/apps/images/generate",
+                json={"prompt": f"short of connections {i} [[sleep:1]]"},
+                headers=auth,
+                timeout=30,
+            ).json()
+            for i in range(4)
+        ]
+        done = [stack.wait_for(task["task_id"], timeout=60) for task in tasks]
+        assert [d["status"] for d in done] == ["completed"] * len(tasks), done
+        assert max(d["attempts"] for d in done) == 1  # retried deliveries, not retried attempts

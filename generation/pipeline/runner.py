@@ -151,8 +151,17 @@ def _claim(task_id: str) -> Task | None:
         return task
 
 
+class NotClaimed(Exception):
+    """The database could not be reached to claim the task. Nothing was done, so delivering the
+    message again is safe: the actor retries exactly this, with backoff."""
+
+
 def run_task(task_id: str) -> None:
-    task = _claim(task_id)
+    try:
+        task = _claim(task_id)
+    except DatabaseError as exc:  # e.g. no pooled connection free in time, or the database restarting
+        logger.warning("generation.task.not_claimed task=%s error=%s", task_id, type(exc).__name__)
+        raise NotClaimed(task_id) from exc
     if task is None:
         return
     started = time.monotonic()
@@ -348,25 +357,7 @@ def _finish(task: Task, opened: sealing.OpenEmbed, content: dict, *, files: dict
         embed = opened.embed
         embed.status = Embed.Status.FINISHED
         embed.save(update_fields=["encrypted_content", "status", "stored_bytes", "updated_at"])
-        task.status = Task.Status.COMPLETED
-        task.progress = 100
-        task.stage = "done"
-        task.queue_position = None
-        task.error_code = task.error_message = ""
-        task.finished_at = timezone.now()
-        task.cleanup_pending = True
-        task.save(
-            update_fields=[
-                "status",
-                "progress",
-                "stage",
-                "queue_position",
-                "error_code",
-                "error_message",
-                "finished_at",
-                "cleanup_pending",
-            ]
-        )
+        task.save_end(Task.Status.COMPLETED, stage="done")
         notify_task(task, embed_status=embed.status, files=files)
         schedule_webhook(task)
     _crash_point(task, content, "finished")  # completed; its working objects not yet deleted
@@ -450,24 +441,7 @@ def _end(task: Task, status: str, code: str, message: str, detail: str | None = 
     with transaction.atomic():
         locked = Task.objects.select_for_update().select_related("embed").get(pk=task.pk)
         if not locked.is_terminal:
-            locked.status = status
-            locked.error_code = code
-            locked.error_message = message
-            locked.stage = status
-            locked.queue_position = None
-            locked.finished_at = timezone.now()
-            locked.cleanup_pending = True
-            locked.save(
-                update_fields=[
-                    "status",
-                    "error_code",
-                    "error_message",
-                    "stage",
-                    "queue_position",
-                    "finished_at",
-                    "cleanup_pending",
-                ]
-            )
+            locked.save_end(status, stage=status, error_code=code, error_message=message)
             Embed.objects.filter(pk=locked.embed_id).update(
                 status=Embed.Status.ERROR, updated_at=timezone.now()
             )
