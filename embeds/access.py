@@ -23,10 +23,10 @@ def parse_uuid(value: object, *, field: str | None = None, not_found: bool = Tru
 
 def access_embed(user: AbstractBaseUser, embed_id: object, *, field: str | None = None) -> Embed:
     """The user's embed, or 404 (also for malformed ids and other users' embeds)."""
-    embed = Embed.objects.filter(pk=parse_uuid(embed_id, field=field), owner=user).first()
-    if embed is None:
-        raise ApiError("not_found", "Not found.", field=field, status_code=404)
-    return embed
+    try:  # get(), not first(): a lookup by primary key needs no ORDER BY
+        return Embed.objects.get(pk=parse_uuid(embed_id, field=field), owner=user)
+    except Embed.DoesNotExist:
+        raise ApiError("not_found", "Not found.", field=field, status_code=404) from None
 
 
 def access_finished_image(user: AbstractBaseUser, embed_id: object, *, field: str | None = None) -> Embed:

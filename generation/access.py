@@ -9,7 +9,7 @@ from .models import Task
 
 
 def access_task(user, task_id: object) -> Task:
-    task = Task.objects.select_related("embed").filter(pk=parse_uuid(task_id), owner=user).first()
-    if task is None:
-        raise ApiError("not_found", "Not found.", status_code=404)
-    return task
+    try:  # get(), not first(): a lookup by primary key needs no ORDER BY (compiling one costs)
+        return Task.objects.select_related("embed").get(pk=parse_uuid(task_id), owner=user)
+    except Task.DoesNotExist:
+        raise ApiError("not_found", "Not found.", status_code=404) from None
