@@ -48,7 +48,8 @@ def task_payload(task: Task, *, embed_status: str | None = None, files: dict | N
         "started_at": _iso(task.started_at),
         "finished_at": _iso(task.finished_at),
         "attempts": task.attempts,
-        "cost_usd": str(task.cost_usd) if task.cost_usd is not None else None,
+        # Always four decimals, as stored: a fresh task holds the registry's Decimal("0.134").
+        "cost_usd": f"{task.cost_usd:.4f}" if task.cost_usd is not None else None,
         "error": {"code": task.error_code, "message": task.error_message} if task.error_code else None,
         "files": public_files(files) if task.status == Task.Status.COMPLETED else None,
     }

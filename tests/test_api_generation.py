@@ -351,6 +351,7 @@ def test_rate_limit_and_concurrency_cap_answer_429_with_retry_after(alice_api, b
 
 def test_cost_is_recorded_in_task_and_content(alice_api, worker):
     body = _generate(alice_api).json()
+    assert body["cost_usd"] == "0.0000"  # the 202 says it the way every later read does
     done = wait_for_task(alice_api, body["task_id"])
     assert done["cost_usd"] == "0.0000"
     assert alice_api.get(f"/v1/embeds/{body['embed_id']}/content").json()["cost_usd"] == "0.0000"
