@@ -50,10 +50,41 @@ def _decode_error(exc: imaging.InvalidImage, field: str = "file") -> ApiError:
     return ApiError(exc.code, exc.message, field=field)
 
 
-def do_create_upload_embed(owner: AbstractBaseUser, data: bytes, *, file_name: str) -> Embed:
-    """An uploaded image becomes a finished embed: metadata stripped, three formats, encrypted."""
+def is_ai_made(content: dict) -> bool:
+    """Whether an image embed shows AI-made pixels: generated, AI-edited, or derived (cropped,
+    drawn on) from such an image, which then carries the label it inherited."""
+    return content.get("source") in AI_SOURCES or bool(content.get("ai_label"))
+
+
+def inherited_label(source_content: dict, *, composite: bool = False) -> dict | None:
+    """The AI label an image derived from ``source_content`` must keep (None if it is not AI-made):
+    the exact label the source was given, marked composite when people's marks were added."""
+    if not is_ai_made(source_content):
+        return None
+    label = source_content.get("ai_label") or {
+        "model_name": source_content.get("model"),
+        "model_version": (source_content.get("provider") or {}).get("model_version"),
+        "prompt": source_content.get("prompt"),
+        "composite": bool(source_content.get("composite")),
+    }
+    return {**label, "composite": True} if composite else label
+
+
+def do_create_upload_embed(
+    owner: AbstractBaseUser, data: bytes, *, file_name: str, derived_from: Embed | None = None
+) -> Embed:
+    """An uploaded image becomes a finished embed: metadata stripped, three formats, encrypted.
+
+    ``derived_from`` names the user's image this one was drawn on (the web UI's "Ask about this"):
+    a drawing over an AI image stays labelled as AI-made, as a composite, with ``c2pa.edited``."""
+    source_content = sealing.open_embed(derived_from).content() if derived_from else {}
+    label = inherited_label(source_content, composite=True)
     try:
-        renditions = imaging.render_upload(data)
+        if label:
+            clean = imaging.clean_image_bytes(data)  # nothing of the uploaded file but its pixels
+            renditions = imaging.render_generated(clean, imaging.AiLabel(**label, actions=("c2pa.edited",)))
+        else:
+            renditions = imaging.render_upload(data)
     except imaging.InvalidImage as exc:
         raise _decode_error(exc) from exc
     content = {
@@ -63,7 +94,11 @@ def do_create_upload_embed(owner: AbstractBaseUser, data: bytes, *, file_name: s
         "uploaded_at": timezone.now().isoformat(),
         "files": None,
     }
-    embed = _store_new_image(owner, renditions, content)
+    if derived_from:
+        content.update(derived_from=str(derived_from.id), ai_label=label)
+        if label:
+            content.update(prompt=source_content.get("prompt"), model=source_content.get("model"))
+    embed = _store_new_image(owner, renditions, content, derived_from=derived_from)
     logger.info("embeds.upload.created embed=%s", embed.id)
     return embed
 
@@ -76,18 +111,12 @@ def do_crop_embed(owner: AbstractBaseUser, source: Embed, box: tuple[int, int, i
     source_content = opened_source.content()
     try:
         cropped = imaging.crop_to_png(opened_source.load_file("original"), box)
-        if source_content.get("source") in AI_SOURCES or source_content.get("ai_label"):
-            label = source_content.get("ai_label") or {
-                "model_name": source_content.get("model"),
-                "model_version": (source_content.get("provider") or {}).get("model_version"),
-                "prompt": source_content.get("prompt"),
-                "composite": bool(source_content.get("composite")),
-            }
+        label = inherited_label(source_content)
+        if label:
             renditions = imaging.render_generated(
                 cropped, imaging.AiLabel(**label, actions=("c2pa.cropped",))
             )
         else:
-            label = None
             renditions = imaging.render_upload(cropped)
     except imaging.InvalidImage as exc:
         raise _decode_error(exc, field="rect") from exc

@@ -80,6 +80,9 @@ class EmbedContentSerializer(serializers.Serializer):
     files = FilesSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
     source = serializers.CharField(required=False)
+    ai_made = serializers.BooleanField(
+        required=False, help_text="Images only: AI-made, or derived from an AI-made image (and labelled so)."
+    )
     prompt = serializers.CharField(required=False, allow_null=True)
     model = serializers.CharField(required=False, allow_null=True)
     model_label = serializers.CharField(required=False)

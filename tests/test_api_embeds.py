@@ -137,6 +137,52 @@ def test_crop_of_generated_image_stays_labelled(alice_api, worker):
     assert [a["action"] for a in source_report["full"]["actions"]] == ["c2pa.created"]
 
 
+def test_a_drawing_over_an_ai_image_stays_labelled_as_ai_made(alice_api, bob_api, worker, tmp_path):
+    """The web UI's "Ask about this" uploads the annotated picture with ``derived_from``: it must not
+    launder an AI image into an unlabelled upload."""
+    from tests.test_imaging import exiftool
+
+    task = alice_api.post("/v1/apps/images/generate", {"prompt": "lighthouse"}, format="json").json()
+    done = wait_for_task(alice_api, task["task_id"])
+    drawing = _png(size=(640, 480), color=(10, 120, 200))
+    body = {"file": _named(drawing, "annotated.png"), "derived_from": done["embed_id"]}
+    response = alice_api.post("/v1/embeds/upload", body, format="multipart")
+    assert response.status_code == 201, response.content
+    annotated = response.json()
+    assert annotated["ai_made"] is True and annotated["source"] == "upload"
+    assert annotated["derived_from"] == done["embed_id"] and annotated["prompt"] == "lighthouse"
+    for variant in ("original", "full", "preview"):
+        data = alice_api.get(f"/v1/embeds/{annotated['embed_id']}/file?format={variant}").content
+        tags = exiftool(data, tmp_path)
+        assert tags["XMP-iptcExt:DigitalSourceType"].endswith("/compositeWithTrainedAlgorithmicMedia"), (
+            variant
+        )
+    report = alice_api.get(f"/v1/embeds/{annotated['embed_id']}/provenance").json()["renditions"]
+    for variant, one in report.items():
+        assert one["state"] == "Trusted", variant
+        assert [a["action"] for a in one["actions"]] == ["c2pa.created", "c2pa.edited"]
+    # A drawing over a plain photo stays a plain upload; someone else's image cannot be named.
+    photo = _upload(alice_api, _png()).json()
+    plain = alice_api.post(
+        "/v1/embeds/upload",
+        {"file": _named(drawing, "a.png"), "derived_from": photo["embed_id"]},
+        format="multipart",
+    ).json()
+    assert plain["ai_made"] is False and plain["derived_from"] == photo["embed_id"]
+    assert (
+        b"AlgorithmicMedia"
+        not in alice_api.get(f"/v1/embeds/{plain['embed_id']}/file?format=original").content
+    )
+    foreign = bob_api.post(
+        "/v1/embeds/upload",
+        {"file": _named(drawing, "b.png"), "derived_from": done["embed_id"]},
+        format="multipart",
+    )
+    assert foreign.status_code == 404 and foreign.json()["error"]["field"] == "derived_from"
+    assert alice_api.get(f"/v1/embeds/{done['embed_id']}/content").json()["ai_made"] is True
+    assert photo["ai_made"] is False
+
+
 @pytest.mark.parametrize(
     ("rect", "field"),
     [

@@ -374,6 +374,9 @@ def test_fullscreen_info_keys_crop_draw_and_mark(page, context):
     scale = drawn.width / overlay["width"]
     red = drawn.getpixel((int(40 * scale), int(100 * scale)))  # on the rectangle's left edge
     assert red[0] > 200 and red[1] < 120, (red, overlay, drawn.size)
+    assert b"compositeWithTrainedAlgorithmicMedia" in annotated  # still labelled as AI-made
+    attached_card = page.locator("[data-testid=attachments] [data-testid=image-embed-preview]")
+    assert attached_card.locator("[data-testid=ai-badge]").count() == 1
     page.click("[data-testid=attachments] .remove")
 
     # Mark to edit: a mask at the original's size -> an edit task -> a new embed in the chat.

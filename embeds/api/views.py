@@ -20,7 +20,7 @@ from openmates_images.schema import EmbedContentSerializer, errors
 
 from .. import imaging, sealing
 from ..access import access_embed, access_finished_image
-from ..actions import do_create_upload_embed, do_crop_embed, do_delete_embed
+from ..actions import do_create_upload_embed, do_crop_embed, do_delete_embed, is_ai_made
 from ..conf import conf
 from ..models import Embed
 
@@ -108,6 +108,8 @@ def content_payload(embed: Embed, content: dict | None) -> dict:
         files=public_files((content or {}).get("files")),
         created_at=embed.created_at.isoformat().replace("+00:00", "Z"),
     )
+    if embed.type == Embed.Type.IMAGE:
+        body["ai_made"] = is_ai_made(content or {})
     if content and content.get("provider", {}).get("model_version"):
         body["model_version"] = content["provider"]["model_version"]
     task = embed.tasks.order_by("-created_at").first()
@@ -161,6 +163,10 @@ def read_upload(request: Request) -> tuple[bytes, str]:
 
 class UploadInputSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)
+    derived_from = serializers.UUIDField(
+        required=False,
+        help_text="Your image this one was drawn on: a drawing over an AI image stays labelled AI-made.",
+    )
 
 
 class EmbedUploadView(APIView):
@@ -172,7 +178,9 @@ class EmbedUploadView(APIView):
     )
     def post(self, request: Request) -> Response:
         data, name = read_upload(request)
-        embed = do_create_upload_embed(request.user, data, file_name=name)
+        source_id = request.data.get("derived_from")
+        source = access_finished_image(request.user, source_id, field="derived_from") if source_id else None
+        embed = do_create_upload_embed(request.user, data, file_name=name, derived_from=source)
         return Response(
             content_payload(embed, sealing.open_embed(embed).content()), status=status.HTTP_201_CREATED
         )

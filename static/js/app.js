@@ -422,7 +422,8 @@ configureViewer({
     .filter((id, index, all) => all.indexOf(id) === index),
   actions: {
     addEmbedMessage: (embedId, text) => run(() => postExchange(text, embedId)),
-    attachBlob: (blob, name) => attachFiles([new File([blob], name, { type: blob.type })]).then(() => input.focus()),
+    attachBlob: (blob, name, derivedFrom) =>
+      attachFiles([new File([blob], name, { type: blob.type })], derivedFrom).then(() => input.focus()),
     edit: (embedId, prompt, mask) => run(async () => {
       const task = await api("/v1/apps/images/edit", { method: "POST", json: { embed_id: embedId, prompt, mask } });
       await postExchange(`Edit: ${prompt}`, task.embed_id, task);
@@ -449,7 +450,7 @@ function clearAttachments() {
   attachmentsBox.replaceChildren();
 }
 
-async function attachFiles(files) {
+async function attachFiles(files, derivedFrom = null) {
   for (const file of files) {
     if (!file.type.startsWith("image/")) { showError(`${file.name} is not an image.`); continue; }
     const chip = document.createElement("div");
@@ -459,6 +460,7 @@ async function attachFiles(files) {
     try {
       const form = new FormData();
       form.append("file", file, file.name);
+      if (derivedFrom) form.append("derived_from", derivedFrom);
       const content = await api("/v1/embeds/upload", { method: "POST", form });
       const remove = document.createElement("button");
       remove.type = "button";

@@ -251,7 +251,7 @@ function renderError(node, content, task) {
 function renderImage(node, content, justFinished) {
   const preview = content.files?.preview || { width: 600, height: 400 };
   sizeCard(node, preview.width, preview.height);
-  const isAi = AI_SOURCES.has(content.source) || (content.source === "crop" && content.prompt);
+  const isAi = Boolean(content.ai_made);
   const img = el("img", { src: fileUrl(content.embed_id, "preview"), loading: "lazy", decoding: "async",
                           width: String(preview.width), height: String(preview.height),
                           alt: content.prompt || content.file_name || "Image" });
@@ -263,7 +263,7 @@ function renderImage(node, content, justFinished) {
     setTimeout(() => badge.classList.add("faded"), justFinished ? 4000 : 0);
   }
   const children = [frame];
-  if (isAi && content.source !== "crop") {
+  if (AI_SOURCES.has(content.source)) {  // made by a provider: it can be reported and regenerated
     const note = el("div", { class: "safety-note", "data-testid": "safety-note" },
       el("span", { text: "AI images can contain artifacts: check details before publishing." }),
       el("button", { type: "button", class: "linklike", "data-testid": "report-regenerate", text: "Report problem / Regenerate",

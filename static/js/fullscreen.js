@@ -371,8 +371,9 @@ async function flatten({ mask = false } = {}) {
 async function ask() {
   const canvas = await flatten();
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  const drawnOn = current.id;  // sent along, so a drawing over an AI image stays labelled AI-made
   closeViewer();
-  await actions.attachBlob(blob, "annotated.png");
+  await actions.attachBlob(blob, "annotated.png", drawnOn);
 }
 
 async function sendEdit() {
