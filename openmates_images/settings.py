@@ -294,11 +294,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Generate, store and edit images as encrypted embeds.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    # The docs pages load their JavaScript from our static files, not a CDN: they work offline
-    # and make no third-party requests.
+    # The docs page loads its JavaScript from our static files, not a CDN: it works offline and
+    # makes no third-party requests. (No Redoc page: its bundle fetches fonts and a logo from
+    # third parties.)
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
 }
 
 SESSION_COOKIE_HTTPONLY = True

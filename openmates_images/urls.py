@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from embeds.api.views import shared_image
 
@@ -16,7 +16,6 @@ urlpatterns = [
     path("shared/<str:token>", shared_image, name="shared-image"),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
-    path("v1/redoc", SpectacularRedocView.as_view(url_name="openapi"), name="api-redoc"),
     path("v1/", include("embeds.api.urls")),
     path("v1/", include("generation.api.urls")),
     path("v1/", include("chats.api_urls")),
