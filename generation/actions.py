@@ -21,6 +21,7 @@ from django.utils.crypto import salted_hmac
 
 from embeds import sealing
 from embeds.models import Embed
+from embeds.storage import ObjectMissing
 from openmates_images.errors import ApiError
 
 from .conf import conf
@@ -309,23 +310,51 @@ def check_create_reverse_search(
 REPORT_REASONS = ("artifacts", "wrong_content", "offensive", "other")
 
 
-def do_report_image(user: AbstractBaseUser, embed: Embed, *, reason: str, regenerate: bool) -> Task | None:
-    """Record a problem report; optionally start a new generation with the same request."""
-    from .models import ImageReport
+def _request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
+    """The request that made ``embed``, to run once more: a generation with its prompt, or an edit
+    of the same source with the same prompt and mask. Crops and drawings were not made by a
+    provider, so there is nothing to run again."""
     from .registry import default_model, find_model
 
-    report = ImageReport.objects.create(owner=user, embed=embed, reason=reason)
-    if not regenerate:
-        return None
-    content = sealing.open_embed(embed).content()
-    if not content.get("prompt"):
-        raise ApiError("invalid_value", "This image has no prompt to generate again.", field="regenerate")
-    params = GenerationParams(
+    opened = sealing.open_embed(embed)
+    content = opened.content()
+    kind = {"generated": Task.Kind.GENERATE, "edit": Task.Kind.EDIT}.get(content.get("source"))
+    if kind is None or not content.get("prompt"):
+        raise ApiError(
+            "invalid_value", "Only generated or AI-edited images can be generated again.", field="regenerate"
+        )
+    source = mask = None
+    if kind == Task.Kind.EDIT:
+        source = Embed.objects.filter(pk=content.get("derived_from"), owner=user).first()
+        if source is None or source.status != Embed.Status.FINISHED:
+            raise ApiError(
+                "invalid_value", "The image this edit was made from no longer exists.", field="regenerate"
+            )
+        try:
+            mask = opened.load_file("mask")
+        except ObjectMissing:  # an edit without a mask, or made before masks were kept
+            mask = None
+    return GenerationParams(
         prompt=content["prompt"],
         aspect_ratio=content.get("aspect_ratio") or "1:1",
         model=find_model(content.get("model") or "") or default_model(),
         image_size=content.get("image_size") or "1K",
+        kind=kind,
+        source=source,
+        mask=mask,
+        composite=bool(content.get("composite")),
     )
-    task, _ = check_create_generation(user, params)
-    ImageReport.objects.filter(pk=report.pk).update(regenerated_task=task)
+
+
+def do_report_image(user: AbstractBaseUser, embed: Embed, *, reason: str, regenerate: bool) -> Task | None:
+    """Record a problem report; optionally make the image again from the same request."""
+    from .models import ImageReport
+
+    params = _request_again(user, embed) if regenerate else None
+    with transaction.atomic():  # a refused regeneration (rate limit…) records no report either
+        report = ImageReport.objects.create(owner=user, embed=embed, reason=reason)
+        if params is None:
+            return None
+        task, _ = check_create_generation(user, params)
+        ImageReport.objects.filter(pk=report.pk).update(regenerated_task=task)
     return task

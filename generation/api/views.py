@@ -276,7 +276,7 @@ class ReverseSearchView(APIView):
 
 
 class ReportInputSerializer(StrictInputSerializer):
-    reason = serializers.ChoiceField(choices=REPORT_REASONS, default="artifacts")
+    reason = serializers.ChoiceField(choices=REPORT_REASONS)
     regenerate = serializers.BooleanField(default=False)
 
 

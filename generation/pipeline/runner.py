@@ -366,10 +366,12 @@ def _finish(task: Task, opened: sealing.OpenEmbed, content: dict, *, files: dict
 
 
 def working_variants(task: Task) -> tuple[str, ...]:
-    """Objects a task needs only while it runs. A failed edit keeps its mask (encrypted, and
-    deleted with its embed) so that staff can retry it; a failed or cancelled task keeps no image."""
+    """Objects a task needs only while it runs. An edit keeps its mask (encrypted, and deleted
+    with its embed) unless it was cancelled: staff can retry a failed edit, and the user can have
+    a finished one made again ("Report problem / Regenerate"). A failed or cancelled task keeps
+    no image."""
     variants: tuple[str, ...] = (STAGING, shared_links.shared_variant(task.id))
-    if task.status != Task.Status.FAILED:
+    if task.status == Task.Status.CANCELLED:
         variants += ("mask",)
     if task.status != Task.Status.COMPLETED:
         variants += sealing.FILE_VARIANTS
