@@ -53,6 +53,13 @@ class MessageInputSerializer(StrictInputSerializer):
         "a regeneration) shown on the assistant's side.",
     )
 
+    def validate(self, attrs: dict) -> dict:
+        if not attrs["text"].strip() and not attrs["embed_ids"]:
+            raise serializers.ValidationError(
+                {"text": serializers.ErrorDetail("Write something or attach an image.", code="blank")}
+            )
+        return attrs
+
 
 class ChatsView(APIView):
     @extend_schema(responses={200: ChatSerializer(many=True), **errors(401)})

@@ -39,7 +39,7 @@ def access_finished_image(user: AbstractBaseUser, embed_id: object, *, field: st
             "embed_not_ready",
             "The image is still being processed."
             if embed.status == Embed.Status.PROCESSING
-            else "The image failed.",
+            else "The image was not made: it failed or was cancelled.",
             field=field,
             status_code=409,
         )

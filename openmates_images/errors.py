@@ -77,6 +77,9 @@ _VALIDATION_CODES = {
     "max_length": "value_too_long",
     "min_length": "invalid_value",
     "invalid_choice": "invalid_value",
+    "invalid": "invalid_value",
+    "min_value": "invalid_value",
+    "max_value": "invalid_value",
     "unknown_field": "unknown_field",
 }
 
