@@ -88,6 +88,10 @@ def test_bad_message_input(alice_api):
     assert response.status_code == 400
     response = alice_api.post(f"/v1/chats/{chat['chat_id']}/messages", {"txt": "typo"}, format="json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_field"
+    for empty in ({}, {"text": "  ", "embed_ids": []}):  # nothing to show: refused, not stored
+        response = alice_api.post(f"/v1/chats/{chat['chat_id']}/messages", empty, format="json")
+        assert response.status_code == 400 and response.json()["error"]["field"] == "text", response.content
+    assert alice_api.get(f"/v1/chats/{chat['chat_id']}/messages").json() == []
 
 
 def test_assistant_role_for_results(alice_api):

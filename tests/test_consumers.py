@@ -96,7 +96,7 @@ async def test_bad_requests_and_other_users_ids_answer_errors(alice, bob):
         ({"type": "generate", "prompt": ""}, "invalid_value"),
         ({"type": "generate", "prompt": "x", "aspect_ratio": "7:1"}, "invalid_value"),
         ({"type": "generate", "prompt": "x", "chat_id": "00000000-0000-0000-0000-000000000000"}, "not_found"),
-        ({"type": "dance"}, "invalid_request"),
+        ({"type": "dance"}, "invalid_value"),  # as REST says of a value it does not know
     ):
         await comm.send_json_to({**message, "request_id": "q"})
         reply = await comm.receive_json_from(timeout=10)

@@ -244,8 +244,12 @@ function renderError(node, content, task) {
       el("div", { class: "gen-meta" },
         el("p", { class: "prompt", text: content.prompt || content.file_name || "" }),
         el("p", { class: "error", "data-testid": "embed-error", text: error.message }),
-        content.prompt ? el("button", { type: "button", "data-testid": "retry", text: "Retry",
-                                        onclick: (e) => { e.stopPropagation(); hooks.retry(content); } }) : null)));
+        // Retry generates from the prompt: right for a generation, wrong for an edit (which would
+        // become a new picture of its instruction), so a failed edit is redone from the viewer.
+        content.source === "generated" && content.prompt
+          ? el("button", { type: "button", "data-testid": "retry", text: "Retry",
+                           onclick: (e) => { e.stopPropagation(); hooks.retry(content); } })
+          : null)));
 }
 
 function renderImage(node, content, justFinished) {
