@@ -673,7 +673,7 @@ def test_phone_chat_switcher_viewer_and_layout(browser, context, stack):
     width = page.viewport_size["width"]
     for action in ("download-full", "download-original", "crop-tool", "draw-tool", "mark-tool"):
         box = page.locator(f"[data-testid={action}]").bounding_box()  # none scrolled out of sight
-        assert box and 0 <= box["x"] and box["x"] + box["width"] <= width, (action, box)
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (action, box)
     assert page.locator("[data-testid=fullscreen-next]").is_visible()
     assert page.locator("[data-testid=fullscreen-prev]").is_visible()
     position = page.inner_text("[data-testid=fullscreen-position]")
