@@ -312,8 +312,6 @@ def _generate(
     }
     renditions = imaging.render_generated(image, label)
     _crash_point(task, content, "encoded")
-    if is_cancelled():
-        raise Cancelled()
 
     # 3. Encrypt and store (names derived from the embed id: a retry overwrites). A task that
     # ended meanwhile (cancelled, or finished by another delivery) must not have its files
