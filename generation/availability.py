@@ -21,7 +21,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -114,17 +113,17 @@ def mark_missing(provider_model: str, reason: str) -> None:
 
 
 def _is_private_host(host: str) -> bool:
-    """True for loopback, private, link-local and unresolvable hosts ("localhost", 10.x, ::1…)."""
+    """True for loopback, private and link-local addresses and for local names ("localhost",
+    "*.local", "*.internal", a bare name). Public-looking names are not resolved: a name that
+    resolves to a private address inside a split-horizon network may still be public outside."""
+    host = host.lower().strip("[]")
     if not host:
         return True
     try:
-        addresses = {ipaddress.ip_address(host)}
+        address = ipaddress.ip_address(host)
     except ValueError:
-        try:
-            addresses = {ipaddress.ip_address(info[4][0]) for info in socket.getaddrinfo(host, None)}
-        except (OSError, ValueError):
-            return True
-    return any(a.is_loopback or a.is_private or a.is_link_local or a.is_unspecified for a in addresses)
+        return "." not in host or host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa"))
+    return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
 
 
 def _unreachable_public_url(provider_base_url: str, who: str) -> str | None:
@@ -171,6 +170,37 @@ def model_status(spec) -> Availability:
     if entry and entry.get("missing"):
         return Availability(False, entry["missing"])
     return Availability(True)
+
+
+def model_entry(spec) -> dict:
+    """One model as ``GET /v1/apps/images/models`` lists it, with what works and why not."""
+    status = model_status(spec)
+    edit_reason = None
+    if spec.supports_edit:
+        edit_reason = status.reason if not status.available else edit_unavailable_reason(spec.provider)
+    else:
+        edit_reason = "This model cannot edit images."
+    return {
+        "id": spec.id,
+        "aliases": list(spec.aliases),
+        "label": spec.label,
+        "tier": spec.tier,
+        "provider": spec.provider,
+        "available": status.available,
+        "unavailable_reason": status.reason,
+        "edit_available": edit_reason is None,
+        "edit_unavailable_reason": edit_reason,
+        "aspect_ratios": list(spec.aspect_ratios),
+        "image_sizes": list(spec.image_sizes),
+        "supports_edit": spec.supports_edit,
+        "cost_usd": str(spec.cost_usd),
+        "timeout_seconds": spec.timeout_seconds,
+    }
+
+
+def reverse_search_entry() -> dict:
+    reason = search_unavailable_reason()
+    return {"available": reason is None, "engine": conf().SERPAPI_ENGINE, "unavailable_reason": reason}
 
 
 def check_models() -> list[tuple[object, Availability]]:
