@@ -203,23 +203,25 @@ def reverse_search_entry() -> dict:
     return {"available": reason is None, "engine": conf().SERPAPI_ENGINE, "unavailable_reason": reason}
 
 
-def check_models() -> list[tuple[object, Availability]]:
-    """Ask each configured provider whether each of its models exists; record and return the
-    status of every model. A probe that fails for another reason (network, 5xx) keeps what was
-    known: it says nothing about the model."""
+def check_models() -> list[tuple[object, Availability, str | None]]:
+    """Ask each configured provider whether each of its models exists; record and return, for
+    every model, its status and why the probe itself failed (None when it answered). A probe that
+    fails for another reason (network, 5xx, a wrong key) keeps what was known: it says nothing
+    about the model."""
     from .registry import MODELS, provider_for
 
+    found = []
     for spec in MODELS:
         provider = provider_for(spec)
-        if not provider.is_available():
-            continue
-        try:
-            missing = provider.check_model(spec.provider_model)
-        except Exception as exc:
-            logger.warning("generation.availability.check_failed model=%s error=%s", spec.id, exc)
-            continue
-        record(spec.id, missing=missing)
-    return [(spec, model_status(spec)) for spec in MODELS]
+        probe_error = None
+        if provider.is_available():
+            try:
+                record(spec.id, missing=provider.check_model(spec.provider_model))
+            except Exception as exc:
+                probe_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                logger.warning("generation.availability.check_failed model=%s error=%s", spec.id, probe_error)
+        found.append((spec, model_status(spec), probe_error))
+    return found
 
 
 def warnings() -> dict[str, str]:

@@ -174,3 +174,42 @@ def test_an_unsupported_engine_is_a_system_check_error(settings):
     settings.GENERATION = {**settings.GENERATION, "SERPAPI_ENGINE": "bing_reverse_image"}
     errors = [m for m in checks.run_checks() if m.id == "generation.E001"]
     assert errors and "bing_reverse_image" in errors[0].msg
+
+
+def test_check_providers_says_when_a_provider_did_not_answer(gemini, settings):
+    settings.GENERATION = {**settings.GENERATION, "GOOGLE_API_KEY": "wrong-key"}
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("check_providers", stdout=out)
+    assert "UNCHECKED    google/gemini-3-pro-image: the provider did not answer the check" in out.getvalue()
+    assert "ClientError" in out.getvalue()
+
+
+def test_an_old_embed_keeps_its_preview_name_and_regenerates_on_the_ga_model(alice_api, worker, gemini):
+    from embeds import sealing
+    from embeds.models import Embed
+
+    response = alice_api.post(
+        "/v1/apps/images/generate", {"prompt": "a fox", "model": "high-end"}, format="json"
+    )
+    done = wait_for_task(alice_api, response.json()["task_id"])
+    assert done["status"] == "completed", done
+    opened = sealing.open_embed(Embed.objects.get(pk=done["embed_id"]))
+    content = opened.content()
+    content["model"] = "google/gemini-3-pro-image-preview"  # as embeds made before 2026-06-25 say
+    opened.seal_content(content)
+    Embed.objects.filter(pk=done["embed_id"]).update(encrypted_content=opened.embed.encrypted_content)
+    shown = alice_api.get(f"/v1/embeds/{done['embed_id']}/content").json()
+    assert shown["model"] == "google/gemini-3-pro-image-preview"  # history is not rewritten
+
+    report = alice_api.post(
+        f"/v1/embeds/{done['embed_id']}/report", {"reason": "artifacts", "regenerate": True}, format="json"
+    )
+    assert report.status_code == 202, report.content
+    again = wait_for_task(alice_api, report.json()["task_id"])
+    assert again["status"] == "completed", again
+    assert (
+        alice_api.get(f"/v1/embeds/{again['embed_id']}/content").json()["model"]
+        == "google/gemini-3-pro-image"
+    )
+    assert [c["path"] for c in gemini.calls] == ["/v1beta/models/gemini-3-pro-image:generateContent"] * 2

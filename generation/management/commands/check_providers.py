@@ -18,9 +18,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         broken = []
-        for spec, status in check_models():
+        for spec, status, probe_error in check_models():
             configured = provider_for(spec).is_available()
-            if status.available:
+            if probe_error and status.available:
+                self.stdout.write(
+                    f"UNCHECKED    {spec.id}: the provider did not answer the check ({probe_error})"
+                )
+                broken.append(spec.id)
+            elif status.available:
                 line = f"ok           {spec.id}"
                 if spec.supports_edit and (reason := edit_unavailable_reason(spec.provider)):
                     line += f" (edits unavailable: {reason})"
