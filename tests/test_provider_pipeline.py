@@ -252,3 +252,34 @@ def test_a_masked_edit_keeps_every_pixel_outside_the_mask(alice_api, worker, pro
 
     stored_mask = sealing.open_embed(Embed.objects.get(pk=done["embed_id"])).load_file("mask")
     assert stored_mask == buffer.getvalue() or Image.open(io.BytesIO(stored_mask)).size == size
+
+
+def test_an_exhausted_fal_balance_fails_at_once_telling_to_top_up(alice_api, worker, providers, s3_server):
+    _, fal_server = providers
+    fal_server.balance_locked = True
+    done = wait_for_task(alice_api, generate(alice_api, model="draft")["task_id"])
+    assert done["status"] == "failed" and done["attempts"] == 1  # not retried: waiting never helps
+    assert done["error"]["code"] == "quota_exceeded" and "top up" in done["error"]["message"]
+    wait_for_stored(s3_server, 0)
+
+
+def test_a_fal_content_policy_failure_read_from_the_response_url_is_content_blocked(
+    alice_api, worker, providers
+):
+    _, fal_server = providers
+    fal_server.result_error = (
+        422,
+        {"detail": [{"loc": ["body", "prompt"], "msg": "Flagged.", "type": "content_policy_violation"}]},
+        {},
+    )
+    done = wait_for_task(alice_api, generate(alice_api, model="draft")["task_id"])
+    assert done["status"] == "failed" and done["attempts"] == 1
+    assert done["error"]["code"] == "content_blocked"
+
+
+def test_a_gemini_glitch_is_called_once_more_within_the_attempt(alice_api, worker, providers):
+    gemini_server, _ = providers
+    gemini_server.script(GeminiServer.output_block("MALFORMED_RESPONSE"), GeminiServer.output_block("OTHER"))
+    done = wait_for_task(alice_api, generate(alice_api, model="high-end")["task_id"])
+    assert done["status"] == "failed" and done["attempts"] == 1 and len(gemini_server.calls) == 2
+    assert done["error"]["code"] == "provider_unavailable" and "OTHER" in done["error"]["message"]
