@@ -26,6 +26,9 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
 from .conf import conf
 
 logger = logging.getLogger(__name__)
@@ -76,6 +79,7 @@ def record(model_id: str, *, missing: str | None) -> None:
 
 
 def recorded(model_id: str) -> dict | None:
+    """The last probe result for a model, from Redis when configured, else from this process."""
     try:
         client = _redis()
         if client is not None:
@@ -87,16 +91,25 @@ def recorded(model_id: str) -> dict | None:
         return _local.get(model_id)
 
 
-def forget(model_id: str) -> None:
-    """Drop a probe result (tests; an operator who fixed the key can also just re-run the check)."""
+def forget_all() -> None:
+    """Drop every probe result: they were made with settings that no longer hold (a new key, a
+    new base URL). Runs on every change of ``settings.GENERATION`` (tests)."""
+    from .registry import MODELS
+
     with _lock:
-        _local.pop(model_id, None)
+        _local.clear()
     try:
         client = _redis()
         if client is not None:
-            client.delete(_key(model_id))
+            client.delete(*[_key(spec.id) for spec in MODELS])
     except Exception:
         logger.warning("generation.availability.forget_failed")
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **_: object) -> None:
+    if setting == "GENERATION":
+        forget_all()
 
 
 def mark_missing(provider_model: str, reason: str) -> None:

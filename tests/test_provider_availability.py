@@ -11,7 +11,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from generation import availability
-from generation.registry import MODELS
 from tests.conftest import wait_for_task
 from tests.fakes.gemini_server import GeminiServer
 
@@ -21,11 +20,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _forget_probes():
     """Probe results live in Redis under this test database's name: start and end clean."""
-    for spec in MODELS:
-        availability.forget(spec.id)
+    availability.forget_all()
     yield
-    for spec in MODELS:
-        availability.forget(spec.id)
+    availability.forget_all()
 
 
 @pytest.fixture
