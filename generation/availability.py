@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.core.signals import setting_changed
@@ -51,11 +52,17 @@ class Availability:
 def _redis():
     from django.conf import settings
 
-    if not getattr(settings, "REDIS_URL", ""):
-        return None
+    url = getattr(settings, "REDIS_URL", "")
+    return _redis_client(url) if url else None
+
+
+@lru_cache(maxsize=4)
+def _redis_client(url: str):
+    """One client (and connection pool) per URL; short timeouts, as a status read must not hang
+    a request when Redis is down (readyz reports Redis itself)."""
     import redis
 
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 def _key(model_id: str) -> str:
