@@ -170,9 +170,13 @@ def edit_unavailable_reason(provider: str) -> str | None:
 
 def search_unavailable_reason() -> str | None:
     """Why reverse image search cannot work on this server, or None."""
+    from .reverse_search import ENGINES
+
     settings = conf()
     if not settings.SERPAPI_API_KEY:
         return "SERPAPI_API_KEY is not set."
+    if settings.SERPAPI_ENGINE not in ENGINES:
+        return f"SERPAPI_ENGINE {settings.SERPAPI_ENGINE!r} is not supported; use google_lens."
     return _unreachable_public_url(settings.SERPAPI_BASE_URL, "SerpApi")
 
 
@@ -195,7 +199,6 @@ def model_status(spec) -> Availability:
 def model_entry(spec) -> dict:
     """One model as ``GET /v1/apps/images/models`` lists it, with what works and why not."""
     status = model_status(spec)
-    edit_reason = None
     if spec.supports_edit:
         edit_reason = status.reason if not status.available else edit_unavailable_reason(spec.provider)
     else:

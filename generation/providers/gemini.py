@@ -128,6 +128,11 @@ def _retry_delay(details: object) -> float | None:
     return None
 
 
+def _missing(provider_model: str) -> str:
+    """Why a model that Google answers 404 for is unavailable (stored and shown in plaintext)."""
+    return f"Google answers 404 NOT_FOUND for {provider_model}: the model does not exist (any more)."
+
+
 class _Glitch(Exception):
     """An answer without an image for a reason that is neither a block nor the model's choice."""
 
@@ -157,13 +162,9 @@ class GeminiProvider(Provider):
             self._client(30.0).models.get(model=provider_model)
         except errors.APIError as exc:
             if getattr(exc, "code", None) == 404:
-                return self._missing_reason(provider_model, exc)
+                return _missing(provider_model)
             raise
         return None
-
-    @staticmethod
-    def _missing_reason(provider_model: str, exc: errors.APIError) -> str:
-        return f"Google answers 404 NOT_FOUND for {provider_model}: the model does not exist (any more)."
 
     def _client(self, timeout: float) -> genai.Client:
         # One client per timeout, kept for the provider's life: the SDK closes its HTTP client
@@ -284,7 +285,7 @@ class GeminiProvider(Provider):
                 ErrorCode.PROVIDER_UNAVAILABLE, "The image provider rejected the server's API key."
             )
         if code == 404:
-            reason = self._missing_reason(provider_model, exc)
+            reason = _missing(provider_model)
             self.on_model_missing(provider_model, reason)
             return ProviderError(ErrorCode.PROVIDER_UNAVAILABLE, reason)
         return ProviderError(ErrorCode.INVALID_REQUEST, f"The image provider refused the request: {message}")
