@@ -164,14 +164,27 @@ def _log_progress(logs: list | None) -> int:
     return min(85, 20 + 10 * len([entry for entry in logs or [] if isinstance(entry, dict)]))
 
 
-def _remaining_seconds(logs: list | None, running_for: float) -> float | None:
-    """Time left, from the pace of the steps done so far (28 of them on the /base endpoints), or
-    None before the first step counter."""
-    step = _last_step(logs)
-    if step is None or running_for <= 0:
-        return None
-    done, total = step
-    return round(running_for / done * (total - done), 1)
+class _Pace:
+    """Time left from the pace of the runner's steps (28 on the /base endpoints): the time
+    between the first step counter we saw and the latest, per step, times the steps to go.
+    None until two counters apart have been seen: no guess dressed up as a measurement."""
+
+    def __init__(self) -> None:
+        self._first: tuple[float, int] | None = None
+
+    def remaining(self, logs: list | None) -> float | None:
+        step = _last_step(logs)
+        if step is None:
+            return None
+        done, total = step
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (now, done)
+            return None
+        started, first_done = self._first
+        if done <= first_done:
+            return None
+        return round((now - started) / (done - first_done) * (total - done), 1)
 
 
 class FalProvider(Provider):
@@ -279,7 +292,7 @@ class FalProvider(Provider):
                 ErrorCode.PROVIDER_UNAVAILABLE, "The draft provider answered unexpectedly.", retryable=True
             )
         cancel_url = submitted.get("cancel_url")
-        running_since: float | None = None
+        pace = _Pace()
         report(
             stage="queued",
             progress=1,
@@ -300,13 +313,12 @@ class FalProvider(Provider):
             if state == "IN_QUEUE":
                 report(stage="queued", progress=2, queue_position=status.get("queue_position"))
             elif state == "IN_PROGRESS":
-                running_since = running_since or time.monotonic()
                 logs = status.get("logs")
                 report(
                     stage="generating",
                     progress=_log_progress(logs),
                     queue_position=None,
-                    eta_seconds=_remaining_seconds(logs, time.monotonic() - running_since),
+                    eta_seconds=pace.remaining(logs),
                 )
             elif state == "COMPLETED":
                 # Success or not, the outcome is at response_url (a failure reads COMPLETED too).
