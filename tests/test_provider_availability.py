@@ -210,3 +210,24 @@ def test_an_old_embed_keeps_its_preview_name_and_regenerates_on_the_ga_model(ali
         == "google/gemini-3-pro-image"
     )
     assert [c["path"] for c in gemini.calls] == ["/v1beta/models/gemini-3-pro-image:generateContent"] * 2
+
+
+def test_the_monitor_checks_at_start_up(alice_api, gemini, settings):
+    import time
+
+    gemini.models.discard("gemini-3.1-flash-image")
+    settings.GENERATION = {**settings.GENERATION, "PROVIDER_CHECK_INTERVAL_SECONDS": 3600}
+    thread = availability.start_availability_monitor()
+    try:
+        assert availability.start_availability_monitor() is thread  # one per process
+        deadline = time.monotonic() + 10
+        while len(gemini.model_gets) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        thread.stop.set()
+        thread.join(5)
+        listed = models(alice_api)
+        assert listed["google/gemini-3.1-flash-image"]["available"] is False
+        assert listed["google/gemini-3-pro-image"]["available"] is True
+    finally:
+        thread.stop.set()
+        availability._monitor = None
