@@ -56,7 +56,7 @@ def main() -> None:
             print(f"{'model':<34} {'server p50 s':>12} {'client p50 s':>12}")
             for model in (
                 "local/procedural",
-                "google/gemini-3-pro-image-preview",
+                "google/gemini-3-pro-image",
                 "fal-ai/flux-2/klein/9b/base",
             ):
                 server, client = [], []

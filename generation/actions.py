@@ -24,11 +24,12 @@ from embeds.models import Embed
 from embeds.storage import ObjectMissing
 from openmates_images.errors import ApiError
 
+from .availability import edit_unavailable_reason, model_status
 from .conf import conf
 from .events import EMBED_UPDATE, send_to_user
 from .models import Task
 from .presenters import task_payload
-from .registry import ModelSpec, provider_for
+from .registry import ModelSpec
 from .webhooks import WebhookRefused, check_webhook_url
 
 logger = logging.getLogger(__name__)
@@ -169,12 +170,13 @@ def check_create_generation(
     if replayed is not None:
         return replayed, False
     spec = params.model
-    if not provider_for(spec).is_available():
+    status = model_status(spec)  # unconfigured, or gone at the provider: refused before any cost
+    if not status.available:
         raise ApiError(
-            "provider_unavailable",
-            f"The model {spec.id} is not available on this server (its provider is not configured).",
-            field="model",
+            "provider_unavailable", f"The model {spec.id} is not available: {status.reason}", field="model"
         )
+    if params.kind == Task.Kind.EDIT and (reason := edit_unavailable_reason(spec.provider)):
+        raise ApiError("provider_unavailable", f"{spec.id} cannot edit images here: {reason}", field="model")
     if webhook_url:
         try:
             check_webhook_url(webhook_url)
@@ -260,6 +262,7 @@ def check_create_reverse_search(
     becomes an embed only once the request has passed every check."""
     from embeds.actions import do_create_upload_embed
 
+    from .availability import search_unavailable_reason
     from .reverse_search import is_available
 
     fingerprint = request_fingerprint(
@@ -273,7 +276,7 @@ def check_create_reverse_search(
     if not is_available():
         raise ApiError(
             "provider_unavailable",
-            "Reverse image search is not available on this server (SERPAPI_API_KEY is not set).",
+            f"Reverse image search is not available on this server: {search_unavailable_reason()}",
         )
     _check_limits(user)
     if source is None:

@@ -11,7 +11,7 @@ class GenerationConfig(AppConfig):
         from .broker import configure_broker
 
         configure_broker()
-        from . import actors  # noqa: F401
+        from . import actors, checks  # noqa: F401
 
         user_logged_out.connect(_close_sockets_on_logout, dispatch_uid="generation.close_sockets_on_logout")
 

@@ -74,5 +74,8 @@ def start_inprocess_workers() -> dramatiq.Worker | None:
             except DatabaseError:  # not migrated yet: nothing to resume
                 logger.info("generation.tasks.resume_skipped")
             start_reaper_thread()
+            from .availability import start_availability_monitor
+
+            start_availability_monitor()
             logger.info("generation.workers.started_inprocess threads=%s", conf().WORKER_THREADS)
     return _inprocess_worker

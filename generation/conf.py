@@ -40,6 +40,8 @@ class GenerationConf:
     PROVIDER_DOWNLOAD_MAX_BYTES: int
     WEBHOOK_ALLOW_PRIVATE: bool
     TEST_PROMPT_HOOKS: bool
+    # How often each configured provider is asked whether its models still exist (0 = never).
+    PROVIDER_CHECK_INTERVAL_SECONDS: float = 1800.0
 
 
 @cache

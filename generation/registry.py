@@ -1,7 +1,12 @@
 """The model registry: public model names -> provider, capabilities, cost and timeout.
 
-Public names are the full ids (``google/gemini-3-pro-image-preview``) and short aliases
-(``high-end``, ``draft``, ``offline``). A provider without its key is listed as unavailable.
+Public names are the full ids (``google/gemini-3-pro-image``) and short aliases (``high-end``,
+``draft``, ``offline``). A provider without its key is listed as unavailable.
+
+``google/gemini-3-pro-image-preview`` (the spec's id) was shut down by Google on 2026-06-25: it
+stays accepted as an alias of the GA model, so old requests, tasks and regenerations keep
+working. An embed records the model id it was made with: old embeds keep the preview name in
+their content, new ones name the model really called.
 """
 
 from __future__ import annotations
@@ -54,17 +59,35 @@ MODELS: tuple[ModelSpec, ...] = (
         typical_seconds=1.5,
     ),
     ModelSpec(
-        id="google/gemini-3-pro-image-preview",
-        aliases=("high-end", "gemini-3-pro-image-preview"),
+        id="google/gemini-3-pro-image",
+        aliases=(
+            "high-end",
+            "gemini-3-pro-image",
+            "google/gemini-3-pro-image-preview",
+            "gemini-3-pro-image-preview",
+        ),
         label="Gemini 3 Pro Image",
         provider="gemini",
-        provider_model="gemini-3-pro-image-preview",
+        provider_model="gemini-3-pro-image",
         tier="high-end",
         image_sizes=IMAGE_SIZES,
         supports_edit=True,
-        cost_usd=Decimal("0.134"),
+        cost_usd=Decimal("0.134"),  # $120 per 1M image tokens: 1120 tokens at 1K/2K (4K costs $0.24)
         timeout_seconds=600,
         typical_seconds=25,
+    ),
+    ModelSpec(
+        id="google/gemini-3.1-flash-image",
+        aliases=("gemini-3.1-flash-image",),
+        label="Gemini 3.1 Flash Image",
+        provider="gemini",
+        provider_model="gemini-3.1-flash-image",
+        tier="high-end",
+        image_sizes=IMAGE_SIZES,
+        supports_edit=True,
+        cost_usd=Decimal("0.067"),  # per 1K image (third-party cost maps; confirm on Google's page)
+        timeout_seconds=600,
+        typical_seconds=12,
     ),
     ModelSpec(
         id="fal-ai/flux-2/klein/9b/base",
@@ -77,7 +100,9 @@ MODELS: tuple[ModelSpec, ...] = (
         supports_edit=True,
         cost_usd=Decimal("0.011"),
         timeout_seconds=600,
-        typical_seconds=6,
+        # The /base endpoint runs 28 inference steps by default (the distilled one runs 4): about
+        # 10 s plus queueing; estimates then follow observed durations (actions.estimate_seconds).
+        typical_seconds=12,
     ),
 )
 
@@ -99,7 +124,16 @@ def default_model() -> ModelSpec:
 
 @cache
 def get_provider(provider: str) -> Provider:
-    """The configured provider instance for a provider name (built once per settings)."""
+    """The configured provider instance for a provider name (built once per settings); a 404 for
+    its model marks the model unavailable at once (``availability.mark_missing``)."""
+    from .availability import mark_missing
+
+    instance = _build_provider(provider)
+    instance.on_model_missing = mark_missing
+    return instance
+
+
+def _build_provider(provider: str) -> Provider:
     settings = conf()
     if provider == "offline":
         from .providers.offline import OfflineProvider

@@ -45,9 +45,12 @@ def readyz(request) -> JsonResponse:
     probe("storage", storage.ping)
     probe("keyring", lambda: get_keyring().ping())
     ok = all(v == "ok" for v in checks.values())
-    response = JsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
-    )
+    body: dict = {"status": "ok" if ok else "unavailable", "checks": checks}
+    if ok:  # models gone at their provider, features a private PUBLIC_BASE_URL blocks: warn, not 503
+        from generation.availability import warnings
+
+        body["warnings"] = warnings()
+    response = JsonResponse(body, status=200 if ok else 503)
     if not ok:
         response["Retry-After"] = "5"
     return response

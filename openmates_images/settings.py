@@ -266,12 +266,13 @@ GENERATION = {
     "FAL_POLL_INTERVAL": float(env("FAL_POLL_INTERVAL", "0.5")),
     "SERPAPI_API_KEY": env("SERPAPI_API_KEY", ""),
     "SERPAPI_BASE_URL": env("SERPAPI_BASE_URL", "https://serpapi.com"),
-    "SERPAPI_ENGINE": env("SERPAPI_ENGINE", "google_reverse_image"),
+    "SERPAPI_ENGINE": env("SERPAPI_ENGINE", "google_lens"),
     "SERPAPI_TIMEOUT": float(env("SERPAPI_TIMEOUT", "60")),
     "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", f"http://127.0.0.1:{env('PORT', '8000')}"),
     "PROVIDER_DOWNLOAD_MAX_BYTES": int(env("PROVIDER_DOWNLOAD_MAX_BYTES", str(50 * 1024 * 1024))),
     "WEBHOOK_ALLOW_PRIVATE": _flag("WEBHOOK_ALLOW_PRIVATE"),
     "TEST_PROMPT_HOOKS": _flag("TEST_PROMPT_HOOKS"),
+    "PROVIDER_CHECK_INTERVAL_SECONDS": float(env("PROVIDER_CHECK_INTERVAL_SECONDS", "1800")),
 }
 
 # --- REST --------------------------------------------------------------------------------------

@@ -329,7 +329,7 @@ def test_models_endpoint_lists_unavailable_providers(alice_api):
     by_id = {m["id"]: m for m in body["models"]}
     assert body["default"] == "local/procedural"
     assert by_id["local/procedural"]["available"] is True
-    assert by_id["google/gemini-3-pro-image-preview"]["available"] is False
+    assert by_id["google/gemini-3-pro-image"]["available"] is False
     assert "draft" in by_id["fal-ai/flux-2/klein/9b/base"]["aliases"]
 
 

@@ -54,7 +54,7 @@ def generate(client, **body) -> dict:
 
 @pytest.mark.parametrize(
     ("model", "ai_system"),
-    [("high-end", "gemini-3-pro-image-preview"), ("draft", "fal-ai/flux-2/klein/9b/base")],
+    [("high-end", "gemini-3-pro-image"), ("draft", "fal-ai/flux-2/klein/9b/base")],
 )
 def test_each_provider_makes_a_labelled_embed(alice_api, worker, providers, s3_server, model, ai_system):
     models = {m["id"]: m for m in alice_api.get("/v1/apps/images/models").json()["models"]}
@@ -161,3 +161,125 @@ def test_the_models_own_words_stay_encrypted(alice_api, worker, providers):
         "message": done["error"]["message"],
         "detail": said,
     }
+
+
+# --- exact masked edits ---------------------------------------------------------------------------
+
+
+def _noise_png(size: tuple[int, int]) -> bytes:
+    import io
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(11)
+    image = Image.frombytes("RGB", size, bytes(rng.randrange(256) for _ in range(size[0] * size[1] * 3)))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _pixels(client, embed_id: str):
+    import io
+
+    from PIL import Image
+
+    response = client.get(f"/v1/embeds/{embed_id}/file?format=original")
+    assert response.status_code == 200
+    image = Image.open(
+        io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)
+    )
+    image.load()
+    return image.convert("RGB")
+
+
+@pytest.mark.parametrize(
+    ("model", "answer_color"),
+    [("offline", None), ("high-end", (30, 120, 220)), ("draft", (240, 160, 30))],
+)
+def test_a_masked_edit_keeps_every_pixel_outside_the_mask(alice_api, worker, providers, model, answer_color):
+    """The providers answer at their own size (the doubles: 1/16 of their 4:3 size, 72×54 or 64×48)
+    and honour no mask; the original rendition is still the source outside the mask, byte for byte."""
+    import base64
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image, ImageChops, ImageDraw
+
+    from embeds.imaging.compositing import EDGE
+
+    size, box = (320, 240), (200, 20, 299, 99)
+    upload = alice_api.post(
+        "/v1/embeds/upload", {"file": SimpleUploadedFile("photo.png", _noise_png(size))}, format="multipart"
+    )
+    assert upload.status_code == 201, upload.content
+    source_id = upload.json()["embed_id"]
+    mask = Image.new("L", size, 0)
+    ImageDraw.Draw(mask).rectangle(box, fill=255)
+    buffer = io.BytesIO()
+    mask.save(buffer, "PNG")
+    response = alice_api.post(
+        "/v1/apps/images/edit",
+        {
+            "embed_id": source_id,
+            "prompt": "make the sky violet",
+            "model": model,
+            "mask": base64.b64encode(buffer.getvalue()).decode(),
+        },
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    done = wait_for_task(alice_api, response.json()["task_id"])
+    assert done["status"] == "completed", done
+
+    source, edited = _pixels(alice_api, source_id), _pixels(alice_api, done["embed_id"])
+    assert edited.size == source.size
+    kept = Image.new("L", size, 255)
+    left, top, right, bottom = box
+    ImageDraw.Draw(kept).rectangle((left - EDGE, top - EDGE, right + EDGE, bottom + EDGE), fill=0)
+    difference = ImageChops.difference(edited, source)
+    assert Image.composite(difference, Image.new("RGB", size), kept).getbbox() is None
+    inside = edited.crop((left, top, right + 1, bottom + 1))
+    if answer_color is None:  # the offline generator recolours the area
+        assert ImageChops.difference(inside, source.crop((left, top, right + 1, bottom + 1))).getbbox()
+    else:
+        assert inside.getcolors() == [(inside.width * inside.height, answer_color)]
+    provenance = alice_api.get(f"/v1/embeds/{done['embed_id']}/provenance").json()["renditions"]
+    assert "c2pa.edited" in [a["action"] for a in provenance["original"]["actions"]]
+    # the mask is kept, encrypted, so that "Regenerate" can redo the same edit
+    from embeds import sealing
+    from embeds.models import Embed
+
+    stored_mask = sealing.open_embed(Embed.objects.get(pk=done["embed_id"])).load_file("mask")
+    assert stored_mask == buffer.getvalue() or Image.open(io.BytesIO(stored_mask)).size == size
+
+
+def test_an_exhausted_fal_balance_fails_at_once_telling_to_top_up(alice_api, worker, providers, s3_server):
+    _, fal_server = providers
+    fal_server.balance_locked = True
+    done = wait_for_task(alice_api, generate(alice_api, model="draft")["task_id"])
+    assert done["status"] == "failed" and done["attempts"] == 1  # not retried: waiting never helps
+    assert done["error"]["code"] == "quota_exceeded" and "top up" in done["error"]["message"]
+    wait_for_stored(s3_server, 0)
+
+
+def test_a_fal_content_policy_failure_read_from_the_response_url_is_content_blocked(
+    alice_api, worker, providers
+):
+    _, fal_server = providers
+    fal_server.result_error = (
+        422,
+        {"detail": [{"loc": ["body", "prompt"], "msg": "Flagged.", "type": "content_policy_violation"}]},
+        {},
+    )
+    done = wait_for_task(alice_api, generate(alice_api, model="draft")["task_id"])
+    assert done["status"] == "failed" and done["attempts"] == 1
+    assert done["error"]["code"] == "content_blocked"
+
+
+def test_a_gemini_glitch_is_called_once_more_within_the_attempt(alice_api, worker, providers):
+    gemini_server, _ = providers
+    gemini_server.script(GeminiServer.output_block("MALFORMED_RESPONSE"), GeminiServer.output_block("OTHER"))
+    done = wait_for_task(alice_api, generate(alice_api, model="high-end")["task_id"])
+    assert done["status"] == "failed" and done["attempts"] == 1 and len(gemini_server.calls) == 2
+    assert done["error"]["code"] == "provider_unavailable" and "OTHER" in done["error"]["message"]

@@ -39,7 +39,8 @@ def fal(server, *, timeout=30.0, api_key="fal-test-key", max_bytes=200_000, base
 
 def make(aspect="1:1", **kwargs) -> GenerationRequest:
     kwargs.setdefault("prompt", "a lighthouse in a storm")
-    return GenerationRequest(aspect_ratio=aspect, provider_model=MODEL, **kwargs)
+    kwargs.setdefault("provider_model", MODEL)
+    return GenerationRequest(aspect_ratio=aspect, **kwargs)
 
 
 def failure(provider: FalProvider, request: GenerationRequest | None = None, **kwargs) -> ProviderError:
@@ -129,8 +130,8 @@ def test_queue_positions_and_progress_are_reported_in_order(server):
     assert stages.index("generating") > max(i for i, s in enumerate(stages) if s == "queued")
     progress = [r["progress"] for r in reports]
     assert progress == sorted(progress) and progress[0] < 5 and progress[-1] >= 90
-    # "Step 1/4", "Step 2/4" in the logs became real progress
-    assert [r["progress"] for r in generating[:2]] == [37, 55]
+    # "Step 9/28", "Step 18/28" (the /base endpoint's 28 steps) in the logs became real progress
+    assert [r["progress"] for r in generating[:2]] == [42, 65]
 
 
 def test_data_uri_output(server):
@@ -184,6 +185,9 @@ def test_cancel_puts_cancel_upstream_and_raises_promptly(server, hold):
     assert time.monotonic() - started < 1.0
     (job_id,) = server.jobs
     assert server.cancelled == [job_id]
+    # only a queued request is really stopped; a running one is merely signalled
+    assert server.jobs[job_id]["cancelled"] is (hold == "queue")
+    assert server.cancel_ignored == ([] if hold == "queue" else [job_id])
     (put,) = [r for r in server.requests if r["method"] == "PUT"]
     assert put["path"] == f"/fal-ai/flux-2/requests/{job_id}/cancel"
     assert put["headers"]["authorization"] == "Key fal-test-key"
@@ -304,29 +308,98 @@ def test_connection_refused_is_retryable(server):
 
 
 @pytest.mark.parametrize(
-    ("completed", "code", "retryable"),
+    ("failure_at_result", "code", "retryable"),
     [
         (
-            {"error": "Runner disconnected", "error_type": "runner_disconnected"},
+            (503, {"detail": "Runner disconnected", "error_type": "runner_disconnected"}, {}),
             ErrorCode.PROVIDER_UNAVAILABLE,
             True,
         ),
-        ({"error": "Startup timed out", "error_type": "startup_timeout"}, ErrorCode.PROVIDER_TIMEOUT, True),
-        ({"error": "Flagged", "error_type": "content_policy_violation"}, ErrorCode.CONTENT_BLOCKED, False),
-        ({"error": "Unsupported image format"}, ErrorCode.INVALID_REQUEST, False),
+        (
+            (504, {"detail": "Startup timed out", "error_type": "startup_timeout"}, {}),
+            ErrorCode.PROVIDER_TIMEOUT,
+            True,
+        ),
+        (
+            (
+                422,
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "prompt"],
+                            "msg": "The content could not be processed: flagged by a content checker.",
+                            "type": "content_policy_violation",
+                            "url": "https://docs.fal.ai/errors#content_policy_violation",
+                            "ctx": {},
+                            "categories": ["violence"],
+                        }
+                    ]
+                },
+                {},
+            ),
+            ErrorCode.CONTENT_BLOCKED,
+            False,
+        ),
+        (
+            (
+                422,
+                {"detail": [{"loc": ["body", "image_urls", 0], "msg": "Unsupported format", "type": "x"}]},
+                {},
+            ),
+            ErrorCode.INVALID_REQUEST,
+            False,
+        ),
     ],
 )
-def test_completed_with_an_error_is_mapped(server, completed, code, retryable):
-    server.completed_error = completed
+def test_a_failure_reads_completed_and_is_mapped_from_the_response_url(
+    server, failure_at_result, code, retryable
+):
+    server.result_error = failure_at_result
     error = failure(fal(server))
     assert (error.code, error.retryable) == (code, retryable)
-    assert not [r for r in server.requests if r["path"].startswith("/files/")]
+    (job_id,) = server.jobs
+    gets = [r["path"] for r in server.requests if r["method"] == "GET"]
+    assert gets[-1] == f"/fal-ai/flux-2/requests/{job_id}"  # the outcome came from response_url
+    assert not [p for p in gets if p.startswith("/files/")]
+
+
+def test_an_exhausted_balance_is_quota_exceeded_not_retried_and_says_top_up(server):
+    server.balance_locked = True
+    error = failure(fal(server))
+    assert error.code == ErrorCode.QUOTA_EXCEEDED and not error.retryable
+    assert "top up" in error.message and "balance" in error.message
+    assert server.jobs == {}
+
+
+def test_a_model_fal_does_not_host_is_unavailable_and_reported_missing(server):
+    provider = fal(server)
+    missing: list[tuple[str, str]] = []
+    provider.on_model_missing = lambda model, reason: missing.append((model, reason))
+    error = failure(provider, make(provider_model="fal-ai/flux-2/klein/13b/base"))
+    assert error.code == ErrorCode.PROVIDER_UNAVAILABLE and not error.retryable and "404" in error.message
+    assert missing == [("fal-ai/flux-2/klein/13b/base", error.message)]
+
+
+def test_base_endpoint_progress_and_eta_follow_its_28_steps(server):
+    server.queue_positions = []
+    server.running_polls = 3
+    reports: list[dict] = []
+    fal(server).generate(make(), report=lambda **kw: reports.append(kw))
+    (job,) = server.jobs.values()
+    assert job["steps"] == 28 and "num_inference_steps" not in job["body"]  # fal's default
+    assert [entry["message"] for entry in job["logs"]] == ["Step 7/28", "Step 14/28", "Step 21/28"]
+    running = [r for r in reports if r["stage"] == "generating" and r["progress"] < 95]
+    assert [r["progress"] for r in running] == [37, 55, 72]  # 7, 14 and 21 of 28 steps
+    # no pace yet at the first step counter; then the time per step so far, times the steps left
+    assert running[0]["eta_seconds"] is None
+    assert running[1]["eta_seconds"] is not None and running[2]["eta_seconds"] is not None
+    assert all(r["eta_seconds"] >= 0 for r in running[1:])
 
 
 def test_result_fetch_validation_error_is_invalid_request(server):
     server.result_error = (
         422,
-        {"detail": [{"loc": ["body", "prompt"], "msg": "Prompt too long", "type": "x"}]},
+        {"detail": [{"loc": ["body", "prompt"], "msg": "Prompt too long", "type": "string_too_long"}]},
         {},
     )
     error = failure(fal(server))

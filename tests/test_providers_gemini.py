@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from google.genai import errors
 from PIL import Image
 
 from generation.providers.base import Cancelled, ErrorCode, GenerationRequest, ProviderError
@@ -18,7 +19,7 @@ from generation.registry import ASPECT_RATIOS
 from tests.fakes.gemini_server import FINAL_COLOR, MODEL_VERSION, GeminiServer
 from tests.fakes.http import png
 
-MODEL = "gemini-3-pro-image-preview"
+MODEL = "gemini-3-pro-image"
 
 
 @pytest.fixture
@@ -33,7 +34,8 @@ def gemini(server, *, api_version="v1beta", timeout=30.0, api_key="g-test-key") 
 
 def make(aspect="1:1", **kwargs) -> GenerationRequest:
     kwargs.setdefault("prompt", "a red fox in the snow")
-    return GenerationRequest(aspect_ratio=aspect, provider_model=MODEL, **kwargs)
+    kwargs.setdefault("provider_model", MODEL)
+    return GenerationRequest(aspect_ratio=aspect, **kwargs)
 
 
 def failure(provider: GeminiProvider, request: GenerationRequest | None = None) -> ProviderError:
@@ -161,9 +163,43 @@ def test_answers_without_an_image_are_readable_errors(server):
     assert only_thoughts.code == ErrorCode.INVALID_REQUEST and "without an image" in only_thoughts.message
     other = failure(gemini(server))
     assert other.code == ErrorCode.CONTENT_BLOCKED and "IMAGE_OTHER" in other.message
+    assert len(server.calls) == 3  # none of these is called again
+
+
+@pytest.mark.parametrize(
+    "finish",
+    [
+        "MALFORMED_RESPONSE",
+        "OTHER",
+        "MISSING_THOUGHT_SIGNATURE",
+        "LANGUAGE",
+        "TOO_MANY_TOOL_CALLS",
+        "NEW_REASON",
+    ],
+)
+def test_a_glitch_is_called_once_more_and_then_a_plain_provider_error(server, finish):
+    server.script(GeminiServer.output_block(finish), GeminiServer.output_block(finish))
+    error = failure(gemini(server))
+    assert error.code == ErrorCode.PROVIDER_UNAVAILABLE and not error.retryable  # never content_blocked
+    assert finish in error.message and "refused" not in error.message
+    assert len(server.calls) == 2
+
+
+def test_a_glitch_then_an_image_succeeds(server):
+    server.script(GeminiServer.output_block("MALFORMED_RESPONSE"))
+    result = gemini(server).generate(make())
+    assert decode(result.data).getpixel((0, 0)) == FINAL_COLOR and len(server.calls) == 2
 
 
 # --- errors ----------------------------------------------------------------------------------------
+
+
+def test_429_with_a_quota_of_zero_is_quota_exceeded_at_once(server):
+    server.script(GeminiServer.rate_limited("30s", quota_value="0"))
+    error = failure(gemini(server))
+    assert error.code == ErrorCode.QUOTA_EXCEEDED and not error.retryable and error.retry_after is None
+    assert "billing" in error.message and MODEL in error.message
+    assert len(server.calls) == 1
 
 
 def test_429_is_retryable_quota_exceeded_with_the_retry_delay_and_no_sdk_retry(server):
@@ -199,16 +235,44 @@ def test_bad_key_is_provider_unavailable_and_not_retryable(server):
     assert server.calls[-1]["headers"]["x-goog-api-key"] == "wrong-key"
 
 
-def test_other_client_errors_are_invalid_request_or_unavailable_model(server):
-    server.script(
-        GeminiServer.error(400, "INVALID_ARGUMENT", "Unsupported image size 8K."),
-        GeminiServer.error(404, "NOT_FOUND", "models/gemini-x is not found for API version v1beta."),
-    )
+def test_other_client_errors_are_invalid_request(server):
+    server.script(GeminiServer.error(400, "INVALID_ARGUMENT", "Unsupported image size 8K."))
     error = failure(gemini(server))
     assert error.code == ErrorCode.INVALID_REQUEST and not error.retryable
     assert "Unsupported image size 8K." in error.message
-    error = failure(gemini(server))
+
+
+def test_a_shut_down_model_is_unavailable_and_reported_missing_at_once(server):
+    provider = gemini(server)
+    missing: list[tuple[str, str]] = []
+    provider.on_model_missing = lambda model, reason: missing.append((model, reason))
+    error = failure(provider, make(provider_model="gemini-3-pro-image-preview"))
     assert error.code == ErrorCode.PROVIDER_UNAVAILABLE and not error.retryable
+    assert "404" in error.message and "gemini-3-pro-image-preview" in error.message
+    assert missing == [("gemini-3-pro-image-preview", error.message)]
+    (call,) = server.calls
+    assert call["path"] == "/v1beta/models/gemini-3-pro-image-preview:generateContent"
+
+
+@pytest.mark.parametrize("api_version", ["v1", "v1beta"])
+def test_check_model_asks_models_get(server, api_version):
+    provider = gemini(server, api_version=api_version)
+    assert provider.check_model("gemini-3-pro-image") is None
+    assert provider.check_model("gemini-3.1-flash-image") is None
+    reason = provider.check_model("gemini-3-pro-image-preview")
+    assert reason and "404" in reason and "gemini-3-pro-image-preview" in reason
+    assert [r["path"] for r in server.model_gets] == [
+        f"/{api_version}/models/gemini-3-pro-image",
+        f"/{api_version}/models/gemini-3.1-flash-image",
+        f"/{api_version}/models/gemini-3-pro-image-preview",
+    ]
+    assert server.calls == []  # nothing generated, nothing paid
+
+
+def test_check_model_raises_on_other_failures_and_skips_without_a_key(server):
+    assert gemini(server, api_key="").check_model(MODEL) is None and server.requests == []
+    with pytest.raises(errors.ClientError):  # a wrong key says nothing about the model
+        gemini(server, api_key="wrong").check_model(MODEL)
 
 
 def test_unreachable_server_is_retryable_provider_unavailable():

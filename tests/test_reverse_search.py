@@ -67,17 +67,34 @@ def test_reverse_search_by_embed(alice_api, worker, serpapi):
     content = alice_api.get(f"/v1/embeds/{body['embed_id']}/content").json()
     assert content["type"] == "image_search_results"
     assert content["source_embed_id"] == source["embed_id"]
-    links = [r["link"] for r in content["results"]]
-    assert links == [
-        "https://example.org/lighthouse",
-        "https://photos.example.com/coast",
-        "https://images.example.net/a",
-    ]
-    assert content["results"][2]["thumbnail"] == "https://thumbs.example.net/a.jpg"
-    assert content["results"][2]["width"] == 1200
+    exact, first, second = content["results"]  # exact matches first; the linkless match is dropped
+    assert exact == {
+        "title": "The very same picture",
+        "link": "https://images.example.net/a",
+        "source": "images.example.net",
+        "source_icon": "https://encrypted-tbn1.gstatic.com/faviconV2?url=https://images.example.net",
+        "thumbnail": "https://encrypted-tbn1.gstatic.com/images?q=tbn:same",
+        "image": None,
+        "width": 320,
+        "height": 240,
+        "exact": True,
+    }
+    assert first == {
+        "title": "A lighthouse at dusk",
+        "link": "https://example.org/lighthouse",
+        "source": "example.org",
+        "source_icon": "https://encrypted-tbn1.gstatic.com/faviconV2?url=https://example.org",
+        "thumbnail": "https://encrypted-tbn2.gstatic.com/images?q=tbn:lighthouse",
+        "image": "https://example.org/images/lighthouse.jpg",
+        "width": 1600,
+        "height": 1067,
+        "exact": False,
+    }
+    assert second["link"] == "https://photos.example.com/coast" and second["width"] == 1200
 
-    request = serpapi.requests[-1]
-    assert request["engine"] == "google_reverse_image"
+    (request,) = serpapi.searches
+    assert request["engine"] == "google_lens" and request["url"] == serpapi.fetches[-1]["url"]
+    assert "image_url" not in request
     fetch = serpapi.fetches[-1]
     assert fetch["status"] == 200 and fetch["type"] == "image/png"
     assert fetch["body"].startswith(b"\x89PNG")
@@ -85,6 +102,20 @@ def test_reverse_search_by_embed(alice_api, worker, serpapi):
     # The link dies with the task.
     assert requests.get(fetch["url"], timeout=5).status_code == 404
     assert Embed.objects.get(pk=body["embed_id"]).status == "finished"
+
+
+def test_the_dead_engine_stays_selectable_without_a_fallback(alice_api, worker, serpapi, settings):
+    settings.GENERATION = {**settings.GENERATION, "SERPAPI_ENGINE": "google_reverse_image"}
+    source = _upload(alice_api)
+    body = alice_api.post(
+        "/v1/apps/images/reverse-search", {"embed_id": source["embed_id"]}, format="json"
+    ).json()
+    done = wait_for_task(alice_api, body["task_id"])
+    assert done["status"] == "completed"
+    content = alice_api.get(f"/v1/embeds/{body['embed_id']}/content").json()
+    assert content["results"] == [] and "SERPAPI_ENGINE=google_lens" in content["message"]
+    (request,) = serpapi.searches  # asked once, as configured: google_lens was not tried instead
+    assert request["engine"] == "google_reverse_image" and request["image_url"]
 
 
 def test_reverse_search_by_multipart_upload_and_no_results(alice_api, worker, serpapi):

@@ -28,9 +28,10 @@ from ..actions import (
     do_cancel_task,
     do_report_image,
 )
+from ..availability import model_entry, reverse_search_entry
 from ..models import Task
 from ..presenters import task_payload
-from ..registry import MODELS, default_model, provider_for
+from ..registry import MODELS, default_model
 from .serializers import EditInputSerializer, GenerateInputSerializer
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -168,6 +169,9 @@ class ModelSerializer(serializers.Serializer):
     tier = serializers.CharField()
     provider = serializers.CharField()
     available = serializers.BooleanField()
+    unavailable_reason = serializers.CharField(allow_null=True)
+    edit_available = serializers.BooleanField()
+    edit_unavailable_reason = serializers.CharField(allow_null=True)
     aspect_ratios = serializers.ListField(child=serializers.CharField())
     image_sizes = serializers.ListField(child=serializers.CharField())
     supports_edit = serializers.BooleanField()
@@ -175,9 +179,16 @@ class ModelSerializer(serializers.Serializer):
     timeout_seconds = serializers.FloatField()
 
 
+class ReverseSearchStatusSerializer(serializers.Serializer):
+    available = serializers.BooleanField()
+    engine = serializers.CharField()
+    unavailable_reason = serializers.CharField(allow_null=True)
+
+
 class ModelsSerializer(serializers.Serializer):
     default = serializers.CharField()
     models = ModelSerializer(many=True)
+    reverse_search = ReverseSearchStatusSerializer()
 
 
 class ModelsView(APIView):
@@ -187,22 +198,8 @@ class ModelsView(APIView):
         return Response(
             {
                 "default": default,
-                "models": [
-                    {
-                        "id": spec.id,
-                        "aliases": list(spec.aliases),
-                        "label": spec.label,
-                        "tier": spec.tier,
-                        "provider": spec.provider,
-                        "available": provider_for(spec).is_available(),
-                        "aspect_ratios": list(spec.aspect_ratios),
-                        "image_sizes": list(spec.image_sizes),
-                        "supports_edit": spec.supports_edit,
-                        "cost_usd": str(spec.cost_usd),
-                        "timeout_seconds": spec.timeout_seconds,
-                    }
-                    for spec in MODELS
-                ],
+                "models": [model_entry(spec) for spec in MODELS],
+                "reverse_search": reverse_search_entry(),
             }
         )
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import UserPreferences
 from embeds import imaging, sealing, shared_links
+from embeds.imaging.compositing import composite_through_mask
 from embeds.keyring import KeyringError, KeyringUnavailable
 from embeds.models import Embed
 from embeds.storage import ObjectMissing, StorageUnavailable
@@ -270,10 +271,11 @@ def _generate(
         image = opened.load_file(STAGING)
     else:
         report(stage="provider", progress=0, force=True)
-        result = provider_for(spec).generate(
-            _provider_request(task, content, opened), report=report, is_cancelled=is_cancelled
-        )
+        request = _provider_request(task, content, opened)
+        result = provider_for(spec).generate(request, report=report, is_cancelled=is_cancelled)
         image = result.data
+        if request.mask is not None:  # no provider honours a mask: keep every pixel outside it
+            image = composite_through_mask(request.source_image, image, request.mask)
         _crash_point(task, content, "provider")  # paid for, not yet kept: the one call repeated
         opened.store_file(STAGING, image)
         content["provider"] = {

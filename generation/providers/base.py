@@ -59,7 +59,7 @@ class Cancelled(ProviderError):
 class GenerationRequest:
     prompt: str
     aspect_ratio: str  # one of ASPECT_RATIOS
-    provider_model: str  # the provider's own model id, e.g. "gemini-3-pro-image-preview"
+    provider_model: str  # the provider's own model id, e.g. "gemini-3-pro-image"
     seed: int | None = None
     image_size: str = "1K"  # "1K" | "2K" | "4K" (Gemini); providers map it as they can
     # Edits: the source image (already EXIF-stripped PNG bytes), an optional mask PNG (white =
@@ -96,13 +96,24 @@ def no_progress(**_: object) -> None:
 
 
 class Provider(ABC):
-    """One image generator."""
+    """One image generator.
+
+    ``on_model_missing(provider_model, reason)`` is called when a call finds that the model does
+    not exist (a 404): the registry wires it to ``availability.mark_missing`` so the model is
+    listed as unavailable at once, without Django code in the providers."""
 
     name: str
+    on_model_missing: Callable[[str, str], None] = staticmethod(lambda model, reason: None)
 
     @abstractmethod
     def is_available(self) -> bool:
         """True when configured (e.g. has an API key). Unavailable models are listed, not hidden."""
+
+    def check_model(self, provider_model: str) -> str | None:
+        """Ask the provider whether ``provider_model`` exists: the reason it is unavailable, or
+        None when it is there or the provider has no way to tell. Raises on other failures
+        (network, 5xx), which say nothing about the model."""
+        return None
 
     @abstractmethod
     def generate(

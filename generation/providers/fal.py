@@ -1,9 +1,20 @@
 """FLUX.2 klein on fal.ai (draft tier) through fal's queue REST API, with ``requests``.
 
-Submit to the queue, follow ``status_url`` (queue position and logs become real progress),
-fetch ``response_url``, download the image (size-capped, content type checked), and ``PUT
+Submit to the queue, follow ``status_url`` (queue position and logs become real progress and an
+ETA), fetch ``response_url``, download the image (size-capped, content type checked), and ``PUT
 cancel_url`` when the user cancels or the deadline passes. Our aspect ratios map to fal's
 presets where one fits exactly, else to an explicit ``{width, height}``.
+
+As fal's own client does, the outcome is always read from ``response_url``: a request that
+failed still reads ``COMPLETED`` on its status URL, and the model's error (422
+``content_policy_violation``, validation errors) is the HTTP status and body of that GET. An
+exhausted balance is ``403 User is locked. Reason: Exhausted balance``: ``quota_exceeded``, not
+retried, telling the operator to top up. A cancel only stops a request still in the queue; once
+a runner has it, fal merely signals the app, and the work (and its bill) may go on.
+
+The klein edit endpoint has no mask input: the pipeline composites the answer onto the source
+through the mask (``embeds.imaging.compositing``). The ``/base`` endpoints run 28 steps by
+default (the distilled ones 4); the runner's "k/n" step logs give the remaining time.
 """
 
 from __future__ import annotations
@@ -82,9 +93,19 @@ def _seconds(value: str | None) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
+def _balance_locked(body: object) -> bool:
+    return "exhausted balance" in _detail_text(body).lower() or "user is locked" in _detail_text(body).lower()
+
+
 def error_for(status: int, body: object, headers: Mapping[str, str] | None = None) -> ProviderError:
     """The ProviderError for one of fal's error answers (HTTP status, JSON body, headers)."""
     headers = headers or {}
+    if status == 403 and _balance_locked(body):
+        return ProviderError(
+            ErrorCode.QUOTA_EXCEEDED,
+            "The fal.ai account's balance is exhausted (fal: User is locked): the operator must top "
+            "up the balance at fal.ai/dashboard/billing.",
+        )
     if _is_policy_violation(body):
         reason = _detail_text(body).split(": ", 1)[-1]
         return ProviderError(
@@ -100,6 +121,10 @@ def error_for(status: int, body: object, headers: Mapping[str, str] | None = Non
             "The draft provider's rate limit was reached.",
             retryable=True,
             retry_after=_seconds(headers.get("Retry-After")),
+        )
+    if status == 404:
+        return ProviderError(
+            ErrorCode.PROVIDER_UNAVAILABLE, f"fal.ai answers 404 for this model: {_detail_text(body)}"
         )
     if status in (400, 422):
         return ProviderError(
@@ -120,15 +145,46 @@ def error_for(status: int, body: object, headers: Mapping[str, str] | None = Non
     )
 
 
-def _log_progress(logs: list | None) -> int:
-    """Provider progress (20-90) from the runner's logs: the last "k/n" step counter (as in
-    "Step 2/4" or a progress bar's "2/4"), else a step per log line."""
+def _last_step(logs: list | None) -> tuple[int, int] | None:
+    """The last "k/n" step counter in the runner's logs ("Step 2/28", a progress bar's "2/28")."""
     messages = [str(entry.get("message", "")) for entry in logs or [] if isinstance(entry, dict)]
     for message in reversed(messages):
         for done, total in reversed(_STEP.findall(message)):
             if 0 < int(done) <= int(total):
-                return 20 + 70 * int(done) // int(total)
-    return min(85, 20 + 10 * len(messages))
+                return int(done), int(total)
+    return None
+
+
+def _log_progress(logs: list | None) -> int:
+    """Provider progress (20-90) from the runner's logs: the last step counter, else a step per
+    log line."""
+    step = _last_step(logs)
+    if step is not None:
+        return 20 + 70 * step[0] // step[1]
+    return min(85, 20 + 10 * len([entry for entry in logs or [] if isinstance(entry, dict)]))
+
+
+class _Pace:
+    """Time left from the pace of the runner's steps (28 on the /base endpoints): the time
+    between the first step counter we saw and the latest, per step, times the steps to go.
+    None until two counters apart have been seen: no guess dressed up as a measurement."""
+
+    def __init__(self) -> None:
+        self._first: tuple[float, int] | None = None
+
+    def remaining(self, logs: list | None) -> float | None:
+        step = _last_step(logs)
+        if step is None:
+            return None
+        done, total = step
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (now, done)
+            return None
+        started, first_done = self._first
+        if done <= first_done:
+            return None
+        return round((now - started) / (done - first_done) * (total - done), 1)
 
 
 class FalProvider(Provider):
@@ -166,7 +222,11 @@ class FalProvider(Provider):
         except ValueError:
             return {"detail": response.text[:500]}
 
-    def _request(self, session: requests.Session, method: str, url: str, **kwargs) -> object:
+    def _request(
+        self, session: requests.Session, method: str, url: str, *, model: str | None = None, **kwargs
+    ) -> object:
+        """One call to fal's queue; errors mapped by ``error_for``. With ``model`` (the submit), a
+        404 means fal has no such model: it is reported missing at once."""
         try:
             response = session.request(method, url, timeout=(_CONNECT_TIMEOUT, _READ_TIMEOUT), **kwargs)
         except requests.Timeout as exc:
@@ -179,7 +239,10 @@ class FalProvider(Provider):
             ) from exc
         body = self._json(response)
         if response.status_code >= 300:
-            raise error_for(response.status_code, body, response.headers)
+            error = error_for(response.status_code, body, response.headers)
+            if model and response.status_code == 404:
+                self.on_model_missing(model, error.message)
+            raise error
         return body
 
     def _body(self, request: GenerationRequest) -> dict:
@@ -221,12 +284,15 @@ class FalProvider(Provider):
         session = self._session()
         endpoint = request.provider_model + ("/edit" if request.source_image is not None else "")
         deadline = time.monotonic() + min(self.timeout, request.timeout)
-        submitted = self._request(session, "POST", f"{self.queue_base_url}/{endpoint}", json=body)
+        submitted = self._request(
+            session, "POST", f"{self.queue_base_url}/{endpoint}", model=request.provider_model, json=body
+        )
         if not isinstance(submitted, dict) or "status_url" not in submitted:
             raise ProviderError(
                 ErrorCode.PROVIDER_UNAVAILABLE, "The draft provider answered unexpectedly.", retryable=True
             )
         cancel_url = submitted.get("cancel_url")
+        pace = _Pace()
         report(
             stage="queued",
             progress=1,
@@ -247,10 +313,15 @@ class FalProvider(Provider):
             if state == "IN_QUEUE":
                 report(stage="queued", progress=2, queue_position=status.get("queue_position"))
             elif state == "IN_PROGRESS":
-                report(stage="generating", progress=_log_progress(status.get("logs")), queue_position=None)
+                logs = status.get("logs")
+                report(
+                    stage="generating",
+                    progress=_log_progress(logs),
+                    queue_position=None,
+                    eta_seconds=pace.remaining(logs),
+                )
             elif state == "COMPLETED":
-                if status.get("error"):
-                    raise error_for(500 if status.get("error_type") else 422, status)
+                # Success or not, the outcome is at response_url (a failure reads COMPLETED too).
                 report(stage="generating", progress=95, queue_position=None)
                 break
             else:

@@ -1,11 +1,16 @@
-"""Gemini image models (high-end: ``gemini-3-pro-image-preview``) through the google-genai SDK.
+"""Gemini image models (``gemini-3-pro-image``, ``gemini-3.1-flash-image``) through google-genai.
 
 One ``generate_content`` call with IMAGE (+TEXT) modalities and an ``image_config``; the answer's
-last image part that is not a "thought" is the result. Prompt blocks and output blocks become
-``content_blocked`` with a readable reason; 429 and 5xx are retryable (a RetryInfo delay is
-honoured by the worker), other 4xx are not. The SDK's own retries stay off: the worker owns
-retries, so a task never multiplies calls unseen. Gemini has no cancel API: on cancel we stop
-waiting and abandon the call.
+last image part that is not a "thought" is the result. Only safety blocks (a prompt's
+``blockReason``, a safety ``finishReason``) become ``content_blocked``; other finish reasons
+without an image (``MALFORMED_RESPONSE``, ``OTHER``…) are a glitch of the model: called once more,
+then a plain ``provider_unavailable``. A 429 whose ``QuotaFailure`` says ``quotaValue: "0"`` (this
+key's tier has no quota for the model) is ``quota_exceeded`` at once; other 429s and 5xx are
+retryable (a RetryInfo delay is honoured by the worker). A 404 means the model is gone: it is
+marked unavailable at once. The SDK's own retries stay off: the worker owns retries, so a task
+never multiplies calls unseen. Gemini has no cancel API: on cancel we stop waiting and abandon
+the call. ``generateContent`` has no mask input: an edit's mask goes along as a hint, and the
+pipeline composites the answer onto the source through the mask (``embeds.imaging.compositing``).
 """
 
 from __future__ import annotations
@@ -62,15 +67,24 @@ _BLOCK_REASONS = {
     "OTHER": "the provider refused it",
     "IMAGE_OTHER": "the provider refused to make this image",
 }
-# Finish reasons that mean "the model answered, just not with an image": the user can rephrase.
-_NOT_BLOCKED = {
-    "STOP",
-    "MAX_TOKENS",
-    "FINISH_REASON_UNSPECIFIED",
-    "NO_IMAGE",
-    "MALFORMED_FUNCTION_CALL",
-    None,
+# Finish reasons that are safety blocks (types.py FinishReason): the one case of content_blocked.
+_SAFETY_FINISH = {
+    "SAFETY",
+    "BLOCKLIST",
+    "PROHIBITED_CONTENT",
+    "SPII",
+    "RECITATION",
+    "IMAGE_SAFETY",
+    "IMAGE_PROHIBITED_CONTENT",
+    "IMAGE_RECITATION",
+    "IMAGE_OTHER",
+    "MODEL_ARMOR",
 }
+# Finish reasons that mean "the model answered, just not with an image": the user can rephrase.
+_ANSWERED_WITHOUT_IMAGE = {"STOP", "MAX_TOKENS", "NO_IMAGE", None}
+# Anything else (MALFORMED_RESPONSE, MISSING_THOUGHT_SIGNATURE, LANGUAGE, UNEXPECTED_TOOL_CALL,
+# TOO_MANY_TOOL_CALLS, OTHER, values added later…) is a glitch: worth exactly one more call.
+_GLITCH_ATTEMPTS = 2
 _UNAVAILABLE_TEXT = "The image model could not be reached."
 _TIMEOUT_TEXT = "The image model took too long to answer."
 
@@ -87,15 +101,44 @@ def _blocked(what: str, reason: str | None) -> ProviderError:
     return ProviderError(ErrorCode.CONTENT_BLOCKED, f"{what} ({reason or 'UNSPECIFIED'}): {explanation}.")
 
 
+def _detail_items(details: object) -> list:
+    """The ``error.details`` list of a Google API error body (``APIError.details`` is the body)."""
+    items = details.get("error", {}).get("details", []) if isinstance(details, dict) else details
+    return items if isinstance(items, list) else []
+
+
+def _no_quota(details: object) -> bool:
+    """True when a 429's QuotaFailure has a violation with ``quotaValue: "0"``: this key's tier
+    has no quota at all for the model, so waiting never helps."""
+    for item in _detail_items(details):
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("QuotaFailure"):
+            for violation in item.get("violations") or []:
+                if isinstance(violation, dict) and str(violation.get("quotaValue")) == "0":
+                    return True
+    return False
+
+
 def _retry_delay(details: object) -> float | None:
     """The RetryInfo delay ("12s", "1.5s") from a Google API error's details, if any."""
-    items = details.get("error", {}).get("details", []) if isinstance(details, dict) else details
-    for item in items or []:
+    for item in _detail_items(details):
         if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
             match = re.match(r"^([0-9.]+)s$", str(item.get("retryDelay", "")))
             if match:
                 return float(match.group(1))
     return None
+
+
+def _missing(provider_model: str) -> str:
+    """Why a model that Google answers 404 for is unavailable (stored and shown in plaintext)."""
+    return f"Google answers 404 NOT_FOUND for {provider_model}: the model does not exist (any more)."
+
+
+class _Glitch(Exception):
+    """An answer without an image for a reason that is neither a block nor the model's choice."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class GeminiProvider(Provider):
@@ -110,6 +153,18 @@ class GeminiProvider(Provider):
 
     def is_available(self) -> bool:
         return bool(self.api_key)
+
+    def check_model(self, provider_model: str) -> str | None:
+        """``models.get``: a 404 means the model is gone (e.g. a shut-down preview id)."""
+        if not self.is_available():
+            return None
+        try:
+            self._client(30.0).models.get(model=provider_model)
+        except errors.APIError as exc:
+            if getattr(exc, "code", None) == 404:
+                return _missing(provider_model)
+            raise
+        return None
 
     def _client(self, timeout: float) -> genai.Client:
         # One client per timeout, kept for the provider's life: the SDK closes its HTTP client
@@ -136,7 +191,7 @@ class GeminiProvider(Provider):
         if request.mask is not None:
             instruction += (
                 "\n\nThe second image is a mask: change only the area that is white in the mask and keep "
-                "everything else exactly as it is."
+                "everything else exactly as it is."  # a hint: the pipeline's compositing enforces it
             )
             parts.append(types.Part.from_bytes(data=request.mask, mime_type="image/png"))
         return [types.Part.from_text(text=instruction), *parts]
@@ -164,12 +219,31 @@ class GeminiProvider(Provider):
             raise Cancelled()
         timeout = min(self.timeout, request.timeout)
         report(stage="generating", progress=5)
+        for attempt in range(1, _GLITCH_ATTEMPTS + 1):
+            response = self._wait(request, timeout, is_cancelled)
+            try:
+                return self._result(response)
+            except _Glitch as glitch:
+                logger.warning("generation.gemini.glitch reason=%s attempt=%s", glitch.reason, attempt)
+                if attempt == _GLITCH_ATTEMPTS:
+                    raise ProviderError(
+                        ErrorCode.PROVIDER_UNAVAILABLE,
+                        f"The image model failed to finish the image ({glitch.reason}), twice; "
+                        "please try again.",
+                    ) from None
+                if is_cancelled():
+                    raise Cancelled() from None
+        raise AssertionError("unreachable")
+
+    def _wait(
+        self, request: GenerationRequest, timeout: float, is_cancelled: Callable[[], bool]
+    ) -> types.GenerateContentResponse:
+        """One generate_content call in a helper thread, abandoned on cancel or past the deadline."""
         started = time.monotonic()
         future = _calls.submit(self._call, request, timeout)
         while True:
             try:
-                response = future.result(timeout=_WAIT_STEP)
-                break
+                return future.result(timeout=_WAIT_STEP)
             except TimeoutError:
                 if is_cancelled():
                     future.cancel()
@@ -177,38 +251,43 @@ class GeminiProvider(Provider):
                 if time.monotonic() - started > timeout + 5:
                     raise ProviderError(ErrorCode.PROVIDER_TIMEOUT, _TIMEOUT_TEXT, retryable=True) from None
             except errors.APIError as exc:
-                raise self._error(exc) from exc
+                raise self._error(exc, request.provider_model) from exc
             except _TIMEOUTS as exc:
                 raise ProviderError(ErrorCode.PROVIDER_TIMEOUT, _TIMEOUT_TEXT, retryable=True) from exc
             except _TRANSPORT as exc:
                 raise ProviderError(
                     ErrorCode.PROVIDER_UNAVAILABLE, _UNAVAILABLE_TEXT, retryable=True
                 ) from exc
-        return self._result(response)
 
-    @staticmethod
-    def _error(exc: errors.APIError) -> ProviderError:
+    def _error(self, exc: errors.APIError, provider_model: str) -> ProviderError:
         code = getattr(exc, "code", None) or 0
         message = getattr(exc, "message", None) or str(exc)
+        details = getattr(exc, "details", None)
+        if code == 429 and _no_quota(details):
+            return ProviderError(
+                ErrorCode.QUOTA_EXCEEDED,
+                f"The server's Google API key has no quota for {provider_model} (its tier allows 0 "
+                "requests): the operator must enable billing or use another key.",
+            )
         if code == 429:
             return ProviderError(
                 ErrorCode.QUOTA_EXCEEDED,
                 "The image provider's quota or rate limit was reached.",
                 retryable=True,
-                retry_after=_retry_delay(getattr(exc, "details", None)),
+                retry_after=_retry_delay(details),
             )
         if code >= 500 or code in (408,):
             return ProviderError(
                 ErrorCode.PROVIDER_UNAVAILABLE, "The image provider had an internal error.", retryable=True
             )
-        if code in (401, 403) or "API_KEY" in str(getattr(exc, "details", "")) or "API key" in message:
+        if code in (401, 403) or "API_KEY" in str(details or "") or "API key" in message:
             return ProviderError(
                 ErrorCode.PROVIDER_UNAVAILABLE, "The image provider rejected the server's API key."
             )
         if code == 404:
-            return ProviderError(
-                ErrorCode.PROVIDER_UNAVAILABLE, "The image model is not available at the provider."
-            )
+            reason = _missing(provider_model)
+            self.on_model_missing(provider_model, reason)
+            return ProviderError(ErrorCode.PROVIDER_UNAVAILABLE, reason)
         return ProviderError(ErrorCode.INVALID_REQUEST, f"The image provider refused the request: {message}")
 
     @staticmethod
@@ -221,8 +300,10 @@ class GeminiProvider(Provider):
         images = [p for p in parts if p.inline_data is not None and p.inline_data.data and not p.thought]
         if not images:
             reason = _enum_name(candidate.finish_reason)
-            if reason not in _NOT_BLOCKED:
+            if reason in _SAFETY_FINISH:
                 raise _blocked("No image was made", reason)
+            if reason not in _ANSWERED_WITHOUT_IMAGE:
+                raise _Glitch(reason)
             said = " ".join(p.text.strip() for p in parts if p.text and not p.thought)[:500]
             raise ProviderError(
                 ErrorCode.INVALID_REQUEST,

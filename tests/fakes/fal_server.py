@@ -6,14 +6,25 @@ owner/alias only (``/fal-ai/flux-2/requests/{id}/status`` for ``fal-ai/flux-2/kl
 Status bodies always carry ``logs``; IN_QUEUE answers 202. The result's image URL is served here
 too (``/files/{id}.png``, requested without our key), or inlined as a ``data:`` URI.
 
-Choose the behaviour with attributes before a test's call (they apply to jobs submitted after):
+As fal does (shared/research/providers.md, corrections of 2026-12-01):
 
-- ``queue_positions`` (IN_QUEUE polls, in order), ``running_polls`` (IN_PROGRESS polls with a log
-  line each), ``hold`` = "queue" | "running" (stay there until cancelled)
-- ``submit_error`` / ``result_error`` = (status, body, headers) to fail the submit / result fetch
-- ``completed_error`` = a dict merged into the COMPLETED status (``error``, ``error_type``)
-- ``output`` = "url" | "data_uri", ``nsfw`` = True, ``download`` = "png" | "html" | "huge" |
-  "huge_unsized" (no Content-Length), ``image_urls_must_load`` (fetch edit inputs like fal)
+- A request that failed still reads ``COMPLETED`` on its status URL (with ``error`` and, for an
+  infrastructure failure, ``error_type``); the failure itself is the HTTP status and body of the
+  ``response_url`` GET (``result_error``), e.g. 422 ``content_policy_violation``.
+- An exhausted balance (``balance_locked``) answers the submit ``403 {"detail": "User is locked.
+  Reason: Exhausted balance. ..."}``.
+- ``PUT cancel_url`` removes a request still in the queue (202 ``CANCELLATION_REQUESTED``); for
+  one a runner has, it only signals the app, which (klein) finishes anyway (``cancel_ignored``);
+  for a finished one it answers 400 ``ALREADY_COMPLETED``.
+- The ``/base`` endpoints run ``num_inference_steps`` (default 28) and log "Step k/n".
+- A model id that fal does not host answers the submit 404 (``models`` lists the hosted ones).
+
+Choose the behaviour with attributes before a test's call (they apply to jobs submitted after):
+``queue_positions`` (IN_QUEUE polls, in order), ``running_polls`` (IN_PROGRESS polls, the steps
+spread over them), ``hold`` = "queue" | "running" (stay there), ``submit_error`` / ``result_error``
+= (status, body, headers), ``balance_locked``, ``output`` = "url" | "data_uri", ``nsfw``,
+``download`` = "png" | "html" | "huge" | "huge_unsized" (no Content-Length),
+``image_urls_must_load`` (fetch edit inputs like fal).
 
 ``cancelled`` lists the request ids that got ``PUT .../cancel``; ``jobs`` what was submitted;
 ``fetched`` what the fake downloaded from an edit's ``image_urls`` (url, status, body);
@@ -37,6 +48,16 @@ PRESET_SIZES = {
     "landscape_16_9": (1024, 576),
 }
 IMAGE_COLOR = (240, 160, 30)
+HOSTED_MODELS = (
+    "fal-ai/flux-2/klein/9b/base",
+    "fal-ai/flux-2/klein/4b/base",
+    "fal-ai/flux-2/klein/9b",
+    "fal-ai/flux-2/klein/4b",
+)
+BASE_STEPS = 28  # the /base endpoints' default num_inference_steps (the distilled ones: 4)
+BALANCE_LOCKED = {
+    "detail": "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
+}
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -50,7 +71,8 @@ class FalServer(LocalHTTPServer):
         self.hold: str | None = None
         self.submit_error: tuple[int, object, dict] | None = None
         self.result_error: tuple[int, object, dict] | None = None
-        self.completed_error: dict | None = None
+        self.balance_locked = False
+        self.models: set[str] = set(HOSTED_MODELS)
         self.output = "url"
         self.nsfw = False
         self.download = "png"
@@ -58,6 +80,7 @@ class FalServer(LocalHTTPServer):
         self.image_urls_must_load = True
         self.jobs: dict[str, dict] = {}
         self.cancelled: list[str] = []
+        self.cancel_ignored: list[str] = []  # cancels that reached a running request: no effect
         self.fetched: list[dict] = []  # edit inputs fetched from image_urls, as fal does
         self.inputs: dict[str, bytes] = {}  # served at /inputs/<name>: edit sources to fetch
 
@@ -98,9 +121,16 @@ class FalServer(LocalHTTPServer):
     # -- queue --------------------------------------------------------------------------------------
 
     def _submit(self, handler, record: dict, segments: list[str]) -> None:
+        if self.balance_locked:
+            handler.reply(403, BALANCE_LOCKED)
+            return
         if self.submit_error:
             status, body, headers = self.submit_error
             handler.reply(status, body, headers=headers)
+            return
+        model = "/".join(segments).removesuffix("/edit")
+        if model not in self.models:
+            handler.reply(404, {"detail": f"Application '{model}' not found"})
             return
         body = record["json"] or {}
         if self.image_urls_must_load:
@@ -123,9 +153,13 @@ class FalServer(LocalHTTPServer):
                     )
                     return
         request_id = str(uuid.uuid4())
+        default_steps = BASE_STEPS if model.endswith("/base") else 4
         self.jobs[request_id] = {
             "model": "/".join(segments),
             "body": body,
+            "steps": int(body.get("num_inference_steps") or default_steps),
+            "result_error": self.result_error,
+            "state": "IN_QUEUE",
             "polls": 0,
             "queue_positions": list(self.queue_positions),
             "running_polls": self.running_polls,
@@ -154,7 +188,13 @@ class FalServer(LocalHTTPServer):
         tail = segments[4] if len(segments) > 4 else ""
         if tail == "cancel" and method == "PUT":
             self.cancelled.append(request_id)
-            job["cancelled"] = True
+            if job["state"] == "COMPLETED":
+                handler.reply(400, {"status": "ALREADY_COMPLETED"})
+                return
+            if job["state"] == "IN_QUEUE":
+                job["cancelled"] = True  # removed from the queue: never runs, never billed
+            else:
+                self.cancel_ignored.append(request_id)  # the runner has it: klein finishes anyway
             handler.reply(202, {"status": "CANCELLATION_REQUESTED"})
         elif tail == "status" and method == "GET":
             self._status(handler, job)
@@ -166,34 +206,38 @@ class FalServer(LocalHTTPServer):
     def _status(self, handler, job: dict) -> None:
         job["polls"] += 1
         if job["cancelled"]:
-            handler.reply(
-                200,
-                {
-                    "status": "COMPLETED",
-                    "logs": None,
-                    "error": "Request cancelled",
-                    "error_type": "cancelled",
-                },
-            )
+            job["state"] = "COMPLETED"
+            handler.reply(200, {"status": "COMPLETED", "logs": None, "error": "Request was cancelled"})
             return
         if job["hold"] == "queue" or job["queue_positions"]:
             position = job["queue_positions"].pop(0) if job["queue_positions"] else 1
             handler.reply(202, {"status": "IN_QUEUE", "queue_position": position, "logs": None})
             return
         if job["hold"] == "running" or job["running_polls"] > 0:
+            job["state"] = "IN_PROGRESS"
             job["running_polls"] -= 1
-            job.setdefault("logs", []).append(
+            logs = job.setdefault("logs", [])
+            total = job["steps"]
+            done = min(total - 1, (len(logs) + 1) * max(1, total // (self.running_polls + 1)))
+            logs.append(
                 {
-                    "message": f"Step {len(job['logs']) + 1}/4",
+                    "message": f"Step {max(1, done)}/{total}",
                     "level": "INFO",
                     "source": "user",
-                    "timestamp": "2026-01-17T12:00:00.000000",
+                    "timestamp": "2026-12-01T12:00:00.000000",
                 }
             )
-            handler.reply(200, {"status": "IN_PROGRESS", "logs": job["logs"]})
+            handler.reply(200, {"status": "IN_PROGRESS", "logs": logs})
             return
+        job["state"] = "COMPLETED"
         body = {"status": "COMPLETED", "logs": job.get("logs"), "metrics": {"inference_time": 0.9}}
-        body.update(self.completed_error or {})
+        failure = job["result_error"]
+        if failure:  # failed requests read COMPLETED too; the status carries the error's text
+            error_body = failure[1]
+            detail = error_body.get("detail") if isinstance(error_body, dict) else None
+            body["error"] = detail if isinstance(detail, str) else "Unprocessable Entity"
+            if isinstance(error_body, dict) and error_body.get("error_type"):
+                body["error_type"] = error_body["error_type"]
         handler.reply(200, body)
 
     # -- result and files ---------------------------------------------------------------------------
@@ -210,8 +254,14 @@ class FalServer(LocalHTTPServer):
         return png((width // self.downscale, height // self.downscale), IMAGE_COLOR)
 
     def _result(self, handler, request_id: str, job: dict) -> None:
-        if self.result_error:
-            status, body, headers = self.result_error
+        if job["state"] != "COMPLETED":
+            handler.reply(400, {"detail": "Request is still in progress"})
+            return
+        if job["cancelled"]:
+            handler.reply(400, {"detail": "Request was cancelled"})
+            return
+        if job["result_error"]:
+            status, body, headers = job["result_error"]
             handler.reply(status, body, headers=headers)
             return
         width, height = self.image_size(job)

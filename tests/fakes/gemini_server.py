@@ -4,7 +4,10 @@ client (shared/research/providers.md, section 1).
 ``POST /{v1|v1beta}/models/{model}:generateContent`` with the key in ``x-goog-api-key``; answers
 are camelCase JSON with base64 ``inlineData`` PNGs of the requested aspect ratio (Pillow, scaled
 down by ``downscale`` to keep tests fast). Errors use Google's ``{"error": {...}}`` body. A wrong
-key gets the real 400 ``API_KEY_INVALID``. (The SDK itself sends inline request images as
+key gets the real 400 ``API_KEY_INVALID``. ``GET /{version}/models/{model}`` (``models.get``)
+answers the model resource. A model not in ``models`` (by default the image models that exist
+in December 2026; ``gemini-3-pro-image-preview`` was shut down on 2026-06-25) gets the API's
+404 ``NOT_FOUND`` body, on both calls. (The SDK itself sends inline request images as
 ``mime_type`` + URL-safe base64, which the real API's proto-JSON parser accepts.)
 
 Script the next answers with ``script(...)`` (one behaviour per request, in order; ``default``
@@ -30,7 +33,8 @@ USAGE = {
     "thoughtsTokenCount": 200,
     "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}],
 }
-MODEL_VERSION = "gemini-3-pro-image-preview-001"
+MODEL_VERSION = "gemini-3-pro-image-001"
+LIVE_MODELS = ("gemini-3-pro-image", "gemini-3.1-flash-image", "gemini-2.5-flash-image")
 
 
 class GeminiServer(LocalHTTPServer):
@@ -41,6 +45,7 @@ class GeminiServer(LocalHTTPServer):
         self.api_key = api_key
         self.downscale = downscale
         self.default: dict = self.ok()
+        self.models: set[str] = set(LIVE_MODELS)
         self._script: deque[dict] = deque()
 
     # -- behaviours -----------------------------------------------------------------------------------
@@ -74,12 +79,19 @@ class GeminiServer(LocalHTTPServer):
         return {"kind": "error", "code": code, "body": body}
 
     @staticmethod
-    def rate_limited(retry_delay: str | None = "7s"):
+    def rate_limited(retry_delay: str | None = "7s", quota_value: str = "10"):
+        """A 429 as Google sends it: QuotaFailure (``quota_value`` "0" = the key's tier has no
+        quota for the model), Help, and RetryInfo when ``retry_delay`` is given."""
         details: list[dict] = [
             {
                 "@type": "type.googleapis.com/google.rpc.QuotaFailure",
                 "violations": [
-                    {"quotaMetric": "generativelanguage.googleapis.com/generate_content_requests"}
+                    {
+                        "quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
+                        "quotaId": "GenerateRequestsPerMinutePerProjectPerModel",
+                        "quotaDimensions": {"location": "global", "model": "gemini-3-pro-image"},
+                        "quotaValue": quota_value,
+                    }
                 ],
             },
             {"@type": "type.googleapis.com/google.rpc.Help", "links": [{"description": "Learn more"}]},
@@ -101,6 +113,11 @@ class GeminiServer(LocalHTTPServer):
     def script(self, *behaviours: dict) -> GeminiServer:
         self._script.extend(behaviours)
         return self
+
+    @property
+    def model_gets(self) -> list[dict]:
+        """The models.get requests received."""
+        return [r for r in self.requests if r["method"] == "GET"]
 
     @property
     def calls(self) -> list[dict]:
@@ -138,21 +155,59 @@ class GeminiServer(LocalHTTPServer):
             part["thoughtSignature"] = base64.b64encode(b"signature").decode()
         return part
 
+    @staticmethod
+    def _unknown_model(version: str, model: str) -> dict:
+        """The API's answer for a model that does not exist (or was shut down)."""
+        return {
+            "error": {
+                "code": 404,
+                "message": f"models/{model} is not found for API version {version}, or is not supported "
+                "for generateContent. Call ListModels to see the list of available models and their "
+                "supported methods.",
+                "status": "NOT_FOUND",
+            }
+        }
+
+    @staticmethod
+    def _model_resource(model: str) -> dict:
+        return {
+            "name": f"models/{model}",
+            "version": "001",
+            "displayName": model.replace("-", " ").title(),
+            "inputTokenLimit": 65536,
+            "outputTokenLimit": 32768,
+            "supportedGenerationMethods": ["generateContent", "countTokens", "batchGenerateContent"],
+            "temperature": 1,
+            "topP": 0.95,
+            "maxTemperature": 2,
+            "thinking": True,
+        }
+
     def handle(self, handler, record: dict) -> None:
         path = record["path"]
         version, _, rest = path.lstrip("/").partition("/")
-        if (
-            record["method"] != "POST"
-            or version not in ("v1", "v1beta")
-            or not rest.startswith("models/")
-            or not rest.endswith(":generateContent")
-        ):
+        model, _, method = rest.removeprefix("models/").partition(":")
+        known = (
+            version in ("v1", "v1beta")
+            and rest.startswith("models/")
+            and (
+                (record["method"] == "POST" and method == "generateContent")
+                or (record["method"] == "GET" and not method)
+            )
+        )
+        if not known:
             handler.reply(
                 404, {"error": {"code": 404, "message": f"Not found: {path}", "status": "NOT_FOUND"}}
             )
             return
         if record["headers"].get("x-goog-api-key") != self.api_key:
             handler.reply(400, self._bad_key())
+            return
+        if model not in self.models:
+            handler.reply(404, self._unknown_model(version, model))
+            return
+        if record["method"] == "GET":
+            handler.reply(200, self._model_resource(model))
             return
         behaviour = self._script.popleft() if self._script else self.default
         body = record["json"] or {}
