@@ -129,16 +129,16 @@ class GeminiServer(LocalHTTPServer):
         return {"kind": "text", "chunks": list(chunks), "finish": finish, "delay": delay, "thought": thought}
 
     @staticmethod
-    def text_block(*chunks: str, finish: str = "SAFETY", message: str | None = None, delay: float = 0.0):
+    def text_block(*chunks: str, finish: str = "SAFETY", delay: float = 0.0):
         """An answer the model stops for safety after ``chunks``: the last event has the safety
-        ``finishReason``, the offending rating ``blocked: true`` and, when given, ``finishMessage``."""
+        ``finishReason`` and the offending rating with ``blocked: true``. (The Gemini API sends no
+        ``finishMessage``; google-genai maps it only from Vertex AI.)"""
         return {
             "kind": "text",
             "chunks": list(chunks),
             "finish": finish,
             "delay": delay,
             "thought": None,
-            "message": message,
             "blocked": True,
         }
 
@@ -350,8 +350,6 @@ class GeminiServer(LocalHTTPServer):
                     {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True},
                     {"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"},
                 ]
-                if behaviour.get("message"):
-                    candidate["finishMessage"] = behaviour["message"]
         return {
             "candidates": [candidate],
             "usageMetadata": {
