@@ -219,3 +219,35 @@ def test_analysis_models_are_listed_with_availability(alice_api):
     assert gemini["available"] is False and "GOOGLE_API_KEY" in gemini["unavailable_reason"]
     response = _analyze(alice_api, embed_id=_upload(alice_api)["embed_id"], question="?", model="vision")
     assert response.status_code == 400 and response.json()["error"]["code"] == "provider_unavailable"
+
+
+def test_the_webhook_is_delivered_without_the_question_or_answer(alice_api, worker, settings):
+    import json
+
+    from tests.test_webhooks import Receiver
+
+    settings.GENERATION = {**settings.GENERATION, "WEBHOOK_ALLOW_PRIVATE": True}
+    receiver = Receiver()
+    source = _upload(alice_api)
+    task = _analyze(
+        alice_api, embed_id=source["embed_id"], question=QUESTION, webhook_url=receiver.url
+    ).json()
+    wait_for_task(alice_api, task["task_id"])
+    receiver.wait(1)
+    payload = json.loads(receiver.deliveries[0]["body"])
+    assert payload["task_id"] == task["task_id"] and payload["status"] == "completed"
+    assert payload["kind"] == "analyze"
+    assert QUESTION not in receiver.deliveries[0]["body"].decode()
+    assert "vision model" not in receiver.deliveries[0]["body"].decode()
+
+
+def test_no_question_or_answer_reaches_the_logs(alice_api, worker, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    source = _upload(alice_api)
+    task = _analyze(alice_api, embed_id=source["embed_id"], question=QUESTION).json()
+    wait_for_task(alice_api, task["task_id"])
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert task["task_id"] in logged  # the log did record the task…
+    assert QUESTION not in logged and "vision model" not in logged  # …and nothing of its text
