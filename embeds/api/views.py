@@ -128,7 +128,7 @@ class EmbedContentView(APIView):
     @extend_schema(responses={200: EmbedContentSerializer, **errors(401, 404, 500, 503)})
     def get(self, request: Request, embed_id: str) -> Response:
         embed = access_embed(request.user, embed_id)
-        return Response(content_payload(embed, sealing.open_embed(embed).content()))
+        return Response(content_payload(embed, sealing.open_embed(embed, cached=True).content()))
 
 
 class EmbedView(APIView):
@@ -234,7 +234,7 @@ class EmbedProvenanceView(APIView):
     )
     def get(self, request: Request, embed_id: str) -> Response:
         embed = access_finished_image(request.user, embed_id)
-        opened = sealing.open_embed(embed)
+        opened = sealing.open_embed(embed, cached=True)
         files = opened.content().get("files") or {}
         renditions = {
             variant: imaging.read_provenance(

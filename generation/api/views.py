@@ -29,7 +29,7 @@ from ..actions import (
     do_report_image,
 )
 from ..models import Task
-from ..presenters import task_payload
+from ..presenters import TASK_PAYLOAD_FIELDS, task_payload
 from ..registry import MODELS, default_model, provider_for
 from .serializers import EditInputSerializer, GenerateInputSerializer
 
@@ -144,13 +144,27 @@ class EditView(APIView):
         return _accepted(task, created)
 
 
+# What a poll reads, in its one query: the task's public fields and, for a completed task's
+# file metadata, its embed's sealed content (not the task's usage, webhook or request fields).
+POLL_COLUMNS = (
+    *TASK_PAYLOAD_FIELDS,
+    "owner_id",
+    "embed__id",
+    "embed__owner_id",
+    "embed__type",
+    "embed__status",
+    "embed__wrapped_key",
+    "embed__encrypted_content",
+)
+
+
 class TaskView(APIView):
     @extend_schema(responses={200: TaskSerializer, **errors(401, 404, 503)})
     def get(self, request: Request, task_id: str) -> Response:
-        task = access_task(request.user, task_id)
+        task = access_task(request.user, task_id, only=POLL_COLUMNS)
         files = None
         if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
-            files = sealing.open_embed(task.embed).content().get("files")
+            files = sealing.open_embed(task.embed, cached=True).content().get("files")
         return Response(task_payload(task, embed_status=task.embed.status, files=files))
 
 
