@@ -169,9 +169,7 @@ def test_an_embed_deleted_by_another_process_empties_this_cache(alice_api):
     for embed_id in (kept, deleted):
         assert alice_api.get(f"/v1/embeds/{embed_id}/file").status_code == 200
     assert len(data_keys) == 2
-    _in_another_process(
-        f"from embeds.models import Embed;Embed.objects.get(pk='{deleted}').delete()"
-    )
+    _in_another_process(f"from embeds.models import Embed;Embed.objects.get(pk='{deleted}').delete()")
     embed = Embed.objects.get(pk=kept)
     assert data_keys.get(embed.id, embed.wrapped_key) is None  # the epoch moved: all dropped
     assert len(data_keys) == 0
