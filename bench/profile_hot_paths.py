@@ -50,8 +50,8 @@ def main() -> None:
 
         from openmates_images.asgi import application  # noqa: F401  (the app uvicorn serves)
 
-        client = AsyncClient(headers={"Authorization": auth["Authorization"]}, HTTP_HOST="127.0.0.1")
-        sync_client = Client(headers={"Authorization": auth["Authorization"]}, HTTP_HOST="127.0.0.1")
+        headers = {"Authorization": auth["Authorization"], "Host": "127.0.0.1"}
+        client, sync_client = AsyncClient(headers=headers), Client(headers=headers)
         paths = {
             "file full": f"/v1/embeds/{task['embed_id']}/file?format=full",
             "poll running": f"/v1/tasks/{running['task_id']}",
