@@ -279,6 +279,10 @@ def main() -> None:
                 f"full stack: {CONCURRENCY} clients, {DURATION:.0f} s each, {stack.web_workers} web "
                 f"processes, {os.cpu_count()} cores"
             )
+            idle_before = process_cpu_seconds(stack.worker.pid)
+            time.sleep(5)
+            idle_cpu = (process_cpu_seconds(stack.worker.pid) - idle_before) / 5 * 100
+            print(f"idle worker processes: {idle_cpu:.1f} % of a core (Redis polling)")
             rows = full_stack_rows(stack)
             print_rows(rows)
             client_e2e, server_e2e = end_to_end(stack)
