@@ -25,6 +25,8 @@ from ..conf import conf
 from ..models import Embed
 
 FORMATS = ("preview", "full", "original")
+# What serving a file reads of its embed: the owner check, its state and the wrapped data key.
+FILE_COLUMNS = ("id", "owner_id", "type", "status", "wrapped_key")
 CONTENT_FIELDS = (
     "type",
     "source",
@@ -75,7 +77,7 @@ class EmbedFileView(APIView):
         variant = request.query_params.get("format", "preview")
         if variant not in FORMATS:
             raise ApiError("invalid_value", f"format must be one of {', '.join(FORMATS)}.", field="format")
-        embed = access_finished_image(request.user, embed_id)
+        embed = access_finished_image(request.user, embed_id, only=FILE_COLUMNS)
         etag = _etag(embed, variant)
         cache_control = f"private, max-age={conf().FILE_CACHE_SECONDS}, immutable"
         if _if_none_match(request, etag):
