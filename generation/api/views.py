@@ -19,7 +19,7 @@ from openmates_images.api import StrictInputSerializer
 from openmates_images.errors import ApiError
 from openmates_images.schema import TaskSerializer, errors
 
-from ..access import access_task
+from ..access import access_task, poll_task
 from ..actions import (
     REPORT_REASONS,
     GenerationParams,
@@ -29,7 +29,7 @@ from ..actions import (
     do_report_image,
 )
 from ..models import Task
-from ..presenters import TASK_PAYLOAD_FIELDS, task_payload
+from ..presenters import task_payload
 from ..registry import MODELS, default_model, provider_for
 from .serializers import EditInputSerializer, GenerateInputSerializer
 
@@ -144,24 +144,10 @@ class EditView(APIView):
         return _accepted(task, created)
 
 
-# What a poll reads, in its one query: the task's public fields and, for a completed task's
-# file metadata, its embed's sealed content (not the task's usage, webhook or request fields).
-POLL_COLUMNS = (
-    *TASK_PAYLOAD_FIELDS,
-    "owner_id",
-    "embed__id",
-    "embed__owner_id",
-    "embed__type",
-    "embed__status",
-    "embed__wrapped_key",
-    "embed__encrypted_content",
-)
-
-
 class TaskView(APIView):
     @extend_schema(responses={200: TaskSerializer, **errors(401, 404, 503)})
     def get(self, request: Request, task_id: str) -> Response:
-        task = access_task(request.user, task_id, only=POLL_COLUMNS)
+        task = poll_task(request.user, task_id)
         files = None
         if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
             files = sealing.open_embed(task.embed, cached=True).content().get("files")
