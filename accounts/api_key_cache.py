@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models.signals import post_delete, post_save
 
 from openmates_images import epochs
@@ -29,12 +30,13 @@ from .models import ApiKey
 EPOCH = "api_keys"
 MAX_ENTRIES = 10_000
 
-Found = tuple  # (user, api_key)
+# (user, api_key), as get_user_for_api_key answers it
+Found = tuple[AbstractBaseUser, ApiKey]
 
 
 @dataclass(frozen=True)
 class _Entry:
-    user: object
+    user: AbstractBaseUser
     api_key: ApiKey
     epoch: int
     expires_at: float
