@@ -31,6 +31,9 @@ class EmbedsConf:
     C2PA_TSA_URL: str
     C2PA_LOCAL_PKI_DIR: str
     CREDIT_LINE: str
+    DATA_KEY_CACHE_SECONDS: float
+    DATA_KEY_CACHE_MAX_USES: int
+    DATA_KEY_CACHE_MAX_ENTRIES: int
 
 
 @cache

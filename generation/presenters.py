@@ -9,6 +9,25 @@ from django.utils import timezone
 from .models import Task
 
 PUBLIC_FILE_FIELDS = ("width", "height", "size_bytes", "format")
+# The task columns task_payload reads: a poll loads these and no others.
+TASK_PAYLOAD_FIELDS = (
+    "id",
+    "embed_id",
+    "kind",
+    "status",
+    "progress",
+    "stage",
+    "queue_position",
+    "model",
+    "estimated_seconds",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "attempts",
+    "cost_usd",
+    "error_code",
+    "error_message",
+)
 
 
 def public_files(files: dict | None) -> dict | None:

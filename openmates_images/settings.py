@@ -241,6 +241,11 @@ EMBEDS = {
     "C2PA_TSA_URL": env("C2PA_TSA_URL", ""),
     "C2PA_LOCAL_PKI_DIR": str(DATA_DIR / "c2pa"),
     "CREDIT_LINE": env("CREDIT_LINE", "Generated with AI by OpenMates"),
+    # Unwrapped data keys kept in a web process's memory (README "Performance and caches");
+    # DATA_KEY_CACHE_SECONDS=0 turns the cache off.
+    "DATA_KEY_CACHE_SECONDS": float(env("DATA_KEY_CACHE_SECONDS", "300")),
+    "DATA_KEY_CACHE_MAX_USES": int(env("DATA_KEY_CACHE_MAX_USES", "1000")),
+    "DATA_KEY_CACHE_MAX_ENTRIES": int(env("DATA_KEY_CACHE_MAX_ENTRIES", "1000")),
 }
 
 GENERATION = {
@@ -276,6 +281,10 @@ GENERATION = {
 }
 
 # --- REST --------------------------------------------------------------------------------------
+# API-key lookups cached per process, emptied in every process by any revocation (README
+# "Performance and caches"); 0 turns the cache off.
+API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "60"))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiKeyAuthentication",

@@ -25,6 +25,8 @@ from ..conf import conf
 from ..models import Embed
 
 FORMATS = ("preview", "full", "original")
+# What serving a file reads of its embed: the owner check, its state and the wrapped data key.
+FILE_COLUMNS = ("id", "owner_id", "type", "status", "wrapped_key")
 CONTENT_FIELDS = (
     "type",
     "source",
@@ -75,7 +77,7 @@ class EmbedFileView(APIView):
         variant = request.query_params.get("format", "preview")
         if variant not in FORMATS:
             raise ApiError("invalid_value", f"format must be one of {', '.join(FORMATS)}.", field="format")
-        embed = access_finished_image(request.user, embed_id)
+        embed = access_finished_image(request.user, embed_id, only=FILE_COLUMNS)
         etag = _etag(embed, variant)
         cache_control = f"private, max-age={conf().FILE_CACHE_SECONDS}, immutable"
         if _if_none_match(request, etag):
@@ -128,7 +130,7 @@ class EmbedContentView(APIView):
     @extend_schema(responses={200: EmbedContentSerializer, **errors(401, 404, 500, 503)})
     def get(self, request: Request, embed_id: str) -> Response:
         embed = access_embed(request.user, embed_id)
-        return Response(content_payload(embed, sealing.open_embed(embed).content()))
+        return Response(content_payload(embed, sealing.open_embed(embed, cached=True).content()))
 
 
 class EmbedView(APIView):
@@ -234,7 +236,7 @@ class EmbedProvenanceView(APIView):
     )
     def get(self, request: Request, embed_id: str) -> Response:
         embed = access_finished_image(request.user, embed_id)
-        opened = sealing.open_embed(embed)
+        opened = sealing.open_embed(embed, cached=True)
         files = opened.content().get("files") or {}
         renditions = {
             variant: imaging.read_provenance(

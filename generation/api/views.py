@@ -19,7 +19,7 @@ from openmates_images.api import StrictInputSerializer
 from openmates_images.errors import ApiError
 from openmates_images.schema import TaskSerializer, errors
 
-from ..access import access_task
+from ..access import access_task, poll_task
 from ..actions import (
     REPORT_REASONS,
     GenerationParams,
@@ -148,10 +148,10 @@ class EditView(APIView):
 class TaskView(APIView):
     @extend_schema(responses={200: TaskSerializer, **errors(401, 404, 503)})
     def get(self, request: Request, task_id: str) -> Response:
-        task = access_task(request.user, task_id)
+        task = poll_task(request.user, task_id)
         files = None
         if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
-            files = sealing.open_embed(task.embed).content().get("files")
+            files = sealing.open_embed(task.embed, cached=True).content().get("files")
         return Response(task_payload(task, embed_status=task.embed.status, files=files))
 
 
