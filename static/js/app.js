@@ -315,7 +315,8 @@ async function sendMessage(text, embedIds) {
   let message;
   try {
     chat = await ensureChat();
-    message = await api(`/v1/chats/${chat.chatId}/messages`, { method: "POST", json: { text, embed_ids: embedIds } });
+    message = await api(`/v1/chats/${chat.chatId}/messages`,
+                        { method: "POST", json: { text, embed_ids: embedIds, reply: true } });
   } catch (error) {
     pending.remove();
     if (chat?.created) await discardChat(chat.chatId);
@@ -503,18 +504,21 @@ input.addEventListener("keydown", (event) => {
 });
 input.addEventListener("input", autosize);
 
+// Enter (Send) always gets an answer: a description makes an image; a message with images
+// attached is answered by the server (honestly, while image questions cannot be answered).
 composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = input.value.trim();
   if (/^\/image(\s|$)/.test(text)) return sendGenerate(text.replace(/^\/image\s*/, ""));
   if (!text && !state.attachments.length) return;
+  if (!state.attachments.length) return sendGenerate(text);
   const embedIds = [...state.attachments];
   run(async () => {
     await sendMessage(text, embedIds);
     input.value = "";
     autosize();
     clearAttachments();
-  });
+  }).then(() => input.focus());
 });
 composer.querySelector("[data-testid=generate-button]").addEventListener("click", () =>
   sendGenerate(input.value.trim().replace(/^\/image\s*/, "")));
@@ -523,7 +527,7 @@ function sendGenerate(prompt) {
   if (!prompt) { showError("Describe the image first."); input.focus(); return; }
   const attached = [...state.attachments];
   showNote("");
-  run(async () => {
+  return run(async () => {
     const { response, messages } = await generate(prompt, { embedIds: attached });
     input.value = "";
     autosize();
@@ -538,7 +542,7 @@ function sendGenerate(prompt) {
       showNote(`${what} not used: image generation works from the text only. ` +
                "They are still in the composer — press Send to share them, or × to remove them.");
     }
-  });
+  }).then(() => input.focus());
 }
 
 app.querySelector("[data-testid=new-chat]").addEventListener("click", () => {
@@ -587,6 +591,7 @@ async function loadModels() {
 }
 
 loadModels().catch((error) => showError(`Models could not be loaded: ${error.message}`));
+input.focus(); // ready to type, as in every chat app
 loadChats()
   .then((chats) => selectChat(state.chatId || chats[0]?.chat_id || null))
   .catch((error) => {
