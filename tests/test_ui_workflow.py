@@ -14,10 +14,13 @@ from tests.test_ui_browser import (
     ARTIFACTS,
     CHROMIUM_ARGS,
     PASSWORD,
+    embed_ids,
     finished,
+    generate,
     new_embed,
     png_bytes,
     ready,
+    shot,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-workflow")]
@@ -105,3 +108,122 @@ def test_enter_with_a_description_makes_an_image_and_a_question_is_answered(page
     page.wait_for_selector("li.message.assistant >> text=can't answer questions about images yet")
     assert page.locator("[data-testid=attachments] > *").count() == 0
     assert focused_testid(page) == "composer-input"
+
+
+# --- 3, 4, 6: the viewer and its tools, by mouse and by keyboard ---------------------------------
+
+
+def red_pixels(page) -> int:
+    return page.evaluate(
+        """() => {
+            const c = document.querySelector('.fs-overlay');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0;
+            for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] < 110 && d[i + 3] > 200) n++;
+            return n;
+        }"""
+    )
+
+
+def meta(page) -> str:
+    return page.inner_text("[data-testid=fullscreen-meta]")
+
+
+def test_viewer_keys_survive_a_click_and_every_tool_works_by_keyboard(page):
+    new_chat(page)
+    wide = generate(page, "Harbour at night", "16:9")
+    finished(page, wide)
+    square = generate(page, "Forest lake", "1:1")
+    finished(page, square)
+
+    # 3. A mouse click on the image keeps the viewer's keys alive.
+    page.locator(f"[data-embed-id='{wide}']").first.click()
+    viewer = page.locator("[data-testid=fullscreen]")
+    viewer.wait_for(state="visible")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=fullscreen-meta]')?.textContent.includes('1344')"
+    )
+    page.locator(".fs-image").click()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=fullscreen-meta]').textContent.includes('1024×1024')"
+    )
+    page.locator(".fs-stage").click(position={"x": 5, "y": 5})
+    page.keyboard.press("+")
+    assert "scale(1.25)" in page.eval_on_selector(".fs-canvas", "el => el.style.transform")
+    page.keyboard.press("0")
+    page.keyboard.press("Escape")
+    viewer.wait_for(state="hidden")
+
+    # 4. The aspect lock holds on the bottom-right handle, dragged past the image's corner.
+    page.locator(f"[data-embed-id='{wide}']").first.click()
+    page.wait_for_function("document.querySelector('.fs-image').complete")
+    page.click("[data-testid=crop-tool]")
+    assert page.get_attribute("[data-testid=crop-tool]", "aria-pressed") == "true"
+    page.click("[data-crop-ratio='1']")
+    assert page.get_attribute("[data-crop-ratio='1']", "aria-pressed") == "true"
+    handle = page.locator(".crop-box .se").bounding_box()
+    page.mouse.move(handle["x"] + 7, handle["y"] + 7)
+    page.mouse.down()
+    page.mouse.move(handle["x"] + 900, handle["y"] + 90, steps=6)
+    page.mouse.up()
+    box = page.locator("[data-testid=crop-box]").bounding_box()
+    assert abs(box["width"] - box["height"]) < 2, box
+    before = embed_ids(page)
+    page.click("[data-testid=crop-apply]")
+    cropped = new_embed(page, before)
+    original = page.request.get(f"/v1/embeds/{cropped}/content").json()["files"]["original"]
+    assert original["width"] == original["height"], original
+    assert "Crop (1:1)" in page.locator("li.message.user").last.inner_text()
+
+    # 6. Keyboard alone: open, crop (move and resize), apply.
+    page.locator(f"[data-embed-id='{square}']").first.focus()
+    page.keyboard.press("Enter")
+    viewer.wait_for(state="visible")
+    page.wait_for_function("document.querySelector('.fs-image').complete")
+    page.focus("[data-testid=crop-tool]")
+    page.keyboard.press("Enter")
+    page.focus("[data-testid=crop-box]")
+    start = page.locator("[data-testid=crop-box]").bounding_box()
+    for key in ("Shift+ArrowLeft", "Shift+ArrowLeft", "Shift+ArrowUp", "ArrowRight", "ArrowDown"):
+        page.keyboard.press(key)
+    moved = page.locator("[data-testid=crop-box]").bounding_box()
+    assert moved["width"] < start["width"] and moved["height"] < start["height"]
+    assert moved["x"] > start["x"] and moved["y"] > start["y"]
+    shot(page, "21-crop-keyboard")
+    before = embed_ids(page)
+    page.focus("[data-testid=crop-apply]")
+    page.keyboard.press("Enter")
+    new_embed(page, before)
+    viewer.wait_for(state="hidden")
+
+    # Draw by keyboard, and Ctrl+Z undoes.
+    page.locator(f"[data-embed-id='{square}']").first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('.fs-image').complete")
+    page.focus("[data-testid=draw-tool]")
+    page.keyboard.press("Enter")
+    page.focus("[data-testid=draw-area]")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    assert red_pixels(page) > 100
+    shot(page, "22-draw-keyboard")
+    page.keyboard.press("Control+z")
+    assert red_pixels(page) == 0
+    page.keyboard.press("Control+Shift+z")
+    assert red_pixels(page) > 100
+    page.keyboard.press("Escape")  # closes the tool
+    assert page.locator("[data-testid=draw-area]").is_hidden()
+
+    # Mark by keyboard and send the edit with Enter.
+    page.focus("[data-testid=mark-tool]")
+    page.keyboard.press("Enter")
+    page.focus("[data-testid=draw-area]")
+    page.keyboard.press("Enter")
+    page.focus("[data-testid=edit-prompt]")
+    page.keyboard.type("make it glow")
+    before = embed_ids(page)
+    page.keyboard.press("Enter")
+    edited = new_embed(page, before)
+    finished(page, edited)
+    assert page.request.get(f"/v1/embeds/{edited}/content").json()["source"] == "edit"
