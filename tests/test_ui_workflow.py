@@ -227,3 +227,55 @@ def test_viewer_keys_survive_a_click_and_every_tool_works_by_keyboard(page):
     edited = new_embed(page, before)
     finished(page, edited)
     assert page.request.get(f"/v1/embeds/{edited}/content").json()["source"] == "edit"
+
+
+# --- 5. progress while queued, and a card complete from its first paint ---------------------------
+
+FIRST_PAINT = """
+window.__firstPaint = {};
+new MutationObserver(() => {
+    for (const card of document.querySelectorAll('[data-testid=image-embed-preview]')) {
+        const id = card.dataset.embedId;
+        if (window.__firstPaint[id] || !card.querySelector('.gen-meta, img')) continue;
+        window.__firstPaint[id] = {
+            text: card.innerText,
+            cancel: Boolean(card.querySelector('.cancel')),
+            progress: card.querySelector('[data-testid=progress]')?.getAttribute('aria-valuenow'),
+        };
+    }
+}).observe(document, {subtree: true, childList: true});
+"""
+
+
+def test_queued_cards_say_their_place_and_render_fully_at_once(page, context):
+    new_chat(page)
+    made = [generate(page, f"Queue test {n} [[sleep:5]]", "1:1") for n in range(3)]
+    last = made[-1]
+    # Two worker threads: the third waits, and says where it is in line, with an estimate.
+    place = page.locator(f"[data-embed-id='{last}'] [data-testid=queue-place]")
+    place.wait_for()
+    assert "in line" in place.inner_text()
+    task = page.request.get(
+        f"/v1/tasks/{page.request.get(f'/v1/embeds/{last}/content').json()['task_id']}"
+    ).json()
+    if task["status"] == "queued":
+        assert task["server_queue_position"] >= 1 and task["eta_seconds"] > 0
+    eta = page.inner_text(f"[data-embed-id='{last}'] [data-testid=eta]")
+    assert "finishing" not in eta
+
+    # Another tab (or a reload): the card is whole from its first paint.
+    other = context.new_page()
+    other.add_init_script(FIRST_PAINT)
+    other.goto(page.url)
+    ready(other)
+    other.wait_for_function("ids => ids.every(id => window.__firstPaint[id])", arg=made, timeout=10_000)
+    painted = other.evaluate("window.__firstPaint")
+    for embed_id, n in zip(made, range(3), strict=True):
+        first = painted[embed_id]
+        if "Queue test" not in first["text"] or not first["cancel"]:
+            raise AssertionError(first)
+        assert f"Queue test {n}" in first["text"]
+    shot(other, "23-queued-second-tab", dark=True)
+    for embed_id in made:
+        finished(other, embed_id)
+    other.close()

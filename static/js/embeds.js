@@ -56,6 +56,7 @@ function el(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
+    else if (key === "style") Object.assign(node.style, value); // CSSOM: allowed by a strict CSP
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else if (value !== undefined && value !== null) node.setAttribute(key, value);
   }
@@ -136,18 +137,41 @@ setInterval(() => {
 function etaText(task) {
   if (!task.estimated_finish_at) return "";
   const seconds = Math.max(0, Math.round((new Date(task.estimated_finish_at) - Date.now()) / 1000));
-  return seconds > 0 ? `about ${seconds}s left` : "finishing…";
+  if (seconds > 0) return seconds >= 90 ? `about ${Math.round(seconds / 60)} min left` : `about ${seconds}s left`;
+  // Past the estimate: say what is true rather than "finishing" (the server re-estimates on the
+  // next update, and the watchdog asks for one).
+  return task.status === "queued" ? "waiting for a free worker…" : "taking longer than usual…";
+}
+
+function ordinal(n) {
+  const rest = n % 100;
+  const suffix = rest >= 11 && rest <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+  return `${n}${suffix}`;
+}
+
+function queueText(task) {
+  if (task?.status === "queued" && task.server_queue_position) {
+    return task.server_queue_position === 1 ? "next in line" : `${ordinal(task.server_queue_position)} in line`;
+  }
+  if (task?.queue_position) return `#${task.queue_position} in the provider's queue`;
+  return "";
 }
 
 const STAGES = { queued: "Queued", starting: "Starting", provider: "Generating", generating: "Generating",
                  encoding: "Encoding", storing: "Encrypting & saving", retrying: "Retrying", done: "Done" };
 
-const fetchingTask = new Set();
+const fetchingTask = new Map(); // embedId -> promise of the task's first REST read
 function adoptTask(embedId, taskId) {
-  // A card loaded from REST (another tab's request, a reload) learns its task for live progress.
-  if (!taskId || tasks.has(embedId) || fetchingTask.has(embedId)) return;
-  fetchingTask.add(embedId);
-  api(`/v1/tasks/${taskId}`).then(updateTask).catch(() => {}).finally(() => fetchingTask.delete(embedId));
+  // A card loaded from REST (another tab's request, a reload) learns its task before it is
+  // painted, so it shows prompt, model, progress and Cancel at once, not at the next event.
+  if (!fetchingTask.has(embedId)) {
+    const promise = api(`/v1/tasks/${taskId}`)
+      .then((task) => { updateTask(task); return true; })
+      .catch(() => false)
+      .finally(() => fetchingTask.delete(embedId));
+    fetchingTask.set(embedId, promise);
+  }
+  return fetchingTask.get(embedId);
 }
 
 async function render(node, embedId) {
@@ -175,7 +199,10 @@ async function render(node, embedId) {
     if (token !== node._renderToken) return;
     if (content.status !== "finished") status = "processing";
   }
-  if (status === "processing" && !task) adoptTask(embedId, content.task_id);
+  if (status === "processing" && !task && content.task_id) {
+    if (await adoptTask(embedId, content.task_id)) return; // updateTask painted every card of it
+    if (token !== node._renderToken) return;
+  }
   const previous = node.dataset.status;
   node.dataset.status = status;
   node.classList.toggle("is-results", content.type === "image_search_results");
@@ -213,7 +240,7 @@ function renderProgress(node, content, task) {
   sizeCard(node, preview.width, preview.height);
   const progress = task?.progress ?? 0;
   const stage = STAGES[task?.stage] || "Queued";
-  const queue = task?.queue_position ? ` · #${task.queue_position} in the provider's queue` : "";
+  const queue = queueText(task);
   const eta = el("span", { class: "eta", "data-testid": "eta", text: task ? etaText(task) : "" });
   node.replaceChildren(
     el("div", { class: "placeholder generating sized" },
@@ -222,8 +249,10 @@ function renderProgress(node, content, task) {
         el("p", { class: "model", text: `${content.model_label || content.model || ""}` }),
         el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
                     "aria-valuenow": String(progress), "data-testid": "progress" },
-          el("span", { style: `width: ${Math.max(3, progress)}%` })),
-        el("p", { class: "stage" }, el("span", { text: `${stage}${queue}` }), " · ", eta),
+          el("span", { style: { width: `${Math.max(3, progress)}%` } })),
+        el("p", { class: "stage" }, el("span", { text: stage }),
+          queue ? " · " : null, queue ? el("span", { "data-testid": "queue-place", text: queue }) : null,
+          " · ", eta),
         task ? el("button", { type: "button", class: "cancel", text: "Cancel",
                               onclick: (e) => { e.stopPropagation(); hooks.cancel(task.task_id); } }) : null)));
   clearInterval(node._etaTimer);
@@ -290,7 +319,7 @@ function renderResults(node, content, status, task) {
   if (status === "processing") {
     node.replaceChildren(el("div", { class: "placeholder generating small" },
       el("p", { text: "Searching the web for similar images…" }),
-      el("div", { class: "bar" }, el("span", { style: `width: ${Math.max(5, task?.progress || 5)}%` }))));
+      el("div", { class: "bar" }, el("span", { style: { width: `${Math.max(5, task?.progress || 5)}%` } }))));
     return;
   }
   if (status === "error") return renderError(node, content, task);
