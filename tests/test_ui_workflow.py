@@ -279,3 +279,115 @@ def test_queued_cards_say_their_place_and_render_fully_at_once(page, context):
     for embed_id in made:
         finished(other, embed_id)
     other.close()
+
+
+# --- 6. cards for screen readers, a chat that is a short walk by Tab ------------------------------
+
+TAB_STOPS = """() => [...document.querySelectorAll('[data-testid=messages] *')].filter((n) =>
+    n.tabIndex >= 0 && n.matches('button, a[href], input, select, textarea, [tabindex]')
+    && !n.disabled && n.offsetParent !== null).length"""
+
+
+def test_cards_are_named_and_the_chat_is_one_tab_stop(page):
+    new_chat(page)
+    made = [generate(page, f"Tab walk {n}", "1:1") for n in range(4)]
+    for embed_id in made:
+        finished(page, embed_id)
+    for n, embed_id in enumerate(made):
+        card = page.locator(f"li.message [data-embed-id='{embed_id}']")
+        assert card.get_attribute("role") == "group"
+        assert card.get_attribute("aria-label") == f"Tab walk {n}"
+        assert card.get_by_role("button", name=f"Open image: Tab walk {n}").count() == 1
+    page.wait_for_function(f"({TAB_STOPS})() <= 3")  # one image stop + the newest safety note
+    # From the images, the message box is a few Tabs away; arrows move between images.
+    page.locator(f"[data-embed-id='{made[-1]}'] [data-testid=open-image]").focus()
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("document.activeElement.closest('[data-embed-id]').dataset.embedId") == made[2]
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=fullscreen]:not([hidden])")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=fullscreen-info] strong').textContent === 'Tab walk 2'"
+    )
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-testid=fullscreen]", state="hidden")
+    assert page.evaluate("document.activeElement.closest('[data-embed-id]').dataset.embedId") == made[2]
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        if focused_testid(page) == "composer-input":
+            break
+    assert focused_testid(page) == "composer-input"
+
+
+# --- 2 and 7. regenerate differs; manage images and chats -----------------------------------------
+
+
+def test_regenerate_delete_copy_edit_report_from_the_viewer_and_manage_chats(page, context):
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    new_chat(page)
+    first = generate(page, "A red kite", "1:1")
+    finished(page, first)
+
+    # The safety note, once dismissed, stays dismissed; Report / Regenerate live in the viewer.
+    page.click(f"[data-embed-id='{first}'] [data-testid=dismiss-safety-note]")
+    page.reload()
+    ready(page)
+    finished(page, first)
+    assert page.locator("[data-testid=safety-note]").count() == 0
+
+    page.locator(f"[data-embed-id='{first}']").first.click()
+    page.wait_for_selector("[data-testid=fullscreen]:not([hidden])")
+    shot(page, "24-viewer-actions", dark=True)
+    before = embed_ids(page)
+    page.click("[data-testid=viewer-regenerate]")
+    again = new_embed(page, before)
+    finished(page, again)
+    assert page.request.get(f"/v1/embeds/{again}/content").json()["prompt"] == "A red kite"
+    assert original_pixels(page, again) != original_pixels(page, first)  # 2. a new image
+    assert "Regenerate: A red kite" in page.locator("li.message.user").last.inner_text()
+
+    # Copy prompt, and edit-and-retry: the prompt goes to the composer, ready to change.
+    page.locator(f"[data-embed-id='{first}']").first.click()
+    page.wait_for_selector("[data-testid=fullscreen]:not([hidden])")
+    page.click("[data-testid=copy-prompt]")
+    page.wait_for_selector("[data-testid=composer-note]:not([hidden])")
+    assert page.inner_text("[data-testid=composer-note]") == "Prompt copied."
+    assert page.evaluate("navigator.clipboard.readText()") == "A red kite"
+    page.click("[data-testid=edit-prompt-retry]")
+    page.wait_for_selector("[data-testid=fullscreen]", state="hidden")
+    assert page.input_value("[data-testid=composer-input]") == "A red kite"
+    assert focused_testid(page) == "composer-input"
+    page.fill("[data-testid=composer-input]", "")
+
+    # Report from the viewer (no regenerate): a thank-you, nothing new.
+    page.locator(f"[data-embed-id='{first}']").first.click()
+    page.click("[data-testid=viewer-report]")
+    page.wait_for_selector("[data-testid=report-dialog][open]")
+    page.uncheck("[data-testid=report-regenerate-again]")
+    page.click("[data-testid=report-submit]")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=composer-note]').textContent.includes('report')"
+    )
+
+    # Delete an image: asked first, then gone from the chat and the API.
+    page.locator(f"[data-embed-id='{again}']").first.click()
+    page.click("[data-testid=delete-image]")
+    page.wait_for_selector("[data-testid=ask-dialog][open]")
+    shot(page, "25-delete-image-confirm", dark=True)
+    page.click("[data-testid=ask-ok]")
+    page.wait_for_selector(f"[data-embed-id='{again}']", state="detached")
+    assert page.request.get(f"/v1/embeds/{again}/content").status == 404
+    assert page.locator(f"[data-embed-id='{first}']").count() == 1
+
+    # Rename and delete the chat.
+    chat_id = page.url.rsplit("/c/", 1)[1]
+    page.click("[data-testid=rename-chat]")
+    page.fill("[data-testid=ask-input]", "Kites")
+    page.click("[data-testid=ask-ok]")
+    page.wait_for_function("document.querySelector('[data-testid=chat-title]').textContent === 'Kites'")
+    page.wait_for_selector(f"[data-testid=chat-list] a[data-chat-id='{chat_id}'] >> text=Kites")
+    page.click("[data-testid=delete-chat]")
+    page.wait_for_selector("[data-testid=ask-dialog][open]")
+    page.click("[data-testid=ask-ok]")
+    page.wait_for_selector(f"[data-testid=chat-list] a[data-chat-id='{chat_id}']", state="detached")
+    assert chat_id not in [c["chat_id"] for c in page.request.get("/v1/chats").json()]
+    assert chat_id not in page.url

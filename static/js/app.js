@@ -27,6 +27,8 @@ const errorBox = composer.querySelector("[data-testid=composer-error]");
 const noteBox = composer.querySelector("[data-testid=composer-note]");
 const connection = app.querySelector("[data-testid=connection]");
 const reportDialog = document.querySelector("[data-testid=report-dialog]");
+const askDialog = document.querySelector("[data-testid=ask-dialog]");
+const chatActions = app.querySelector("[data-testid=chat-actions]");
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const REPORT_REASONS = { artifacts: "artifacts", wrong_content: "not what I asked for", offensive: "offensive",
@@ -62,6 +64,43 @@ function follow() {
   pinned = true;
   toBottom();
 }
+
+// --- keyboard: the chat's images are one tab stop ---------------------------------------------
+// Tab reaches the images once (the last one looked at, or the newest); arrow keys, Home and End
+// move between them. The safety note is shown under the newest AI image only, so a long chat
+// is not a long walk to the message box.
+let rovingId = null;
+function tidyList() {
+  const frames = [...list.querySelectorAll(".message [data-testid=open-image]")];
+  const current = frames.find((f) => f.closest("[data-embed-id]").dataset.embedId === rovingId) || frames.at(-1);
+  for (const frame of frames) frame.tabIndex = frame === current ? 0 : -1;
+  const notes = [...list.querySelectorAll(".message [data-testid=safety-note]")];
+  notes.forEach((note, index) => { note.hidden = index !== notes.length - 1; });
+}
+let tidyQueued = false;
+new MutationObserver(() => {
+  if (tidyQueued) return;
+  tidyQueued = true;
+  requestAnimationFrame(() => { tidyQueued = false; tidyList(); });
+}).observe(list, { childList: true, subtree: true });
+list.addEventListener("focusin", (event) => {
+  if (event.target.matches("[data-testid=open-image]")) {
+    rovingId = event.target.closest("[data-embed-id]").dataset.embedId;
+    tidyList();
+  }
+});
+list.addEventListener("keydown", (event) => {
+  if (!event.target.matches("[data-testid=open-image]")) return;
+  const frames = [...list.querySelectorAll(".message [data-testid=open-image]")];
+  const index = frames.indexOf(event.target);
+  const to = { ArrowUp: index - 1, ArrowLeft: index - 1, ArrowDown: index + 1, ArrowRight: index + 1,
+               Home: 0, End: frames.length - 1 }[event.key];
+  if (to === undefined) return;
+  event.preventDefault();
+  const next = frames[Math.max(0, Math.min(frames.length - 1, to))];
+  next?.focus();
+  next?.scrollIntoView({ block: "nearest" });
+});
 
 // --- socket --------------------------------------------------------------------------------------
 const unknownEmbeds = new Map(); // embedId -> "seen" | "final": events for images this tab does not show
@@ -166,6 +205,7 @@ function showCurrentChat() {
   const chat = state.chats.find((c) => c.chat_id === state.chatId);
   chatTitle.textContent = chat?.title || "New chat";
   chatTitle.title = chatTitle.textContent;
+  chatActions.hidden = !chat;
 }
 
 function setChat(chatId) {
@@ -225,6 +265,12 @@ function messageNode(message) {
     const text = document.createElement("p");
     text.textContent = message.text;
     item.append(text);
+  }
+  if (!message.text && !message.embeds.length) {
+    const gone = document.createElement("p");
+    gone.className = "gone";
+    gone.textContent = "Image deleted";
+    item.append(gone);
   }
   if (message.embeds.length) {
     const embeds = document.createElement("div");
@@ -400,18 +446,55 @@ function askReport() {
   });
 }
 
+/** Report a problem (and by default make it again from the same request). True if sent. */
+async function reportImage(content) {
+  const choice = await askReport();
+  if (!choice) return false;
+  const task = await api(`/v1/embeds/${content.embed_id}/report`, { method: "POST", json: choice });
+  const reason = REPORT_REASONS[choice.reason] || choice.reason;
+  if (task) await postExchange(`Reported a problem (${reason}) — generate it again`, task.embed_id, task);
+  else showNote(`Thanks — your report (${reason}) was sent.`);
+  return true;
+}
+
+/** A small question in a dialog: a confirmation, or one line of text. Resolves null on cancel. */
+function ask({ title, text = "", value = null, label = "", ok = "OK", danger = false }) {
+  return new Promise((resolve) => {
+    const form = askDialog.querySelector("form");
+    const field = askDialog.querySelector(".ask-field");
+    const okButton = askDialog.querySelector("[data-testid=ask-ok]");
+    askDialog.querySelector("#ask-title").textContent = title;
+    askDialog.querySelector(".ask-text").textContent = text;
+    askDialog.querySelector(".ask-text").hidden = !text;
+    askDialog.querySelector(".ask-label").textContent = label;
+    field.hidden = value === null;
+    form.elements.value.value = value ?? "";
+    okButton.textContent = ok;
+    okButton.classList.toggle("danger", danger);
+    okButton.classList.toggle("solid", danger);
+    okButton.classList.toggle("primary", !danger);
+    askDialog.returnValue = "";
+    askDialog.onclose = () => resolve(askDialog.returnValue === "ok" ? form.elements.value.value : null);
+    askDialog.showModal();
+    if (value !== null) form.elements.value.select();
+  });
+}
+
+function randomSeed() {
+  return crypto.getRandomValues(new Uint32Array(1))[0] % 2 ** 31;
+}
+
+/** Reload the open chat from the server (after something in it was deleted). */
+function reloadChat() {
+  const keep = pinned;
+  return selectChat(state.chatId).then(() => { if (!keep) pinned = false; });
+}
+
 configureEmbeds({
   openViewer,
   hooks: {
     retry: (content) => run(() => generate(content.prompt, { aspect_ratio: content.aspect_ratio, model: content.model })),
-    regenerate: (content) => run(async () => {
-      const choice = await askReport();
-      if (!choice) return;
-      const task = await api(`/v1/embeds/${content.embed_id}/report`, { method: "POST", json: choice });
-      const reason = REPORT_REASONS[choice.reason] || choice.reason;
-      if (task) await postExchange(`Reported a problem (${reason}) — generate it again`, task.embed_id, task);
-      else showNote(`Thanks — your report (${reason}) was sent.`);
-    }),
+    regenerate: (content) => run(() => reportImage(content)),
     cancel: (taskId) => run(() => socket.request({ type: "cancel", task_id: taskId }).then((r) => updateTask(r.payload))),
   },
 });
@@ -433,8 +516,72 @@ configureViewer({
       const task = await api("/v1/apps/images/reverse-search", { method: "POST", json: { embed_id: embedId } });
       await postExchange("Find similar images on the web", task.embed_id, task);
     }),
+    // Again means different: a fresh seed (an API user's pinned seed is kept by Report instead).
+    regenerate: (content) => run(async () => {
+      const task = await api("/v1/apps/images/generate", { method: "POST", json: {
+        prompt: content.prompt, aspect_ratio: content.aspect_ratio || "1:1", model: content.model, seed: randomSeed() } });
+      await postExchange(`Regenerate: ${content.prompt}`, task.embed_id, task);
+      input.focus();
+    }),
+    report: (content) => reportImage(content).catch((error) => { showError(error.message); return false; }),
+    copyPrompt: async (content) => {
+      try {
+        await navigator.clipboard.writeText(content.prompt);
+        showNote("Prompt copied.", { seconds: 4 });
+      } catch {
+        showNote(`Copy failed; the prompt is: ${content.prompt}`);
+      }
+    },
+    editPrompt: (content) => {
+      input.value = content.prompt;
+      if (content.aspect_ratio) aspectSelect.value = content.aspect_ratio;
+      if (content.model && [...modelSelect.options].some((o) => o.value === content.model && !o.disabled)) {
+        modelSelect.value = content.model;
+      }
+      autosize();
+      input.focus();
+      input.setSelectionRange(input.value.length, input.value.length);
+      showNote("Change the prompt, then press Enter to make it again.", { seconds: 8 });
+    },
+    confirmDelete: (content) => ask({
+      title: "Delete this image?", ok: "Delete", danger: true,
+      text: "It is removed from every chat it appears in, with its files. This cannot be undone.",
+    }).then((answer) => answer !== null),
+    deleteImage: (content) => run(async () => {
+      await api(`/v1/embeds/${content.embed_id}`, { method: "DELETE" });
+      await reloadChat();
+      announce(state.chatId);
+      showNote("Image deleted.", { seconds: 5 });
+      input.focus();
+    }),
   },
 });
+
+// --- managing chats: rename, delete ---------------------------------------------------------------
+app.querySelector("[data-testid=rename-chat]").addEventListener("click", () => run(async () => {
+  const chat = state.chats.find((c) => c.chat_id === state.chatId);
+  if (!chat) return;
+  const title = await ask({ title: "Rename chat", value: chat.title, label: "Name", ok: "Rename" });
+  if (title === null || !title.trim()) return;
+  await api(`/v1/chats/${chat.chat_id}`, { method: "PATCH", json: { title: title.trim() } });
+  await loadChats();
+  announce(chat.chat_id);
+}));
+app.querySelector("[data-testid=delete-chat]").addEventListener("click", () => run(async () => {
+  const chat = state.chats.find((c) => c.chat_id === state.chatId);
+  if (!chat) return;
+  const answer = await ask({
+    title: `Delete “${chat.title || "New chat"}”?`, ok: "Delete chat", danger: true,
+    text: "The chat and its messages are deleted. Its images stay in your other chats and in the API.",
+  });
+  if (answer === null) return;
+  await api(`/v1/chats/${chat.chat_id}`, { method: "DELETE" });
+  const chats = await loadChats();
+  announce(chat.chat_id);
+  await selectChat(chats[0]?.chat_id || null);
+  showNote("Chat deleted.", { seconds: 5 });
+  input.focus();
+}));
 
 async function run(action) {
   showError("");

@@ -65,8 +65,9 @@ function el(tag, attrs = {}, ...children) {
 }
 
 export function imageEmbed(embedId, initialTask = null) {
+  // A named group; its one tab stop is the image's own button (the chat roves between them).
   const node = el("figure", { class: "embed", "data-testid": "image-embed-preview", "data-embed-id": embedId,
-                              "data-status": "processing", tabindex: "0" },
+                              "data-status": "processing", role: "group", "aria-label": "Image" },
                   el("div", { class: "placeholder skeleton" }));
   if (!cards.has(embedId)) cards.set(embedId, new Set());
   cards.get(embedId).add(node);
@@ -205,6 +206,9 @@ async function render(node, embedId) {
   }
   const previous = node.dataset.status;
   node.dataset.status = status;
+  const what = content.prompt || content.file_name || "image";
+  node.setAttribute("aria-label", status === "processing" ? `Making: ${what}`
+    : status === "error" ? `Failed: ${what}` : content.type === "image_search_results" ? "Similar images" : what);
   node.classList.toggle("is-results", content.type === "image_search_results");
   if (content.type === "image_search_results") return renderResults(node, content, status, task);
   if (status === "processing") return renderProgress(node, content, task);
@@ -289,29 +293,38 @@ function renderImage(node, content, justFinished) {
                           width: String(preview.width), height: String(preview.height),
                           alt: content.prompt || content.file_name || "Image" });
   img.addEventListener("load", () => img.classList.add("loaded"));
-  const frame = el("div", { class: "frame" }, img);
+  // The card's click target for keyboards and screen readers (a click anywhere on it works too).
+  const frame = el("button", { type: "button", class: "frame", "data-testid": "open-image",
+                               "aria-label": `Open image: ${content.prompt || content.file_name || "image"}` }, img);
   if (isAi) {
     const badge = el("span", { class: "ai-badge", "data-testid": "ai-badge", title: "Made with AI", text: "AI" });
     frame.append(badge);
     setTimeout(() => badge.classList.add("faded"), justFinished ? 4000 : 0);
   }
   const children = [frame];
-  if (AI_SOURCES.has(content.source)) {  // made by a provider: it can be reported and regenerated
+  if (AI_SOURCES.has(content.source) && !safetyNoteDismissed()) {  // reported / regenerated: see the viewer
     const note = el("div", { class: "safety-note", "data-testid": "safety-note" },
       el("span", { text: "AI images can contain artifacts: check details before publishing." }),
       el("button", { type: "button", class: "linklike", "data-testid": "report-regenerate", text: "Report problem / Regenerate",
                      onclick: (e) => { e.stopPropagation(); hooks.regenerate(content); } }),
-      el("button", { type: "button", class: "dismiss", "aria-label": "Dismiss", text: "×",
-                     onclick: (e) => { e.stopPropagation(); note.remove(); } }));
+      el("button", { type: "button", class: "dismiss", "data-testid": "dismiss-safety-note",
+                     "aria-label": "Dismiss this note (Report and Regenerate stay in the viewer)", text: "×",
+                     onclick: (e) => { e.stopPropagation(); dismissSafetyNote(); } }));
     children.push(note);
   }
   node.replaceChildren(...children);
   if (img.complete && img.naturalWidth) img.classList.add("loaded");
   node.onclick = () => openViewer(content.embed_id);
-  node.onkeydown = (event) => {
-    if (event.target !== node) return;
-    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); openViewer(content.embed_id); }
-  };
+}
+
+// The safety note, once dismissed, stays dismissed (this browser): it teaches once.
+const NOTE_KEY = "omi.safetyNoteDismissed";
+function safetyNoteDismissed() {
+  try { return localStorage.getItem(NOTE_KEY) === "1"; } catch { return false; }
+}
+function dismissSafetyNote() {
+  try { localStorage.setItem(NOTE_KEY, "1"); } catch { /* private mode: for this page only */ }
+  for (const note of document.querySelectorAll("[data-testid=safety-note]")) note.remove();
 }
 
 function renderResults(node, content, status, task) {

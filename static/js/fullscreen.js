@@ -61,19 +61,25 @@ async function show(embedId) {
   image.alt = content.prompt || content.file_name || "Image";
   image.width = full.width;
   image.height = full.height;
-  const name = content.file_name || (content.prompt ? content.prompt.slice(0, 60) : "Image");
+  const name = content.file_name || content.prompt || "Image";
   info.replaceChildren();
   const title = document.createElement("strong");
-  title.textContent = name;
+  title.textContent = name; // a long prompt ends in an ellipsis (CSS); the whole of it on hover
+  title.title = name;
   const meta = document.createElement("span");
   meta.dataset.testid = "fullscreen-meta";
   meta.textContent = `${original.format.toUpperCase()} · ${original.width}×${original.height} · ${humanSize(original.size_bytes)}`;
   info.append(title, meta);
-  const stem = `image-${embedId.slice(0, 8)}`;
+  const stem = fileStem(content, embedId);
   Object.assign(root.querySelector("[data-action=download]"), { href: fileUrl(embedId, "full"), download: `${stem}.webp` });
   Object.assign(root.querySelector("[data-action=download-original]"), {
     href: fileUrl(embedId, "original"), download: `${stem}.${original.format === "jpeg" ? "jpg" : original.format}` });
   root.querySelector("[data-action=mark]").hidden = false;
+  const made = ["generated", "edit"].includes(content.source);
+  root.querySelector("[data-action=regenerate]").hidden = !(content.source === "generated" && content.prompt);
+  root.querySelector("[data-action=report]").hidden = !made;
+  root.querySelector("[data-action=copy-prompt]").hidden = !content.prompt;
+  root.querySelector("[data-action=edit-retry]").hidden = !(content.source === "generated" && content.prompt);
   updatePosition();
   provenance.textContent = "";
   api(`/v1/embeds/${embedId}/provenance`).then((data) => {
@@ -90,6 +96,15 @@ async function show(embedId) {
   }).catch((error) => {
     if (current?.id === embedId) provenance.textContent = `Content credentials could not be checked (${error.message}).`;
   });
+}
+
+/** A download's name: the uploaded file's own, or a slug of the prompt, never a bare id. */
+function fileStem(content, embedId) {
+  const named = (content.file_name || "").replace(/\.[a-z0-9]{2,5}$/i, "");
+  const words = named || content.prompt || "";
+  const slug = words.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60).replace(/-+$/, "");
+  return slug || `image-${embedId.slice(0, 8)}`;
 }
 
 function move(step) {
@@ -472,6 +487,14 @@ root.addEventListener("click", async (event) => {
     else if (action === "ask") await ask();
     else if (action === "edit-send") await sendEdit();
     else if (action === "find-similar") { const id = current.id; closeViewer(); await actions.findSimilar(id); }
+    else if (action === "copy-prompt") await actions.copyPrompt(current.content);
+    else if (action === "report") { if (await actions.report(current.content)) closeViewer(); }
+    else if (["regenerate", "edit-retry", "delete"].includes(action)) {
+      const content = current.content;
+      if (action === "delete" && !(await actions.confirmDelete(content))) return;
+      closeViewer();
+      await { regenerate: actions.regenerate, "edit-retry": actions.editPrompt, delete: actions.deleteImage }[action](content);
+    }
     else if (target.dataset.shape) { shape = target.dataset.shape; toggleOn(target, "[data-shape]"); }
     else if (target.dataset.color) { color = target.dataset.color; toggleOn(target, "[data-color]"); }
     else if (target.dataset.mark) { markMode = target.dataset.mark; toggleOn(target, "[data-mark]"); }
