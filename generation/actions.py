@@ -231,6 +231,13 @@ def check_create_generation(
     return task, True
 
 
+def completed_files(task: Task) -> dict | None:
+    """A completed task's files (as GET /v1/tasks/{id} lists them), None before that."""
+    if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
+        return sealing.open_embed(task.embed).content().get("files")
+    return None
+
+
 def do_cancel_task(task: Task) -> Task:
     """Cancel a task: a queued one ends at once; a running one is flagged and the worker stops it
     at the provider (fal cancel URL) and ends it ``cancelled`` without storing anything."""

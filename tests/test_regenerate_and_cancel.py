@@ -1,4 +1,5 @@
-"""Regenerate means a different image: a fresh seed is sent unless the user pinned one."""
+"""Regenerate means a different image (a fresh seed unless the user pinned one); cancelling a
+finished task answers as GET does."""
 
 from __future__ import annotations
 
@@ -45,3 +46,12 @@ def test_regenerate_differs_and_a_pinned_seed_is_kept(alice_api, worker):
     same = _again(alice_api, pinned["embed_id"])
     assert alice_api.get(f"/v1/embeds/{same['embed_id']}/content").json()["seed"] == 1234
     assert _original(alice_api, same["embed_id"]) == _original(alice_api, pinned["embed_id"])
+
+
+def test_cancelling_a_completed_task_answers_with_its_files(alice_api, worker):
+    done = _made(alice_api, prompt="a lighthouse")
+    cancelled = alice_api.post(f"/v1/tasks/{done['task_id']}/cancel")
+    assert cancelled.status_code == 200
+    body = cancelled.json()
+    assert body["status"] == "completed" and body["files"] == done["files"]
+    assert set(body["files"]) >= {"original", "full", "preview"}

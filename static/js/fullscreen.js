@@ -487,6 +487,10 @@ root.addEventListener("click", async (event) => {
     else if (action === "ask") await ask();
     else if (action === "edit-send") await sendEdit();
     else if (action === "find-similar") { const id = current.id; closeViewer(); await actions.findSimilar(id); }
+    else if (action === "more") {
+      const open = root.querySelector(".fs-manage").classList.toggle("open");
+      target.setAttribute("aria-expanded", String(open));
+    }
     else if (action === "copy-prompt") await actions.copyPrompt(current.content);
     else if (action === "report") { if (await actions.report(current.content)) closeViewer(); }
     else if (["regenerate", "edit-retry", "delete"].includes(action)) {
