@@ -392,3 +392,64 @@ def test_regenerate_delete_copy_edit_report_from_the_viewer_and_manage_chats(pag
     page.wait_for_selector(f"[data-testid=chat-list] a[data-chat-id='{chat_id}']", state="detached")
     assert chat_id not in [c["chat_id"] for c in page.request.get("/v1/chats").json()]
     assert chat_id not in page.url
+
+
+# --- accessibility, measured: axe-core on every main state, light and dark -----------------------
+
+
+def axe_problems(page, state: str) -> list[str]:
+    """Serious and critical axe-core violations of the page as it is, in light and dark; and a
+    screenshot of each (test-artifacts/ui/a11y-<state>[-dark].png)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    problems = []
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.wait_for_timeout(50)
+        suffix = "" if scheme == "light" else "-dark"
+        page.screenshot(path=str(ARTIFACTS / f"a11y-{state}{suffix}.png"))
+        for violation in Axe().run(page).response["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                targets = [node["target"] for node in violation["nodes"]][:4]
+                problems.append(f"{state}/{scheme}: {violation['id']} ({violation['impact']}) {targets}")
+    page.emulate_media(color_scheme="light")
+    return problems
+
+
+def test_every_main_state_passes_axe_in_light_and_dark(browser, stack, page):
+    problems: list[str] = []
+    guest = browser.new_context(base_url=stack.url, viewport={"width": 1440, "height": 900})
+    visitor = guest.new_page()
+    for path, state in (("/signup/", "signup"), ("/login/", "login")):
+        visitor.goto(path)
+        problems += axe_problems(visitor, state)
+    guest.close()
+
+    new_chat(page)
+    problems += axe_problems(page, "empty-chat")
+    waiting = generate(page, "A kite over the bay [[sleep:4]]", "16:9")
+    page.wait_for_selector(f"[data-embed-id='{waiting}'] [data-testid=progress]")
+    problems += axe_problems(page, "card-in-progress")
+    finished(page, waiting, timeout=40_000)
+    problems += axe_problems(page, "chat")
+    page.locator(f"[data-embed-id='{waiting}']").first.click()
+    page.wait_for_function("document.querySelector('.fs-image').complete")
+    problems += axe_problems(page, "viewer")
+    for tool in ("crop", "draw", "mark"):
+        page.click(f"[data-testid={tool}-tool]")
+        problems += axe_problems(page, f"tool-{tool}")
+    page.click("[data-testid=mark-tool]")
+    page.click("[data-testid=viewer-report]")
+    page.wait_for_selector("[data-testid=report-dialog][open]")
+    problems += axe_problems(page, "report-dialog")
+    page.click("[data-testid=report-cancel]")
+    page.click("[data-testid=delete-image]")
+    page.wait_for_selector("[data-testid=ask-dialog][open]")
+    problems += axe_problems(page, "delete-dialog")
+    page.click("[data-testid=ask-cancel]")
+    page.keyboard.press("Escape")
+    page.goto("/settings/")
+    problems += axe_problems(page, "settings")
+    page.goto("/no-such-page")
+    problems += axe_problems(page, "404")
+    assert not problems, "\n".join(problems)

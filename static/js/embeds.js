@@ -251,7 +251,7 @@ function renderProgress(node, content, task) {
       el("div", { class: "gen-meta" },
         el("p", { class: "prompt", text: content.prompt || "" }),
         el("p", { class: "model", text: `${content.model_label || content.model || ""}` }),
-        el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
+        el("div", { class: "bar", role: "progressbar", "aria-label": "Progress", "aria-valuemin": "0", "aria-valuemax": "100",
                     "aria-valuenow": String(progress), "data-testid": "progress" },
           el("span", { style: { width: `${Math.max(3, progress)}%` } })),
         el("p", { class: "stage" }, el("span", { text: stage }),
@@ -332,7 +332,9 @@ function renderResults(node, content, status, task) {
   if (status === "processing") {
     node.replaceChildren(el("div", { class: "placeholder generating small" },
       el("p", { text: "Searching the web for similar images…" }),
-      el("div", { class: "bar" }, el("span", { style: { width: `${Math.max(5, task?.progress || 5)}%` } }))));
+      el("div", { class: "bar", role: "progressbar", "aria-label": "Search progress", "aria-valuemin": "0",
+                  "aria-valuemax": "100", "aria-valuenow": String(task?.progress || 0) },
+        el("span", { style: { width: `${Math.max(5, task?.progress || 5)}%` } }))));
     return;
   }
   if (status === "error") return renderError(node, content, task);
