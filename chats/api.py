@@ -21,13 +21,16 @@ from .actions import (
     do_post_message,
     do_rename_chat,
 )
-from .models import Chat, Message
+from .models import Chat, Message, MessageEmbed
 
 
 class ChatSerializer(serializers.Serializer):
     chat_id = serializers.UUIDField()
     title = serializers.CharField(allow_blank=True)
     updated_at = serializers.DateTimeField()
+    cover_embed_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="In the list: the chat's newest image, for a thumbnail."
+    )
 
 
 class MessageEmbedSerializer(serializers.Serializer):
@@ -86,8 +89,23 @@ class MessageInputSerializer(StrictInputSerializer):
 class ChatsView(APIView):
     @extend_schema(responses={200: ChatSerializer(many=True), **errors(401)})
     def get(self, request: Request) -> Response:
-        chats = Chat.objects.filter(owner=request.user)[:200]
-        return Response([chat_payload(chat) for chat in chats])
+        from django.db.models import OuterRef, Subquery
+
+        from embeds.models import Embed
+
+        newest_image = (
+            MessageEmbed.objects.filter(message__chat=OuterRef("pk"))
+            .filter(embed__status=Embed.Status.FINISHED, embed__type=Embed.Type.IMAGE)
+            .order_by("-message__created_at", "-position")
+            .values("embed_id")[:1]
+        )
+        chats = Chat.objects.filter(owner=request.user).annotate(cover=Subquery(newest_image))[:200]
+        return Response(
+            [
+                {**chat_payload(chat), "cover_embed_id": str(chat.cover) if chat.cover else None}
+                for chat in chats
+            ]
+        )
 
     @extend_schema(request=ChatInputSerializer, responses={201: ChatSerializer, **errors(400, 401, 403)})
     def post(self, request: Request) -> Response:

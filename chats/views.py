@@ -17,8 +17,18 @@ def app(request: HttpRequest, chat_id: str | None = None) -> HttpResponse:
 
     if chat_id and not Chat.objects.filter(pk=chat_id, owner=request.user).exists():
         raise Http404("No such chat")  # a bad or foreign link says so; it never opens a new chat
+    from accounts.models import UserPreferences
+    from generation.api.serializers import PROMPT_MAX_LENGTH
+
+    preferences = UserPreferences.objects.filter(user=request.user).first()
     return render(
         request,
         "chats/app.html",
-        {"chat_id": chat_id or "", "reverse_search_available": reverse_search.is_available()},
+        {
+            "chat_id": chat_id or "",
+            "reverse_search_available": reverse_search.is_available(),
+            # Shown at generation time, so nobody learns of it from a published file.
+            "prompt_in_metadata": preferences.embed_prompt_in_metadata if preferences else True,
+            "prompt_max_length": PROMPT_MAX_LENGTH,
+        },
     )

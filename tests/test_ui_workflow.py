@@ -453,3 +453,89 @@ def test_every_main_state_passes_axe_in_light_and_dark(browser, stack, page):
     page.goto("/no-such-page")
     problems += axe_problems(page, "404")
     assert not problems, "\n".join(problems)
+
+
+# --- 8. polish -----------------------------------------------------------------------------------
+
+
+def test_polish_empty_state_counter_names_titles_thumbnails_404_and_phone_composer(
+    browser, stack, page, tmp_path
+):
+    new_chat(page)
+    empty = page.locator("[data-testid=empty-state]")
+    assert empty.locator("[data-testid=example-prompt]").count() >= 3
+    page.wait_for_selector("[data-testid=model-guide] li")
+    assert "Offline" in empty.locator("[data-testid=model-guide]").inner_text()
+    assert "Prompt saved in the image file" in page.inner_text("[data-testid=privacy-note]")
+    assert page.eval_on_selector(".topnav a", "a => getComputedStyle(a).textDecorationLine") == "none"
+
+    # Too long a description: a counter, and a sentence instead of the server's raw words.
+    page.fill("[data-testid=composer-input]", "x" * 4100)
+    counter = page.locator("[data-testid=composer-counter]")
+    assert counter.is_visible() and counter.inner_text() == "4100 / 4000"
+    page.keyboard.press("Enter")
+    assert "at most 4000" in page.inner_text("[data-testid=composer-error]")
+    assert page.locator("li.message").count() == 0
+
+    # An example prompt starts a chat; the sidebar shows the chat with its image.
+    page.locator("[data-testid=example-prompt]").first.click()
+    prompt = page.input_value("[data-testid=composer-input]")
+    assert prompt and focused_testid(page) == "composer-input"
+    long_prompt = f"{prompt} by the sea with a long and careful description of every detail of the scene"
+    page.fill("[data-testid=composer-input]", long_prompt)
+    page.keyboard.press("Enter")
+    made = new_embed(page, [])
+    finished(page, made)
+    page.wait_for_selector("[data-testid=chat-list] a.active img.chat-thumb")
+
+    # The viewer's title is the whole prompt, cut by an ellipsis; downloads are named after it.
+    page.locator(f"[data-embed-id='{made}']").first.click()
+    page.wait_for_selector("[data-testid=fullscreen]:not([hidden])")
+    title = page.locator("[data-testid=fullscreen-info] strong")
+    assert title.inner_text() == long_prompt
+    assert (
+        page.eval_on_selector(
+            "[data-testid=fullscreen-info] strong", "el => getComputedStyle(el).textOverflow"
+        )
+        == "ellipsis"
+    )
+    download = page.get_attribute("[data-testid=download-full]", "download")
+    assert download.startswith("an-orange-tabby-cat") and download.endswith(".webp") and len(download) <= 70
+    page.keyboard.press("Escape")
+    path = tmp_path / "Holiday Photo.png"
+    path.write_bytes(png_bytes())
+    page.set_input_files("[data-testid=attach-input]", str(path))
+    page.wait_for_selector("[data-testid=attachments] [data-status=finished] img.loaded")
+    page.click("[data-testid=attachments] [data-testid=open-image]")
+    page.wait_for_selector("[data-testid=fullscreen]:not([hidden])")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=download-original]').download === 'holiday-photo.png'"
+    )
+    page.keyboard.press("Escape")
+    page.click("[data-testid=attachments] .remove")
+
+    # A bad chat link says so (a styled 404), it never silently opens a new chat.
+    import uuid
+
+    response = page.goto(f"/c/{uuid.uuid4()}")
+    assert response.status == 404 and page.locator("[data-testid=not-found]").is_visible()
+    shot(page, "26-not-found", dark=True)
+
+    # On a phone the composer is two rows: the text, then one strip of skills.
+    phone = browser.new_context(
+        base_url=stack.url,
+        viewport={"width": 390, "height": 844},
+        storage_state=page.context.storage_state(),
+        is_mobile=True,
+        has_touch=True,
+    )
+    small = phone.new_page()
+    small.goto("/")
+    ready(small)
+    tops = small.eval_on_selector_all(
+        ".skill-row > *:not([hidden])", "nodes => nodes.map(n => n.getBoundingClientRect().top)"
+    )
+    assert max(tops) - min(tops) < 12, tops  # one line of skills, not two
+    assert small.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(small, "27-phone-composer", dark=True)
+    phone.close()

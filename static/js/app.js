@@ -5,7 +5,7 @@
 // when another tab of this browser says it changed the chat (BroadcastChannel), when it comes
 // back into view and after a reconnect. Messages are keyed by id, so re-reading never
 // duplicates anything.
-import { api } from "./api.js";
+import { api, fileUrl } from "./api.js";
 import { configureEmbeds, hasCard, imageEmbed, refreshProcessing, updateTask } from "./embeds.js";
 import { configureViewer, openViewer } from "./fullscreen.js";
 import { Socket } from "./socket.js";
@@ -109,6 +109,7 @@ const socket = new Socket({
     if (message.type === "embed_update") {
       const payload = message.payload || {};
       updateTask(payload);
+      if (payload.status === "completed") loadChatsSoon(); // the chat list shows the newest image
       if (payload.embed_id && !hasCard(payload.embed_id)) {
         // Probably made in another tab (or by this one, ahead of its reply): re-read the chat
         // when it first appears and once more when it is final.
@@ -175,7 +176,25 @@ async function loadChats() {
     const link = document.createElement("a");
     link.href = `/c/${chat.chat_id}`;
     link.dataset.chatId = chat.chat_id;
-    link.textContent = chat.title || "New chat";
+    if (chat.cover_embed_id) {
+      const thumb = document.createElement("img");
+      thumb.className = "chat-thumb";
+      thumb.src = fileUrl(chat.cover_embed_id, "preview");
+      thumb.alt = "";
+      thumb.width = 32;
+      thumb.height = 32;
+      thumb.loading = "lazy";
+      link.append(thumb);
+    } else {
+      const blank = document.createElement("span");
+      blank.className = "chat-thumb blank";
+      blank.setAttribute("aria-hidden", "true");
+      link.append(blank);
+    }
+    const name = document.createElement("span");
+    name.className = "chat-name";
+    name.textContent = chat.title || "New chat";
+    link.append(name);
     link.title = chat.title || "New chat";
     link.addEventListener("click", (event) => {
       event.preventDefault();
@@ -244,12 +263,60 @@ function selectChat(chatId) {
   return state.loading;
 }
 
+const EXAMPLES = [
+  "An orange tabby cat at sunset",
+  "A lighthouse on a rocky cliff at night",
+  "A red sports car in the city",
+  "A green apple on a table",
+];
+
+/** The empty chat teaches: example prompts to start from, and what each model is for. */
 function emptyState() {
   const item = document.createElement("li");
   item.className = "empty";
-  item.innerHTML = "<h2>What should we make?</h2><p>Type a description and press <b>Generate image</b>, or start with <code>/image</code>. Attach photos with the clip, by dragging them here, or by pasting.</p>";
+  item.dataset.testid = "empty-state";
+  const title = document.createElement("h2");
+  title.textContent = "What should we make?";
+  const how = document.createElement("p");
+  how.textContent = "Describe an image and press Enter. Open an image to crop it, draw on it or mark a part to change. " +
+    "Attach photos with the clip, by dragging them here, or by pasting.";
+  const examples = document.createElement("div");
+  examples.className = "examples";
+  examples.setAttribute("role", "group");
+  examples.setAttribute("aria-label", "Example prompts");
+  for (const text of EXAMPLES) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "example";
+    button.dataset.testid = "example-prompt";
+    button.textContent = text;
+    button.addEventListener("click", () => {
+      input.value = text;
+      autosize();
+      updateCounter();
+      input.focus();
+    });
+    examples.append(button);
+  }
+  const guide = document.createElement("ul");
+  guide.className = "model-guide";
+  guide.dataset.testid = "model-guide";
+  for (const model of state.models || []) {
+    const entry = document.createElement("li");
+    const name = document.createElement("b");
+    name.textContent = model.label;
+    entry.append(name, ` — ${MODEL_USES[model.tier] || model.tier}${model.available ? "" : " (not configured here)"}`);
+    guide.append(entry);
+  }
+  item.append(title, how, examples, guide);
   return item;
 }
+
+const MODEL_USES = {
+  offline: "works without any service: instant drafts to try the app",
+  draft: "fast, good everyday pictures and edits",
+  "high-end": "the most detailed results, slower and dearer",
+};
 
 function restoreEmptyState() {
   if (!list.querySelector(".message, .empty")) list.append(emptyState());
@@ -649,7 +716,17 @@ input.addEventListener("paste", (event) => {
 input.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); composer.requestSubmit(); }
 });
-input.addEventListener("input", autosize);
+input.addEventListener("input", () => { autosize(); updateCounter(); });
+
+// The description's length, shown as it nears the limit (the server's limit, said in words).
+const PROMPT_MAX = Number(app.dataset.promptMax) || 4000;
+const counter = composer.querySelector("[data-testid=composer-counter]");
+function updateCounter() {
+  const length = input.value.trim().length;
+  counter.hidden = length < PROMPT_MAX * 0.8;
+  counter.textContent = `${length} / ${PROMPT_MAX}`;
+  counter.classList.toggle("over", length > PROMPT_MAX);
+}
 
 // Enter (Send) always gets an answer: a description makes an image; a message with images
 // attached is answered by the server (honestly, while image questions cannot be answered).
@@ -672,12 +749,18 @@ composer.querySelector("[data-testid=generate-button]").addEventListener("click"
 
 function sendGenerate(prompt) {
   if (!prompt) { showError("Describe the image first."); input.focus(); return; }
+  if (prompt.length > PROMPT_MAX) {
+    showError(`That description is ${prompt.length} characters long; at most ${PROMPT_MAX} fit. Please shorten it.`);
+    input.focus();
+    return;
+  }
   const attached = [...state.attachments];
   showNote("");
   return run(async () => {
     const { response, messages } = await generate(prompt, { embedIds: attached });
     input.value = "";
     autosize();
+    updateCounter();
     if (!attached.length) return;
     // Attachments go with the request where the server takes them; otherwise say so plainly.
     const index = messages.findIndex((m) => m.message_id === response.message.message_id);
@@ -727,6 +810,9 @@ placeholder();
 // --- start ---------------------------------------------------------------------------------------
 async function loadModels() {
   const { default: fallback, models } = await api("/v1/apps/images/models");
+  state.models = models;
+  const empty = list.querySelector(".empty");
+  if (empty) empty.replaceWith(emptyState());
   modelSelect.replaceChildren(...models.map((model) => {
     const option = document.createElement("option");
     option.value = model.id;
