@@ -650,7 +650,9 @@ def test_phone_chat_switcher_viewer_and_layout(browser, context, stack):
     )
     # Long titles end in an ellipsis; the list never scrolls sideways.
     assert page.eval_on_selector("[data-testid=sidebar]", "el => el.scrollWidth <= el.clientWidth")
-    assert page.eval_on_selector("[data-testid=chat-list] a.active", "el => el.scrollWidth > el.clientWidth")
+    assert page.eval_on_selector(
+        "[data-testid=chat-list] a.active .chat-name", "el => el.scrollWidth > el.clientWidth"
+    )
     page.locator(f"[data-testid=chat-list] a[href='{first_chat.split(stack.url)[1]}']").click()
     sidebar.wait_for(state="hidden")
     page.wait_for_url(first_chat)
