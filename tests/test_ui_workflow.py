@@ -538,4 +538,13 @@ def test_polish_empty_state_counter_names_titles_thumbnails_404_and_phone_compos
     assert max(tops) - min(tops) < 12, tops  # one line of skills, not two
     assert small.evaluate("document.documentElement.scrollWidth") <= 390
     shot(small, "27-phone-composer", dark=True)
+    # The viewer's Regenerate, Report, Copy, Edit and Delete fold behind ⋯ on a phone.
+    small.locator("li.message [data-testid=open-image]").last.click()
+    small.wait_for_selector("[data-testid=fullscreen]:not([hidden])")
+    assert not small.locator("[data-testid=viewer-regenerate]").is_visible()
+    small.click("[data-testid=viewer-more]")
+    assert small.get_attribute("[data-testid=viewer-more]", "aria-expanded") == "true"
+    assert small.locator("[data-testid=viewer-regenerate]").is_visible()
+    assert small.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(small, "28-phone-viewer-more", dark=True)
     phone.close()
