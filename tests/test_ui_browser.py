@@ -174,6 +174,7 @@ def test_sign_up_log_out_and_log_in(browser, stack):
     page.fill("input[name=password2]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=composer]")
+    page.wait_for_selector("[data-testid=chat-list] .chat-list-empty")  # not a blank sidebar
     shot(page, "01-empty-chat")
     page.click("[data-testid=logout]")
     page.wait_for_url(f"{stack.url}/login/")

@@ -204,6 +204,12 @@ async function loadChats() {
     item.append(link);
     return item;
   }));
+  if (!chats.length) {
+    const hint = document.createElement("li");
+    hint.className = "chat-list-empty";
+    hint.textContent = "Your chats appear here, each with its newest image.";
+    chatList.append(hint);
+  }
   showCurrentChat();
   return chats;
 }
