@@ -165,3 +165,38 @@ def do_generate_in_chat(
         do_post_message(chat, role=Message.Role.USER, text=request_text, embed_ids=attachments)
         message = do_post_message(chat, role=Message.Role.ASSISTANT, embed_ids=[task.embed_id])
     return task_payload(task, embed_status=task.embed.status), message
+
+
+# Until image analysis exists, a question about attached images is answered honestly rather
+# than left without a reply.
+IMAGE_QUESTION_REPLY = (
+    "I can't answer questions about images yet. To change part of an image, open it and use "
+    "Mark to edit; to make a new picture, describe it and press Enter."
+)
+
+
+def do_answer_message(
+    user: AbstractBaseUser,
+    chat: Chat | None,
+    *,
+    text: str,
+    embed_ids: list | tuple = (),
+    aspect_ratio: str = "1:1",
+    model: str | None = None,
+) -> tuple[dict | None, Message]:
+    """A user's chat message that expects an answer (the composer's Enter): a description makes
+    an image, exactly as the "Generate image" skill does (validated first, written in one
+    transaction); a message with attached images gets an honest assistant reply saying it cannot
+    be answered yet. Never leaves the message unanswered. Returns (task payload or None, the
+    assistant's message)."""
+    attachments = _embed_id_list(list(embed_ids))
+    if not attachments:
+        return do_generate_in_chat(
+            user, chat, prompt=text, aspect_ratio=aspect_ratio, model=model, text=text
+        )
+    with transaction.atomic():
+        if chat is None:
+            chat = do_create_chat(user)
+        do_post_message(chat, role=Message.Role.USER, text=text, embed_ids=attachments)
+        reply = do_post_message(chat, role=Message.Role.ASSISTANT, text=IMAGE_QUESTION_REPLY)
+    return None, reply

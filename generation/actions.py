@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -45,6 +46,7 @@ class GenerationParams:
     aspect_ratio: str
     model: ModelSpec
     seed: int | None = None
+    seed_pinned: bool = True  # False: a seed drawn for a regenerate, not one the user chose
     image_size: str = "1K"
     kind: str = Task.Kind.GENERATE
     source: Embed | None = None  # edits: the image to edit
@@ -195,6 +197,8 @@ def check_create_generation(
         "aspect_ratio": params.aspect_ratio,
         "image_size": params.image_size,
         "seed": params.seed,
+        # The runner records the seed it used; whether the user chose it is only known here.
+        "seed_pinned": params.seed is not None and params.seed_pinned,
         "composite": params.composite,
         "derived_from": str(params.source.id) if params.source else None,
         "requested_at": timezone.now().isoformat(),
@@ -227,6 +231,13 @@ def check_create_generation(
         return replayed, False
     logger.info("generation.task.created task=%s model=%s kind=%s", task.id, spec.id, task.kind)
     return task, True
+
+
+def completed_files(task: Task) -> dict | None:
+    """A completed task's files (as GET /v1/tasks/{id} lists them), None before that."""
+    if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
+        return sealing.open_embed(task.embed).content().get("files")
+    return None
 
 
 def do_cancel_task(task: Task) -> Task:
@@ -337,7 +348,12 @@ def _request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
             mask = opened.load_file("mask")
         except ObjectMissing:  # an edit without a mask, or made before masks were kept
             mask = None
+    # Again means different: a fresh seed, unless the user pinned one.
+    pinned = bool(content.get("seed_pinned")) and content.get("seed") is not None
+    seed = content["seed"] if pinned else secrets.randbelow(2**31)
     return GenerationParams(
+        seed=seed,
+        seed_pinned=pinned,
         prompt=content["prompt"],
         aspect_ratio=content.get("aspect_ratio") or "1:1",
         model=find_model(content.get("model") or "") or default_model(),

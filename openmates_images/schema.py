@@ -50,7 +50,10 @@ class TaskSerializer(serializers.Serializer):
     embed_status = serializers.CharField(allow_null=True)
     progress = serializers.IntegerField(min_value=0, max_value=100)
     stage = serializers.CharField()
-    queue_position = serializers.IntegerField(allow_null=True)
+    queue_position = serializers.IntegerField(allow_null=True, help_text="Place in the provider's queue.")
+    server_queue_position = serializers.IntegerField(
+        allow_null=True, help_text="While queued here: place in this server's own queue (1 starts next)."
+    )
     model = serializers.CharField()
     eta_seconds = serializers.FloatField(allow_null=True)
     estimated_finish_at = serializers.DateTimeField(allow_null=True)

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from embeds.api.views import shared_image
@@ -16,6 +17,7 @@ urlpatterns = [
     path("shared/<str:token>", shared_image, name="shared-image"),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+    path("v1/docs/", RedirectView.as_view(pattern_name="api-docs", permanent=True)),
     path("v1/", include("embeds.api.urls")),
     path("v1/", include("generation.api.urls")),
     path("v1/", include("chats.api_urls")),

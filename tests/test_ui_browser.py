@@ -174,6 +174,7 @@ def test_sign_up_log_out_and_log_in(browser, stack):
     page.fill("input[name=password2]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=composer]")
+    page.wait_for_selector("[data-testid=chat-list] .chat-list-empty")  # not a blank sidebar
     shot(page, "01-empty-chat")
     page.click("[data-testid=logout]")
     page.wait_for_url(f"{stack.url}/login/")
@@ -650,7 +651,9 @@ def test_phone_chat_switcher_viewer_and_layout(browser, context, stack):
     )
     # Long titles end in an ellipsis; the list never scrolls sideways.
     assert page.eval_on_selector("[data-testid=sidebar]", "el => el.scrollWidth <= el.clientWidth")
-    assert page.eval_on_selector("[data-testid=chat-list] a.active", "el => el.scrollWidth > el.clientWidth")
+    assert page.eval_on_selector(
+        "[data-testid=chat-list] a.active .chat-name", "el => el.scrollWidth > el.clientWidth"
+    )
     page.locator(f"[data-testid=chat-list] a[href='{first_chat.split(stack.url)[1]}']").click()
     sidebar.wait_for(state="hidden")
     page.wait_for_url(first_chat)

@@ -25,6 +25,7 @@ from ..actions import (
     GenerationParams,
     check_create_generation,
     check_create_reverse_search,
+    completed_files,
     do_cancel_task,
     do_report_image,
 )
@@ -159,7 +160,8 @@ class CancelTaskView(APIView):
     @extend_schema(request=None, responses={200: TaskSerializer, **errors(401, 403, 404, 503)})
     def post(self, request: Request, task_id: str) -> Response:
         task = do_cancel_task(access_task(request.user, task_id))
-        return Response(task_payload(task, embed_status=task.embed.status))
+        # Too late to cancel a finished task: it answers as GET does, files and all.
+        return Response(task_payload(task, embed_status=task.embed.status, files=completed_files(task)))
 
 
 class ModelSerializer(serializers.Serializer):
