@@ -542,6 +542,14 @@ def test_failed_generate_leaves_no_empty_chat(page):
         }""",
     )
     if has_unconfigured:
+        # The picker gives the server's reason, not a generic "not configured".
+        models = page.request.get("/v1/apps/images/models").json()["models"]
+        reasons = {m["label"]: m["unavailable_reason"] for m in models if not m["available"]}
+        texts = page.eval_on_selector_all(
+            "[data-testid=model-select] option", "options => options.map((o) => o.textContent)"
+        )
+        for label, reason in reasons.items():
+            assert any(t.startswith(label) and reason in t for t in texts), (label, reason, texts)
         page.fill("[data-testid=composer-input]", "A kite nobody can make")
         page.click("[data-testid=generate-button]")
         page.wait_for_function(

@@ -277,6 +277,11 @@ const EXAMPLES = [
 ];
 
 /** The empty chat teaches: example prompts to start from, and what each model is for. */
+/** Why a model cannot be picked here, in the server's words (no key, or the provider says it is gone). */
+function unavailableWhy(model) {
+  return model.unavailable_reason || "not configured";
+}
+
 function emptyState() {
   const item = document.createElement("li");
   item.className = "empty";
@@ -311,7 +316,7 @@ function emptyState() {
     const entry = document.createElement("li");
     const name = document.createElement("b");
     name.textContent = model.label;
-    entry.append(name, ` — ${MODEL_USES[model.tier] || model.tier}${model.available ? "" : " (not configured here)"}`);
+    entry.append(name, ` — ${MODEL_USES[model.tier] || model.tier}${model.available ? "" : ` (unavailable here: ${unavailableWhy(model)})`}`);
     guide.append(entry);
   }
   item.append(title, how, examples, guide);
@@ -823,7 +828,8 @@ async function loadModels() {
     const option = document.createElement("option");
     option.value = model.id;
     option.disabled = !model.available;
-    option.textContent = `${model.label}${model.available ? "" : " — not configured"}`;
+    option.textContent = `${model.label}${model.available ? "" : ` — unavailable: ${unavailableWhy(model)}`}`;
+    if (!model.available) option.title = unavailableWhy(model);
     option.selected = model.id === fallback;
     return option;
   }));
