@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from generation.limits import reserve_upload
 from openmates_images.errors import ApiError
 
 from . import imaging, sealing
@@ -77,6 +78,7 @@ def do_create_upload_embed(
 
     ``derived_from`` names the user's image this one was drawn on (the web UI's "Ask about this"):
     a drawing over an AI image stays labelled as AI-made, as a composite, with ``c2pa.edited``."""
+    reserve_upload(owner)
     source_content = sealing.open_embed(derived_from).content() if derived_from else {}
     label = inherited_label(source_content, composite=True)
     try:
@@ -107,6 +109,7 @@ def do_crop_embed(owner: AbstractBaseUser, source: Embed, box: tuple[int, int, i
     """A new embed from a rectangle of the source's original; the source is untouched.
 
     A crop of an AI image stays labelled as AI-made, with the same model and prompt."""
+    reserve_upload(owner)
     opened_source = sealing.open_embed(source)
     source_content = opened_source.content()
     try:

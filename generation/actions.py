@@ -26,6 +26,7 @@ from openmates_images.errors import ApiError
 
 from .conf import conf
 from .events import EMBED_UPDATE, send_to_user
+from .limits import check_task_limits, user_quota_lock
 from .models import Task
 from .presenters import task_payload
 from .registry import ModelSpec, provider_for
@@ -35,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 _FINGERPRINT_SALT = "openmates_images.generation.request_fingerprint"
-ACTIVE_STATUSES = (Task.Status.QUEUED, Task.Status.PROCESSING)
 
 
 @dataclass(frozen=True)
@@ -87,32 +87,6 @@ def estimate_seconds(spec: ModelSpec) -> float:
         .aggregate(avg=Avg("duration"))["avg"]
     )
     return round(average.total_seconds(), 1) if average else spec.typical_seconds
-
-
-def _check_limits(user: AbstractBaseUser) -> None:
-    settings = conf()
-    since = timezone.now() - timedelta(minutes=1)
-    recent = Task.objects.filter(owner=user, created_at__gte=since)  # every kind costs a provider call
-    if recent.count() >= settings.RATE_LIMIT_PER_MINUTE:
-        oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
-        wait = max(1, int(60 - (timezone.now() - oldest).total_seconds()) + 1) if oldest else 60
-        raise ApiError(
-            "rate_limited",
-            f"Too many image requests: at most {settings.RATE_LIMIT_PER_MINUTE} a minute.",
-            status_code=429,
-            headers={"Retry-After": str(wait)},
-        )
-    if (
-        Task.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count()
-        >= settings.MAX_CONCURRENT_PER_USER
-    ):
-        raise ApiError(
-            "too_many_active_tasks",
-            f"You already have {settings.MAX_CONCURRENT_PER_USER} images in progress; "
-            "wait for one to finish.",
-            status_code=429,
-            headers={"Retry-After": "5"},
-        )
 
 
 def request_fingerprint(*parts: object) -> str:
@@ -182,7 +156,6 @@ def check_create_generation(
             raise ApiError("invalid_value", str(exc), field="webhook_url") from exc
     if params.kind == Task.Kind.EDIT and not spec.supports_edit:
         raise ApiError("invalid_value", f"The model {spec.id} cannot edit images.", field="model")
-    _check_limits(user)
 
     content = {
         "type": "image",
@@ -199,7 +172,8 @@ def check_create_generation(
         "files": None,
     }
     try:
-        with transaction.atomic():
+        with user_quota_lock(user):  # the limits are checked and the task inserted as one step
+            check_task_limits(user)
             opened = sealing.new_embed(user, content=content, derived_from=params.source)
             opened.embed.save()
             if params.mask is not None:
@@ -275,8 +249,9 @@ def check_create_reverse_search(
             "provider_unavailable",
             "Reverse image search is not available on this server (SERPAPI_API_KEY is not set).",
         )
-    _check_limits(user)
-    if source is None:
+    uploaded = source is None
+    if uploaded:
+        check_task_limits(user)  # refused before the upload costs a decode (checked again below)
         data, file_name = upload
         source = do_create_upload_embed(user, data, file_name=file_name)
     engine = conf().SERPAPI_ENGINE
@@ -287,7 +262,15 @@ def check_create_reverse_search(
         "results": None,
         "requested_at": timezone.now().isoformat(),
     }
-    with transaction.atomic():
+    with user_quota_lock(user):
+        try:
+            check_task_limits(user)
+        except ApiError:
+            if uploaded:  # a parallel request took the last slot: the upload must not stay behind
+                from embeds.actions import do_delete_embed
+
+                do_delete_embed(source)
+            raise
         opened = sealing.new_embed(
             user, content=content, type=Embed.Type.IMAGE_SEARCH_RESULTS, derived_from=source
         )

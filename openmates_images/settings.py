@@ -34,7 +34,12 @@ def _database_from_url(url: str, *, worker_threads: int) -> dict:
     """Parse ``postgres://user:pass@host:port/name`` or ``sqlite:///path`` into a DATABASES entry."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parsed.path) or ":memory:"}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": unquote(parsed.path) or ":memory:",
+            # IMMEDIATE: a transaction takes the write lock first, which per-user limits rely on.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
     if parsed.scheme not in {"postgres", "postgresql", "pgsql"}:
         raise ValueError(
             f"DATABASE_URL scheme {parsed.scheme!r} is not supported (use postgres:// or sqlite://)"
@@ -255,6 +260,7 @@ GENERATION = {
     "WORKER_THREADS": WORKER_THREADS,
     "RATE_LIMIT_PER_MINUTE": int(env("GENERATION_RATE_LIMIT_PER_MINUTE", "30")),
     "MAX_CONCURRENT_PER_USER": int(env("GENERATION_MAX_CONCURRENT_PER_USER", "8")),
+    "UPLOAD_RATE_LIMIT_PER_MINUTE": int(env("UPLOAD_RATE_LIMIT_PER_MINUTE", "30")),
     "GOOGLE_API_KEY": env("GOOGLE_API_KEY", ""),
     "GEMINI_BASE_URL": env("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
     "GEMINI_API_VERSION": env("GEMINI_API_VERSION", "v1beta"),
