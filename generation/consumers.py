@@ -4,14 +4,14 @@ ids answer not_found, exactly as over REST."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from rest_framework.exceptions import APIException, ValidationError
 
-from openmates_images.errors import exception_handler
+from openmates_images import json_input
+from openmates_images.errors import ApiError, exception_handler
 
 from .events import user_group
 
@@ -42,26 +42,18 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        """Every frame gets an answer: a frame that is not a JSON object gets an error frame, as a
-        REST call with a bad body gets a 400 (the socket stays open)."""
+        """Every frame gets an answer: a frame that is not a JSON object (or nests too deep) gets
+        an error frame, as a REST call with such a body gets a 400 (the socket stays open)."""
         try:
-            content = json.loads(text_data if text_data is not None else bytes_data)
-        except (TypeError, ValueError):
-            content = None
-        if not isinstance(content, dict):
-            await self.send_json(
-                {
-                    "type": "error",
-                    "request_id": None,
-                    "error": {
-                        "code": "invalid_json",
-                        "message": "Send one JSON object per frame.",
-                        "field": None,
-                    },
-                }
-            )
-            return
-        await self.receive_json(content)
+            content = json_input.loads(text_data if text_data is not None else bytes_data or b"")
+        except ApiError as exc:
+            error = {"code": exc.code, "message": exc.message, "field": None}
+        else:
+            if isinstance(content, dict):
+                await self.receive_json(content)
+                return
+            error = {"code": "invalid_json", "message": "Send one JSON object per frame.", "field": None}
+        await self.send_json({"type": "error", "request_id": None, "error": error})
 
     async def receive_json(self, content, **kwargs) -> None:
         kind = content.get("type")

@@ -287,7 +287,7 @@ REST_FRAMEWORK = {
         "accounts.authentication.CsrfSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["openmates_images.json_input.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "openmates_images.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -314,7 +314,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = _flag("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = _flag("SECURE_COOKIES")
-DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+# JSON bodies are read whole: allow up to the ASGI body cap (an edit's mask may be ~12 MB of
+# base64), so a body the cap lets through is judged by the serializer, not refused by Django.
+DATA_UPLOAD_MAX_MEMORY_SIZE = EMBEDS["UPLOAD_MAX_BYTES"] + 1024 * 1024
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 LOGGING = {

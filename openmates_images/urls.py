@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from embeds.api.views import shared_image
 
 from . import health
-from .errors import not_found
+from .errors import bad_request, not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -23,4 +23,5 @@ urlpatterns = [
     path("", include("chats.urls")),
 ]
 
+handler400 = bad_request
 handler404 = not_found

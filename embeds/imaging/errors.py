@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 class InvalidImage(Exception):
-    """``code``: not_an_image | truncated | too_many_pixels | unsupported_format | out_of_bounds."""
+    """``code``: not_an_image | truncated | too_many_pixels | side_too_long | image_too_large |
+    unsupported_format | out_of_bounds."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

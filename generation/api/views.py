@@ -7,7 +7,7 @@ import binascii
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +17,7 @@ from embeds.access import access_finished_image
 from embeds.models import Embed
 from openmates_images.api import StrictInputSerializer
 from openmates_images.errors import ApiError
+from openmates_images.json_input import LimitedJSONParser
 from openmates_images.schema import TaskSerializer, errors
 
 from ..access import access_task
@@ -234,7 +235,7 @@ class ReverseSearchInputSerializer(serializers.Serializer):
 class ReverseSearchView(APIView):
     """Find where an image (one of your embeds, or an uploaded file) appears on the web."""
 
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [LimitedJSONParser, MultiPartParser]
 
     @extend_schema(
         request={
