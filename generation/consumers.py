@@ -8,7 +8,7 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 
 from openmates_images import json_input
 from openmates_images.errors import ApiError, exception_handler
@@ -85,12 +85,16 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
         chat_id = content.get("chat_id")
         chat = access_chat(self.user, chat_id, field="chat_id") if chat_id else None  # None: a new chat
+        if "prompt" not in content:
+            raise ValidationError({"prompt": [ErrorDetail("This field is required.", code="required")]})
+        # The values go on as sent (never str()-ed): the chat action validates them with the
+        # serializer of POST /v1/apps/images/generate, so 12345 or ["x"] is refused as there.
         payload, message = do_generate_in_chat(
             self.user,
             chat,
-            prompt=str(content.get("prompt") or ""),
-            aspect_ratio=str(content.get("aspect_ratio") or "1:1"),
-            model=content.get("model") or None,
+            prompt=content["prompt"],
+            aspect_ratio=content.get("aspect_ratio", "1:1"),
+            model=content.get("model"),
             embed_ids=content.get("embed_ids") or None,
         )
         return payload, message_payload(message, chat_key(message.chat))
