@@ -91,9 +91,13 @@ def _translate_dependency_error(exc: Exception) -> Exception:
     from django.db import DatabaseError
 
     from embeds.crypto import DecryptionError
+    from embeds.imaging import ImagingBusy
     from embeds.keyring import KeyringError, KeyringUnavailable
     from embeds.storage import ObjectMissing, StorageUnavailable
 
+    if isinstance(exc, ImagingBusy):
+        logger.warning("api.imaging_busy")
+        return ServiceUnavailable(str(exc), retry_after=5)
     if isinstance(exc, KeyringUnavailable | StorageUnavailable | DatabaseError):
         logger.warning("api.dependency_unavailable error=%s", type(exc).__name__)
         return ServiceUnavailable()

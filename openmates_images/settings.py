@@ -237,6 +237,8 @@ EMBEDS = {
     "KEYRING_MASTER_KEY_FILE": str(DATA_DIR / "keyring_master.key"),
     "UPLOAD_MAX_BYTES": int(env("UPLOAD_MAX_BYTES", str(20 * 1024 * 1024))),
     "MAX_IMAGE_PIXELS": int(env("MAX_IMAGE_PIXELS", str(40_000_000))),
+    "IMAGE_MEMORY_BUDGET_BYTES": int(env("IMAGE_MEMORY_BUDGET_MB", "0")) * 1024 * 1024,  # 0: sized to RAM
+    "IMAGE_QUEUE_SECONDS": float(env("IMAGE_QUEUE_SECONDS", "20")),
     "PREVIEW_MAX_SIZE": (600, 400),
     "FULL_WEBP_QUALITY": int(env("FULL_WEBP_QUALITY", "90")),
     "PREVIEW_WEBP_QUALITY": int(env("PREVIEW_WEBP_QUALITY", "82")),

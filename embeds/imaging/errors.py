@@ -11,3 +11,7 @@ class InvalidImage(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class ImagingBusy(Exception):
+    """No memory was free in time to process the image: the caller may try again shortly."""

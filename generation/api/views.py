@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from embeds import imaging, sealing
 from embeds.access import access_finished_image
+from embeds.conf import conf as embeds_conf
 from embeds.models import Embed
 from openmates_images.api import StrictInputSerializer
 from openmates_images.errors import ApiError
@@ -97,7 +98,7 @@ def _decode_mask(value: str | None, original: dict) -> bytes | None:
     if not mask.startswith(b"\x89PNG\r\n\x1a\n"):
         raise ApiError("invalid_value", "The mask must be a PNG image.", field="mask")
     try:
-        mask = imaging.clean_image_bytes(mask)
+        mask = imaging.clean_image_bytes(mask, wait_seconds=embeds_conf().IMAGE_QUEUE_SECONDS)
         size = imaging.image_size(mask)
     except imaging.InvalidImage as exc:
         raise ApiError(
