@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from embeds.api.views import shared_image
 
@@ -15,7 +15,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("shared/<str:token>", shared_image, name="shared-image"),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
-    path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+    path("v1/docs", SpectacularSwaggerSplitView.as_view(url_name="openapi"), name="api-docs"),
     path("v1/", include("embeds.api.urls")),
     path("v1/", include("generation.api.urls")),
     path("v1/", include("chats.api_urls")),
