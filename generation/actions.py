@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 _FINGERPRINT_SALT = "openmates_images.generation.request_fingerprint"
+IDEMPOTENCY_KEY_SALT = "openmates_images.generation.idempotency_key"  # also in migration 0006
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,14 @@ def request_fingerprint(*parts: object) -> str:
     return salted_hmac(_FINGERPRINT_SALT, canonical, algorithm="sha256").hexdigest()
 
 
+def idempotency_digest(idempotency_key: str | None) -> str | None:
+    """What is stored of an Idempotency-Key: a keyed hash (a client may put anything in a key,
+    and the database keeps no client secret in plaintext)."""
+    if not idempotency_key:
+        return None
+    return salted_hmac(IDEMPOTENCY_KEY_SALT, idempotency_key, algorithm="sha256").hexdigest()
+
+
 def _replay(user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str) -> Task | None:
     """The task this Idempotency-Key already made within 24 h, if any (409-style 422 when the key
     came with a different request)."""
@@ -128,6 +137,7 @@ def check_create_generation(
 
     A repeat with the same ``Idempotency-Key`` within 24 h returns the first task unchanged.
     """
+    idempotency_key = idempotency_digest(idempotency_key)
     fingerprint = request_fingerprint(
         params.kind,
         params.prompt,
@@ -236,6 +246,7 @@ def check_create_reverse_search(
 
     from .reverse_search import is_available
 
+    idempotency_key = idempotency_digest(idempotency_key)
     fingerprint = request_fingerprint(
         Task.Kind.REVERSE_SEARCH,
         source.id if source else None,
