@@ -37,6 +37,17 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        """A client that left while we answered is not an error of ours (uvicorn raises its
+        ClientDisconnected, an OSError): one INFO line, no traceback, nothing more to send."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except OSError:
+            logger.info("generation.socket.client_gone user=%s", getattr(self, "user", None) and self.user.pk)
+
+    async def send_json(self, content, close=False) -> None:
+        await self.send(text_data=await self.encode_json(content), close=close)  # through send() above
+
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)

@@ -4,6 +4,7 @@ cancel, and who receives which events."""
 from __future__ import annotations
 
 import functools
+import json
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -12,6 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from generation.consumers import UserEventsConsumer
 from generation.events import EMBED_UPDATE, send_to_user
+from tests.test_embedded_mode import embedded_server  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -290,3 +292,46 @@ async def test_generate_over_the_socket_refuses_what_rest_refuses(alice, alice_a
     reply = await comm.receive_json_from(timeout=10)
     assert reply["type"] == "error" and reply["error"]["code"] == "invalid_json"
     await comm.disconnect()
+
+
+def _raw_socket_request(base: str, key: str, frame: dict) -> None:
+    """Open /ws/ over a bare TCP socket, send one text frame, and drop the connection without
+    a close frame or reading the answer (as a closed laptop does)."""
+    import base64
+    import os
+    import socket as sockets
+    import struct
+    from urllib.parse import urlsplit
+
+    url = urlsplit(base)
+    sock = sockets.create_connection((url.hostname, url.port), timeout=5)
+    handshake = (
+        f"GET /ws/ HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+        f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {key}\r\n\r\n"
+    )
+    sock.sendall(handshake.encode())
+    assert b" 101 " in sock.recv(4096).split(b"\r\n", 1)[0]
+    payload, mask = json.dumps(frame).encode(), os.urandom(4)
+    header = (
+        struct.pack("!BBH", 0x81, 0x80 | 126, len(payload))
+        if len(payload) > 125
+        else bytes([0x81, 0x80 | len(payload)])
+    )
+    sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    sock.setsockopt(sockets.SOL_SOCKET, sockets.SO_LINGER, struct.pack("ii", 1, 0))  # RST, at once
+    sock.close()
+
+
+def test_a_client_leaving_mid_request_is_no_error_in_the_log(embedded_server):  # noqa: F811
+    """A real server (uvicorn): the client sends a request and drops the connection before the
+    answer; the server logs that at INFO, with no ERROR and no traceback."""
+    import time
+
+    base, key, data_dir = embedded_server
+    for n in range(5):
+        _raw_socket_request(base, key, {"type": "generate", "request_id": str(n), "prompt": f"gone {n}"})
+    time.sleep(3)
+    log = (data_dir.parent / "server.log").read_text()
+    assert "generation.task.created" in log  # the requests arrived
+    assert "Traceback" not in log and "ERROR" not in log, log[-3000:]
