@@ -273,15 +273,23 @@ def check_create_reverse_search(
         "results": None,
         "requested_at": timezone.now().isoformat(),
     }
-    with user_quota_lock(user):
-        try:
-            check_task_limits(user)
-        except ApiError:
-            if uploaded:  # a parallel request took the last slot: the upload must not stay behind
-                from embeds.actions import do_delete_embed
+    try:
+        task = _create_reverse_search_task(user, source, content, idempotency_key, fingerprint)
+    except ApiError:
+        if uploaded:  # a parallel request took the last slot: the upload must not stay behind
+            from embeds.actions import do_delete_embed
 
-                do_delete_embed(source)
-            raise
+            do_delete_embed(source)  # after the rollback: its row is committed, its files stored
+        raise
+    logger.info("generation.task.created task=%s kind=reverse_search", task.id)
+    return task, True
+
+
+def _create_reverse_search_task(
+    user: AbstractBaseUser, source: Embed, content: dict, idempotency_key: str | None, fingerprint: str
+) -> Task:
+    with user_quota_lock(user):
+        check_task_limits(user)
         opened = sealing.new_embed(
             user, content=content, type=Embed.Type.IMAGE_SEARCH_RESULTS, derived_from=source
         )
@@ -290,15 +298,14 @@ def check_create_reverse_search(
             owner=user,
             kind=Task.Kind.REVERSE_SEARCH,
             embed=opened.embed,
-            model=f"serpapi/{engine}",
+            model=f"serpapi/{content['engine']}",
             idempotency_key=idempotency_key or None,
             request_fingerprint=fingerprint if idempotency_key else "",
             estimated_seconds=REVERSE_SEARCH_SECONDS,
         )
         enqueue_task(task.id)
         notify_task(task, embed_status=opened.embed.status)
-    logger.info("generation.task.created task=%s kind=reverse_search", task.id)
-    return task, True
+    return task
 
 
 REPORT_REASONS = ("artifacts", "wrong_content", "offensive", "other")

@@ -158,3 +158,33 @@ def test_parallel_generates_hold_the_cap_in_the_embedded_default(embedded_limite
     statuses = _statuses(_parallel(_generate(base, key)))
     assert set(statuses) <= {202, 429}, statuses
     assert statuses[202] == 8, statuses
+
+
+def test_parallel_reverse_searches_hold_the_cap_and_leave_no_upload_behind(
+    live_server, alice_key, broker, settings
+):
+    """An uploaded image becomes an embed before its task is made; if a parallel request took
+    the last slot meanwhile, the refused request deletes its upload again."""
+    from embeds.models import Embed
+
+    settings.GENERATION = {
+        **settings.GENERATION,
+        "SERPAPI_API_KEY": "serp-test-key",  # no task runs: no worker, so SerpApi is never called
+        "MAX_CONCURRENT_PER_USER": 3,
+        "RATE_LIMIT_PER_MINUTE": 1000,
+        "UPLOAD_RATE_LIMIT_PER_MINUTE": 1000,
+    }
+    png = _png()
+
+    def search(n: int) -> requests.Response:
+        return requests.post(
+            f"{live_server.url}/v1/apps/images/reverse-search",
+            files={"file": (f"q{n}.png", png, "image/png")},
+            headers={"Authorization": f"Bearer {alice_key}"},
+            timeout=60,
+        )
+
+    statuses = _statuses(_parallel(search, 20))
+    assert statuses[202] == 3 and set(statuses) == {202, 429}, statuses
+    assert Task.objects.count() == 3
+    assert Embed.objects.filter(type=Embed.Type.IMAGE).count() == 3  # one upload per task, no orphan
