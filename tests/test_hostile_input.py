@@ -49,16 +49,15 @@ def test_deeply_nested_json_is_a_400_on_every_json_endpoint(alice_api):
             assert response.status_code == 400, (path, response.status_code, response.content[:200])
             error = response.json()["error"]
             assert error["code"] == "invalid_json", (path, error)
-    assert "32 levels" in alice_api.post("/v1/chats", DEEP, content_type="application/json").json()[
-        "error"
-    ]["message"]
+    assert (
+        "32 levels"
+        in alice_api.post("/v1/chats", DEEP, content_type="application/json").json()["error"]["message"]
+    )
 
 
 @pytest.mark.django_db
 def test_nan_is_not_json(alice_api):
-    response = alice_api.post(
-        "/v1/apps/images/generate", '{"prompt": NaN}', content_type="application/json"
-    )
+    response = alice_api.post("/v1/apps/images/generate", '{"prompt": NaN}', content_type="application/json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json"
 
 
