@@ -98,3 +98,12 @@ def test_heic_is_an_unsupported_format(alice_api, brand):
     response = _upload(alice_api, heic, "photo.heic")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unsupported_format"
+
+
+@pytest.mark.django_db
+def test_a_file_part_without_a_filename_is_named_as_such(alice_api):
+    body = b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\n\x89PNG...\r\n--b--\r\n'
+    response = alice_api.post("/v1/embeds/upload", body, content_type="multipart/form-data; boundary=b")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "missing_field" and "no filename" in error["message"]

@@ -141,6 +141,8 @@ def test_request_bodies_say_what_the_server_enforces(client):
     names = components[model["allOf"][0]["$ref"].rsplit("/", 1)[1]]["enum"]  # the registry's names
     assert {"local/procedural", "offline"} <= set(names)
     assert "anyOf" in components["MessageInput"]  # some text, or an image
+    for path in ("/v1/embeds/upload", "/v1/embeds/{embed_id}/crop"):  # uploads and crops are limited
+        assert "429" in document["paths"][path]["post"]["responses"], path
     body = document["paths"]["/v1/apps/images/reverse-search"]["post"]["requestBody"]["content"]
     json_schema = components[body["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
     assert set(json_schema["properties"]) == {"embed_id"} and json_schema["required"] == ["embed_id"]
