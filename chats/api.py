@@ -53,6 +53,13 @@ class ChatInputSerializer(StrictInputSerializer):
 
 
 class MessageInputSerializer(StrictInputSerializer):
+    # What validate() below enforces: some text that is not only whitespace, or an image.
+    schema_rules = {
+        "anyOf": [
+            {"required": ["text"], "properties": {"text": {"pattern": r"\S"}}},
+            {"required": ["embed_ids"], "properties": {"embed_ids": {"minItems": 1}}},
+        ]
+    }
     text = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX, default="")
     embed_ids = serializers.ListField(
         child=serializers.UUIDField(), required=False, max_length=20, default=list

@@ -45,7 +45,11 @@ def browser():
 @pytest.fixture(scope="module")
 def context(browser, stack):
     """A browser context with a signed-up, logged-in user."""
-    context = browser.new_context(base_url=stack.url, viewport={"width": 1280, "height": 860})
+    # bypass_csp: these tests poll with string expressions, which Playwright evaluates with eval()
+    # in the page; the pages' policy itself is checked, unbypassed, in tests/test_csp.py.
+    context = browser.new_context(
+        base_url=stack.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
+    )
     page = context.new_page()
     page.goto("/signup/")
     page.fill("input[name=username]", "painter")
@@ -164,7 +168,7 @@ def png_bytes(size=(640, 480), color=(220, 80, 40)) -> bytes:
 
 
 def test_sign_up_log_out_and_log_in(browser, stack):
-    context = browser.new_context(base_url=stack.url)
+    context = browser.new_context(base_url=stack.url, bypass_csp=True)
     page = context.new_page()
     page.goto("/")
     assert "/login/" in page.url  # the app needs an account
@@ -617,6 +621,7 @@ def test_phone_chat_switcher_viewer_and_layout(browser, context, stack):
         storage_state=context.storage_state(),
         is_mobile=True,
         has_touch=True,
+        bypass_csp=True,
     )
     page = phone.new_page()
     errors: list[str] = []
@@ -713,7 +718,9 @@ def test_phone_chat_switcher_viewer_and_layout(browser, context, stack):
     page.close()
     phone.close()
 
-    guest = browser.new_context(base_url=stack.url, viewport={"width": 390, "height": 844}, is_mobile=True)
+    guest = browser.new_context(
+        base_url=stack.url, viewport={"width": 390, "height": 844}, is_mobile=True, bypass_csp=True
+    )
     login = guest.new_page()
     login.goto("/login/")
     card = login.locator(".auth-card").bounding_box()

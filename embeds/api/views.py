@@ -154,6 +154,10 @@ def read_upload(request: Request) -> tuple[bytes, str]:
         raise too_large
     upload = request.FILES.get("file")
     if upload is None:
+        if "file" in request.POST:  # a part without a filename arrives as text: its bytes are lost
+            raise ApiError(
+                "missing_field", "The 'file' part has no filename; send it as a file part.", field="file"
+            )
         raise ApiError("missing_field", "Send the image as a multipart field named 'file'.", field="file")
     if upload.size > limit:
         raise too_large
@@ -176,7 +180,7 @@ class EmbedUploadView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": UploadInputSerializer},
-        responses={201: EmbedContentSerializer, **errors(400, 401, 403, 413, 503)},
+        responses={201: EmbedContentSerializer, **errors(400, 401, 403, 413, 429, 503)},
     )
     def post(self, request: Request) -> Response:
         data, name = read_upload(request)
@@ -198,7 +202,7 @@ class CropInputSerializer(StrictInputSerializer):
 class EmbedCropView(APIView):
     @extend_schema(
         request=CropInputSerializer,
-        responses={201: EmbedContentSerializer, **errors(400, 401, 403, 404, 409, 503)},
+        responses={201: EmbedContentSerializer, **errors(400, 401, 403, 404, 409, 429, 503)},
     )
     def post(self, request: Request, embed_id: str) -> Response:
         source = access_finished_image(request.user, embed_id)

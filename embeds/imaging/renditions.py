@@ -21,6 +21,7 @@ from PIL import Image
 
 from ..conf import conf
 from . import containers
+from .budget import image_memory
 from .decode import open_untrusted
 from .errors import InvalidImage
 from .provenance import sign
@@ -78,8 +79,18 @@ def _labelled_original(data: bytes, image: Image.Image, xmp: bytes) -> tuple[byt
     return containers.png_with_xmp(buffer.getvalue(), xmp), "png"
 
 
-def render_generated(data: bytes, label: AiLabel, *, sign_c2pa: bool = True) -> dict[str, Rendition]:
-    """Original + full + preview of a generated (or AI-edited) image, labelled and signed."""
+def render_generated(
+    data: bytes, label: AiLabel, *, sign_c2pa: bool = True, wait_seconds: float | None = None
+) -> dict[str, Rendition]:
+    """Original + full + preview of a generated (or AI-edited) image, labelled and signed.
+
+    Each of these functions decodes and renders within the process's image memory budget,
+    waiting up to ``wait_seconds`` (None: as long as it takes) for its share."""
+    with image_memory(data, wait_seconds=wait_seconds):
+        return _render_generated(data, label, sign_c2pa=sign_c2pa)
+
+
+def _render_generated(data: bytes, label: AiLabel, *, sign_c2pa: bool) -> dict[str, Rendition]:
     image = open_untrusted(data)
     xmp = build_xmp(label)
     settings = conf()
@@ -115,8 +126,13 @@ def _source_format(data: bytes) -> str | None:
         return None
 
 
-def render_upload(data: bytes) -> dict[str, Rendition]:
+def render_upload(data: bytes, *, wait_seconds: float | None = None) -> dict[str, Rendition]:
     """Original (rebuilt from pixels) + full + preview of an upload; no AI label, no C2PA."""
+    with image_memory(data, wait_seconds=wait_seconds):
+        return _render_upload(data)
+
+
+def _render_upload(data: bytes) -> dict[str, Rendition]:
     image = open_untrusted(data)
     settings = conf()
     full = _pool.submit(_webp, image, settings.FULL_WEBP_QUALITY, None)
@@ -130,15 +146,23 @@ def render_upload(data: bytes) -> dict[str, Rendition]:
     }
 
 
-def clean_image_bytes(data: bytes) -> bytes:
+def clean_image_bytes(data: bytes, *, wait_seconds: float | None = None) -> bytes:
     """An EXIF-stripped, oriented PNG of any accepted image (what leaves for a provider)."""
     buffer = io.BytesIO()
-    open_untrusted(data).save(buffer, "PNG")
+    with image_memory(data, wait_seconds=wait_seconds):
+        open_untrusted(data).save(buffer, "PNG")
     return buffer.getvalue()
 
 
-def crop_to_png(original: bytes, box: tuple[int, int, int, int]) -> bytes:
+def crop_to_png(
+    original: bytes, box: tuple[int, int, int, int], *, wait_seconds: float | None = None
+) -> bytes:
     """A PNG of the rectangle (left, top, width, height) of the original, in its pixels."""
+    with image_memory(original, wait_seconds=wait_seconds):
+        return _crop_to_png(original, box)
+
+
+def _crop_to_png(original: bytes, box: tuple[int, int, int, int]) -> bytes:
     image = open_untrusted(original)
     left, top, width, height = box
     if (
