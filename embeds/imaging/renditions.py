@@ -109,7 +109,16 @@ def _render_generated(data: bytes, label: AiLabel, *, sign_c2pa: bool) -> dict[s
     return {v: _rendition(v, signed[v].result(), size, fmt) for v, (_, size, fmt) in unsigned.items()}
 
 
-def _clean_original(image: Image.Image, source_format: str | None) -> tuple[bytes, str]:
+def _clean_original(data: bytes, image: Image.Image) -> tuple[bytes, str]:
+    """The upload without its metadata. A JPEG stored upright keeps its own bytes minus every
+    metadata segment (its pixels and size exactly as sent, no second lossy encode); anything
+    else, or a JPEG whose EXIF orientation must be applied to the pixels, is rebuilt from the
+    decoded pixels (JPEG q95 4:4:4 for such a photo, lossless PNG otherwise)."""
+    source_format, orientation = _source_format(data)
+    if source_format in ("JPEG", "MPO") and orientation == 1:
+        stripped = containers.jpeg_without_metadata(data)
+        if stripped is not None and _decodes_as(stripped, image.size):
+            return stripped, "jpeg"
     buffer = io.BytesIO()
     if source_format in ("JPEG", "MPO") and image.mode == "RGB":
         image.save(buffer, "JPEG", quality=95, subsampling=0)
@@ -118,12 +127,22 @@ def _clean_original(image: Image.Image, source_format: str | None) -> tuple[byte
     return buffer.getvalue(), "png"
 
 
-def _source_format(data: bytes) -> str | None:
+def _source_format(data: bytes) -> tuple[str | None, int]:
+    """The container format and the EXIF orientation (1 = upright) of an accepted upload."""
     try:
         with Image.open(io.BytesIO(data)) as probe:
-            return probe.format
+            return probe.format, int(probe.getexif().get(0x0112, 1) or 1)
     except Exception:  # open_untrusted already refused anything unreadable
-        return None
+        return None, 1
+
+
+def _decodes_as(data: bytes, size: tuple[int, int]) -> bool:
+    """A header-level check that the stripped JPEG is still the image we decoded."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            return probe.format == "JPEG" and probe.size == size and probe.mode in ("RGB", "L", "CMYK")
+    except Exception:
+        return False
 
 
 def render_upload(data: bytes, *, wait_seconds: float | None = None) -> dict[str, Rendition]:
@@ -138,7 +157,7 @@ def _render_upload(data: bytes) -> dict[str, Rendition]:
     full = _pool.submit(_webp, image, settings.FULL_WEBP_QUALITY, None)
     preview_image = _preview_image(image)
     preview = _pool.submit(_webp, preview_image, settings.PREVIEW_WEBP_QUALITY, None)
-    original, original_format = _clean_original(image, _source_format(data))
+    original, original_format = _clean_original(data, image)
     return {
         "original": _rendition("original", original, image.size, original_format),
         "full": _rendition("full", full.result(), image.size, "webp"),
