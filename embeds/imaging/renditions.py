@@ -3,8 +3,9 @@
 Generated images: the original is the provider's file with its pixel stream untouched (only
 our XMP inserted at container level), the full WEBP is encoded at quality ≥ 90 (provider
 watermarks live in the pixels), the preview fits inside 600×400 without cropping or upscaling;
-all three carry the XMP label and are C2PA-signed last. Uploads are rebuilt from pixels
-(stripping every piece of source metadata) and carry no AI label.
+all three carry the XMP label and are C2PA-signed last. Uploads carry no AI label and no source
+metadata: an upright JPEG keeps its own scans minus every metadata segment, anything else is
+rebuilt from its pixels.
 
 The image is decoded once; the two WEBP encodes and the three signatures run in parallel
 threads (Pillow and the c2pa library release the GIL), which is what keeps the pipeline near
