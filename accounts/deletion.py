@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from embeds.actions import do_delete_embed
 from embeds.keyring import get_keyring, key_name_for_user
+from embeds.keyring.cache import data_keys
 from embeds.models import Embed
 from generation.events import close_user_sockets
 
@@ -23,6 +24,7 @@ def do_delete_account(user: AbstractBaseUser) -> None:
     for embed in Embed.objects.filter(owner=user).iterator():
         do_delete_embed(embed)
     get_keyring().destroy(key_name_for_user(user_id))
-    user.delete()
+    data_keys.forget_owner(user_id)  # no process keeps a key the destroyed one wrapped
+    user.delete()  # also empties every process's API-key cache (accounts/api_key_cache.py)
     close_user_sockets(user_id)
     logger.info("accounts.account.deleted user=%s", user_id)

@@ -12,14 +12,25 @@ from openmates_images.api import StrictInputSerializer
 from openmates_images.schema import errors
 
 from .access import access_chat, chat_messages, chat_payload, message_payload
-from .actions import TEXT_MAX, TITLE_MAX, chat_key, do_create_chat, do_post_message, do_rename_chat
-from .models import Chat, Message
+from .actions import (
+    TEXT_MAX,
+    TITLE_MAX,
+    chat_key,
+    do_answer_message,
+    do_create_chat,
+    do_post_message,
+    do_rename_chat,
+)
+from .models import Chat, Message, MessageEmbed
 
 
 class ChatSerializer(serializers.Serializer):
     chat_id = serializers.UUIDField()
     title = serializers.CharField(allow_blank=True)
     updated_at = serializers.DateTimeField()
+    cover_embed_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="In the list: the chat's newest image, for a thumbnail."
+    )
 
 
 class MessageEmbedSerializer(serializers.Serializer):
@@ -42,6 +53,13 @@ class ChatInputSerializer(StrictInputSerializer):
 
 
 class MessageInputSerializer(StrictInputSerializer):
+    # What validate() below enforces: some text that is not only whitespace, or an image.
+    schema_rules = {
+        "anyOf": [
+            {"required": ["text"], "properties": {"text": {"pattern": r"\S"}}},
+            {"required": ["embed_ids"], "properties": {"embed_ids": {"minItems": 1}}},
+        ]
+    }
     text = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX, default="")
     embed_ids = serializers.ListField(
         child=serializers.UUIDField(), required=False, max_length=20, default=list
@@ -52,8 +70,22 @@ class MessageInputSerializer(StrictInputSerializer):
         help_text="Who the message is shown as: the user's request, or a result (an edit, a crop, "
         "a regeneration) shown on the assistant's side.",
     )
+    reply = serializers.BooleanField(
+        default=False,
+        help_text="Answer the message, as the chat's Enter does: a description (no attachments) makes "
+        "an image, exactly as generate does; a question about attached images gets an assistant "
+        "reply saying it cannot be answered yet. The response is then the assistant's message.",
+    )
+    aspect_ratio = serializers.CharField(required=False, default="1:1", help_text="With reply: as generate.")
+    model = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="With reply: as generate."
+    )
 
     def validate(self, attrs: dict) -> dict:
+        if attrs["reply"] and attrs["role"] != Message.Role.USER:
+            raise serializers.ValidationError(
+                {"reply": serializers.ErrorDetail("Only a user's message can be answered.", code="invalid")}
+            )
         if not attrs["text"].strip() and not attrs["embed_ids"]:
             raise serializers.ValidationError(
                 {"text": serializers.ErrorDetail("Write something or attach an image.", code="blank")}
@@ -64,8 +96,23 @@ class MessageInputSerializer(StrictInputSerializer):
 class ChatsView(APIView):
     @extend_schema(responses={200: ChatSerializer(many=True), **errors(401)})
     def get(self, request: Request) -> Response:
-        chats = Chat.objects.filter(owner=request.user)[:200]
-        return Response([chat_payload(chat) for chat in chats])
+        from django.db.models import OuterRef, Subquery
+
+        from embeds.models import Embed
+
+        newest_image = (
+            MessageEmbed.objects.filter(message__chat=OuterRef("pk"))
+            .filter(embed__status=Embed.Status.FINISHED, embed__type=Embed.Type.IMAGE)
+            .order_by("-message__created_at", "-position")
+            .values("embed_id")[:1]
+        )
+        chats = Chat.objects.filter(owner=request.user).annotate(cover=Subquery(newest_image))[:200]
+        return Response(
+            [
+                {**chat_payload(chat), "cover_embed_id": str(chat.cover) if chat.cover else None}
+                for chat in chats
+            ]
+        )
 
     @extend_schema(request=ChatInputSerializer, responses={201: ChatSerializer, **errors(400, 401, 403)})
     def post(self, request: Request) -> Response:
@@ -102,5 +149,15 @@ class MessagesView(APIView):
         serializer = MessageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        if data["reply"]:
+            _, message = do_answer_message(
+                request.user,
+                chat,
+                text=data["text"],
+                embed_ids=[str(i) for i in data["embed_ids"]],
+                aspect_ratio=data["aspect_ratio"],
+                model=data["model"] or None,
+            )
+            return Response(message_payload(message, chat_key(chat)), status=status.HTTP_201_CREATED)
         message = do_post_message(chat, role=data["role"], text=data["text"], embed_ids=data["embed_ids"])
         return Response(message_payload(message, chat_key(chat)), status=status.HTTP_201_CREATED)

@@ -21,17 +21,23 @@ def parse_uuid(value: object, *, field: str | None = None, not_found: bool = Tru
         raise ApiError("invalid_value", "Must be a valid id.", field=field) from exc
 
 
-def access_embed(user: AbstractBaseUser, embed_id: object, *, field: str | None = None) -> Embed:
-    """The user's embed, or 404 (also for malformed ids and other users' embeds)."""
+def access_embed(
+    user: AbstractBaseUser, embed_id: object, *, field: str | None = None, only: tuple[str, ...] | None = None
+) -> Embed:
+    """The user's embed, or 404 (also for malformed ids and other users' embeds); ``only``: the
+    columns to load (a download needs neither the sealed content nor the timestamps)."""
+    embeds = Embed.objects.only(*only) if only is not None else Embed.objects
     try:  # get(), not first(): a lookup by primary key needs no ORDER BY
-        return Embed.objects.get(pk=parse_uuid(embed_id, field=field), owner=user)
+        return embeds.get(pk=parse_uuid(embed_id, field=field), owner=user)
     except Embed.DoesNotExist:
         raise ApiError("not_found", "Not found.", field=field, status_code=404) from None
 
 
-def access_finished_image(user: AbstractBaseUser, embed_id: object, *, field: str | None = None) -> Embed:
+def access_finished_image(
+    user: AbstractBaseUser, embed_id: object, *, field: str | None = None, only: tuple[str, ...] | None = None
+) -> Embed:
     """The user's finished image embed: 404 if not theirs, 409 if not ready, 400 if not an image."""
-    embed = access_embed(user, embed_id, field=field)
+    embed = access_embed(user, embed_id, field=field, only=only)
     if embed.type != Embed.Type.IMAGE:
         raise ApiError("invalid_value", "This embed is not an image.", field=field)
     if embed.status != Embed.Status.FINISHED:

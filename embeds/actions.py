@@ -13,9 +13,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from generation.limits import reserve_upload
 from openmates_images.errors import ApiError
 
 from . import imaging, sealing
+from .conf import conf
 from .models import Embed
 from .shared_links import shared_variant
 from .storage import StorageUnavailable
@@ -77,14 +79,18 @@ def do_create_upload_embed(
 
     ``derived_from`` names the user's image this one was drawn on (the web UI's "Ask about this"):
     a drawing over an AI image stays labelled as AI-made, as a composite, with ``c2pa.edited``."""
+    reserve_upload(owner)
+    wait = conf().IMAGE_QUEUE_SECONDS  # a request waits this long for image memory, then 503
     source_content = sealing.open_embed(derived_from).content() if derived_from else {}
     label = inherited_label(source_content, composite=True)
     try:
         if label:
-            clean = imaging.clean_image_bytes(data)  # nothing of the uploaded file but its pixels
-            renditions = imaging.render_generated(clean, imaging.AiLabel(**label, actions=("c2pa.edited",)))
+            clean = imaging.clean_image_bytes(data, wait_seconds=wait)  # nothing but its pixels
+            renditions = imaging.render_generated(
+                clean, imaging.AiLabel(**label, actions=("c2pa.edited",)), wait_seconds=wait
+            )
         else:
-            renditions = imaging.render_upload(data)
+            renditions = imaging.render_upload(data, wait_seconds=wait)
     except imaging.InvalidImage as exc:
         raise _decode_error(exc) from exc
     content = {
@@ -107,17 +113,19 @@ def do_crop_embed(owner: AbstractBaseUser, source: Embed, box: tuple[int, int, i
     """A new embed from a rectangle of the source's original; the source is untouched.
 
     A crop of an AI image stays labelled as AI-made, with the same model and prompt."""
+    reserve_upload(owner)
     opened_source = sealing.open_embed(source)
     source_content = opened_source.content()
     try:
-        cropped = imaging.crop_to_png(opened_source.load_file("original"), box)
+        wait = conf().IMAGE_QUEUE_SECONDS
+        cropped = imaging.crop_to_png(opened_source.load_file("original"), box, wait_seconds=wait)
         label = inherited_label(source_content)
         if label:
             renditions = imaging.render_generated(
-                cropped, imaging.AiLabel(**label, actions=("c2pa.cropped",))
+                cropped, imaging.AiLabel(**label, actions=("c2pa.cropped",)), wait_seconds=wait
             )
         else:
-            renditions = imaging.render_upload(cropped)
+            renditions = imaging.render_upload(cropped, wait_seconds=wait)
     except imaging.InvalidImage as exc:
         raise _decode_error(exc, field="rect") from exc
     left, top, width, height = box

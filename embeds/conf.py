@@ -22,6 +22,8 @@ class EmbedsConf:
     KEYRING_MASTER_KEY_FILE: str
     UPLOAD_MAX_BYTES: int
     MAX_IMAGE_PIXELS: int
+    IMAGE_MEMORY_BUDGET_BYTES: int
+    IMAGE_QUEUE_SECONDS: float
     PREVIEW_MAX_SIZE: tuple[int, int]
     FULL_WEBP_QUALITY: int
     PREVIEW_WEBP_QUALITY: int
@@ -31,6 +33,9 @@ class EmbedsConf:
     C2PA_TSA_URL: str
     C2PA_LOCAL_PKI_DIR: str
     CREDIT_LINE: str
+    DATA_KEY_CACHE_SECONDS: float
+    DATA_KEY_CACHE_MAX_USES: int
+    DATA_KEY_CACHE_MAX_ENTRIES: int
 
 
 @cache

@@ -3,7 +3,8 @@
 Everything an embed holds — the content JSON in the database and each stored file — is an
 AES-256-GCM envelope under the embed's data key, with a fresh nonce per encryption and AAD
 binding it to the embed and the variant. The data key exists unwrapped only in memory, for
-the duration of one operation; the database has only its wrapped form.
+the duration of one operation or, for reads in the web process, in the bounded data-key cache
+(``keyring/cache.py``); the database has only its wrapped form.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models.signals import post_delete
 
 from . import crypto, storage
 from .keyring import get_keyring, key_name_for_user
+from .keyring.cache import data_keys
 from .models import Embed
 
 if TYPE_CHECKING:
@@ -117,20 +120,42 @@ def new_embed(
     return opened
 
 
-def open_embed(embed: Embed) -> OpenEmbed:
-    """Unwrap the embed's data key (a keyring call: Vault in production)."""
-    return OpenEmbed(
-        embed=embed, data_key=get_keyring().unwrap(key_name_for_user(embed.owner_id), embed.wrapped_key)
-    )
+def _unwrap(embed: Embed) -> bytes:
+    return get_keyring().unwrap(key_name_for_user(embed.owner_id), embed.wrapped_key)
+
+
+def open_embed(embed: Embed, *, cached: bool = False) -> OpenEmbed:
+    """Unwrap the embed's data key (a keyring call: Vault in production). ``cached``: a read in
+    the web process, which may take the key from (and leave it in) the data-key cache."""
+    if not cached:
+        return OpenEmbed(embed=embed, data_key=_unwrap(embed))
+    data_key = data_keys.get(embed.id, embed.wrapped_key)
+    if data_key is None:
+        data_key = _unwrap(embed)
+        data_keys.put(embed.id, embed.owner_id, embed.wrapped_key, data_key)
+    return OpenEmbed(embed=embed, data_key=data_key)
 
 
 def read_file(embed: Embed, variant: str) -> bytes:
-    """One stored file, decrypted. The object's name needs no key, so its GET (a round trip to
-    S3) runs while the data key is unwrapped (a round trip to Vault): a download waits for the
-    slower of the two, not their sum."""
-    envelope = _io_pool.submit(storage.get_object, storage.object_name(embed.owner_id, embed.id, variant))
-    opened = open_embed(embed)
-    return opened.decrypt_file(variant, envelope.result())
+    """One stored file, decrypted (a read: the data-key cache may answer the key). On a miss the
+    object's GET (a round trip to S3) runs while the data key is unwrapped (a round trip to
+    Vault): a download waits for the slower of the two, not their sum."""
+    name = storage.object_name(embed.owner_id, embed.id, variant)
+    data_key = data_keys.get(embed.id, embed.wrapped_key)
+    if data_key is not None:
+        return OpenEmbed(embed=embed, data_key=data_key).decrypt_file(variant, storage.get_object(name))
+    envelope = _io_pool.submit(storage.get_object, name)
+    data_key = _unwrap(embed)
+    data_keys.put(embed.id, embed.owner_id, embed.wrapped_key, data_key)
+    return OpenEmbed(embed=embed, data_key=data_key).decrypt_file(variant, envelope.result())
+
+
+def _forget_deleted_embed(sender, instance: Embed, **kwargs) -> None:
+    """A deleted embed's key leaves every process's data-key cache at once (crypto-shredding)."""
+    data_keys.forget_embed(instance.id)
+
+
+post_delete.connect(_forget_deleted_embed, sender=Embed, dispatch_uid="sealing.forget_deleted_embed")
 
 
 def delete_files(embed: Embed, variants: tuple[str, ...]) -> None:

@@ -11,7 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from urllib.parse import quote, urlsplit
 
+import urllib3
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
@@ -62,6 +66,54 @@ def _s3_client(store: Storage):
     return client
 
 
+class _LeanGetter:
+    """An object GET without botocore's per-call machinery, for the download hot path.
+
+    A ``client.get_object`` spends most of its CPU in botocore's event hooks, request
+    serialisation, response parsing and checksum validation (bench/profile_hot_paths.py: more
+    than half of a served file). This signs the same GET with botocore's own SigV4 signer and
+    the client's credentials, region and bucket URL (learnt once from the client itself), and
+    sends it over a shared urllib3 pool. The body needs no checksum of S3's: every object is an
+    AES-GCM envelope whose tag is checked on decryption."""
+
+    def __init__(self, client, bucket: str) -> None:
+        probe = urlsplit(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}))
+        self._base = f"{probe.scheme}://{probe.netloc}{probe.path[:-1]}"  # ends with "/"
+        self._credentials = client._request_signer._credentials
+        self._region = client.meta.region_name
+        config = client.meta.config
+        self._pool = urllib3.PoolManager(
+            maxsize=config.max_pool_connections,
+            retries=False,
+            timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout),
+        )
+
+    def get(self, key: str) -> bytes:
+        url = self._base + quote(key, safe="/~")
+        request = AWSRequest(method="GET", url=url)
+        S3SigV4Auth(self._credentials.get_frozen_credentials(), "s3", self._region).add_auth(request)
+        try:
+            response = self._pool.request("GET", url, headers=dict(request.headers.items()))
+        except urllib3.exceptions.HTTPError as exc:
+            raise StorageUnavailable(f"could not read object: {type(exc).__name__}") from exc
+        if response.status == 200:
+            return response.data
+        if response.status == 404:
+            raise ObjectMissing(key)
+        raise StorageUnavailable(f"could not read object: HTTP {response.status}")
+
+
+def _lean_getter(store: Storage, client) -> _LeanGetter | None:
+    """The store's lean getter (None without credentials to sign with: boto3 does it then)."""
+    getter = getattr(store, "_lean_getter", None)
+    if getter is None and client._request_signer._credentials is not None:
+        with _client_lock:
+            getter = getattr(store, "_lean_getter", None)
+            if getter is None:
+                getter = store._lean_getter = _LeanGetter(client, store.bucket_name)
+    return getter
+
+
 def put_object(name: str, data: bytes) -> None:
     store = _store()
     try:
@@ -85,7 +137,11 @@ def get_object(name: str) -> bytes:
         client = _s3_client(store)
         if client is not None:
             # One GET, not django-storages' HEAD-then-GET: downloads are a hot path.
-            return client.get_object(Bucket=store.bucket_name, Key=store._normalize_name(name))["Body"].read()
+            key = store._normalize_name(name)
+            getter = _lean_getter(store, client)
+            if getter is not None:
+                return getter.get(key)
+            return client.get_object(Bucket=store.bucket_name, Key=key)["Body"].read()
         with store.open(name, "rb") as handle:
             return handle.read()
     except FileNotFoundError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,6 +28,7 @@ from openmates_images.errors import ApiError
 from .availability import edit_unavailable_reason, model_status
 from .conf import conf
 from .events import EMBED_UPDATE, send_to_user
+from .limits import check_task_limits, user_quota_lock
 from .models import Task
 from .presenters import task_payload
 from .registry import ModelSpec
@@ -36,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 _FINGERPRINT_SALT = "openmates_images.generation.request_fingerprint"
-ACTIVE_STATUSES = (Task.Status.QUEUED, Task.Status.PROCESSING)
+IDEMPOTENCY_KEY_SALT = "openmates_images.generation.idempotency_key"  # also in migration 0006
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class GenerationParams:
     aspect_ratio: str
     model: ModelSpec
     seed: int | None = None
+    seed_pinned: bool = True  # False: a seed drawn for a regenerate, not one the user chose
     image_size: str = "1K"
     kind: str = Task.Kind.GENERATE
     source: Embed | None = None  # edits: the image to edit
@@ -90,36 +93,18 @@ def estimate_seconds(spec: ModelSpec) -> float:
     return round(average.total_seconds(), 1) if average else spec.typical_seconds
 
 
-def _check_limits(user: AbstractBaseUser) -> None:
-    settings = conf()
-    since = timezone.now() - timedelta(minutes=1)
-    recent = Task.objects.filter(owner=user, created_at__gte=since)  # every kind costs a provider call
-    if recent.count() >= settings.RATE_LIMIT_PER_MINUTE:
-        oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
-        wait = max(1, int(60 - (timezone.now() - oldest).total_seconds()) + 1) if oldest else 60
-        raise ApiError(
-            "rate_limited",
-            f"Too many image requests: at most {settings.RATE_LIMIT_PER_MINUTE} a minute.",
-            status_code=429,
-            headers={"Retry-After": str(wait)},
-        )
-    if (
-        Task.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count()
-        >= settings.MAX_CONCURRENT_PER_USER
-    ):
-        raise ApiError(
-            "too_many_active_tasks",
-            f"You already have {settings.MAX_CONCURRENT_PER_USER} images in progress; "
-            "wait for one to finish.",
-            status_code=429,
-            headers={"Retry-After": "5"},
-        )
-
-
 def request_fingerprint(*parts: object) -> str:
     """A keyed hash naming a request's content, to tell a true repeat from a reused key."""
     canonical = json.dumps([str(part) if part is not None else None for part in parts])
     return salted_hmac(_FINGERPRINT_SALT, canonical, algorithm="sha256").hexdigest()
+
+
+def idempotency_digest(idempotency_key: str | None) -> str | None:
+    """What is stored of an Idempotency-Key: a keyed hash (a client may put anything in a key,
+    and the database keeps no client secret in plaintext)."""
+    if not idempotency_key:
+        return None
+    return salted_hmac(IDEMPOTENCY_KEY_SALT, idempotency_key, algorithm="sha256").hexdigest()
 
 
 def _replay(user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str) -> Task | None:
@@ -155,6 +140,7 @@ def check_create_generation(
 
     A repeat with the same ``Idempotency-Key`` within 24 h returns the first task unchanged.
     """
+    idempotency_key = idempotency_digest(idempotency_key)
     fingerprint = request_fingerprint(
         params.kind,
         params.prompt,
@@ -184,7 +170,6 @@ def check_create_generation(
             raise ApiError("invalid_value", str(exc), field="webhook_url") from exc
     if params.kind == Task.Kind.EDIT and not spec.supports_edit:
         raise ApiError("invalid_value", f"The model {spec.id} cannot edit images.", field="model")
-    _check_limits(user)
 
     content = {
         "type": "image",
@@ -195,13 +180,16 @@ def check_create_generation(
         "aspect_ratio": params.aspect_ratio,
         "image_size": params.image_size,
         "seed": params.seed,
+        # The runner records the seed it used; whether the user chose it is only known here.
+        "seed_pinned": params.seed is not None and params.seed_pinned,
         "composite": params.composite,
         "derived_from": str(params.source.id) if params.source else None,
         "requested_at": timezone.now().isoformat(),
         "files": None,
     }
     try:
-        with transaction.atomic():
+        with user_quota_lock(user):  # the limits are checked and the task inserted as one step
+            check_task_limits(user)
             opened = sealing.new_embed(user, content=content, derived_from=params.source)
             opened.embed.save()
             if params.mask is not None:
@@ -227,6 +215,13 @@ def check_create_generation(
         return replayed, False
     logger.info("generation.task.created task=%s model=%s kind=%s", task.id, spec.id, task.kind)
     return task, True
+
+
+def completed_files(task: Task) -> dict | None:
+    """A completed task's files (as GET /v1/tasks/{id} lists them), None before that."""
+    if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
+        return sealing.open_embed(task.embed).content().get("files")
+    return None
 
 
 def do_cancel_task(task: Task) -> Task:
@@ -265,6 +260,7 @@ def check_create_reverse_search(
     from .availability import search_unavailable_reason
     from .reverse_search import is_available
 
+    idempotency_key = idempotency_digest(idempotency_key)
     fingerprint = request_fingerprint(
         Task.Kind.REVERSE_SEARCH,
         source.id if source else None,
@@ -278,8 +274,9 @@ def check_create_reverse_search(
             "provider_unavailable",
             f"Reverse image search is not available on this server: {search_unavailable_reason()}",
         )
-    _check_limits(user)
-    if source is None:
+    uploaded = source is None
+    if uploaded:
+        check_task_limits(user)  # refused before the upload costs a decode (checked again below)
         data, file_name = upload
         source = do_create_upload_embed(user, data, file_name=file_name)
     engine = conf().SERPAPI_ENGINE
@@ -290,7 +287,23 @@ def check_create_reverse_search(
         "results": None,
         "requested_at": timezone.now().isoformat(),
     }
-    with transaction.atomic():
+    try:
+        task = _create_reverse_search_task(user, source, content, idempotency_key, fingerprint)
+    except ApiError:
+        if uploaded:  # a parallel request took the last slot: the upload must not stay behind
+            from embeds.actions import do_delete_embed
+
+            do_delete_embed(source)  # after the rollback: its row is committed, its files stored
+        raise
+    logger.info("generation.task.created task=%s kind=reverse_search", task.id)
+    return task, True
+
+
+def _create_reverse_search_task(
+    user: AbstractBaseUser, source: Embed, content: dict, idempotency_key: str | None, fingerprint: str
+) -> Task:
+    with user_quota_lock(user):
+        check_task_limits(user)
         opened = sealing.new_embed(
             user, content=content, type=Embed.Type.IMAGE_SEARCH_RESULTS, derived_from=source
         )
@@ -299,15 +312,14 @@ def check_create_reverse_search(
             owner=user,
             kind=Task.Kind.REVERSE_SEARCH,
             embed=opened.embed,
-            model=f"serpapi/{engine}",
+            model=f"serpapi/{content['engine']}",
             idempotency_key=idempotency_key or None,
             request_fingerprint=fingerprint if idempotency_key else "",
             estimated_seconds=REVERSE_SEARCH_SECONDS,
         )
         enqueue_task(task.id)
         notify_task(task, embed_status=opened.embed.status)
-    logger.info("generation.task.created task=%s kind=reverse_search", task.id)
-    return task, True
+    return task
 
 
 REPORT_REASONS = ("artifacts", "wrong_content", "offensive", "other")
@@ -337,7 +349,12 @@ def _request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
             mask = opened.load_file("mask")
         except ObjectMissing:  # an edit without a mask, or made before masks were kept
             mask = None
+    # Again means different: a fresh seed, unless the user pinned one.
+    pinned = bool(content.get("seed_pinned")) and content.get("seed") is not None
+    seed = content["seed"] if pinned else secrets.randbelow(2**31)
     return GenerationParams(
+        seed=seed,
+        seed_pinned=pinned,
         prompt=content["prompt"],
         aspect_ratio=content.get("aspect_ratio") or "1:1",
         model=find_model(content.get("model") or "") or default_model(),

@@ -18,6 +18,11 @@ from dramatiq.middleware import Middleware
 from .conf import conf
 
 logger = logging.getLogger(__name__)
+# Dramatiq's Redis consumer polls an empty queue with a backoff growing to the worker timeout
+# (1 s), so a job sent to an idle worker waited ~0.5 s on average before it started
+# (bench/download.py, end-to-end row). Capped here: an idle consumer polls Redis at most every
+# 25 ms (one small Lua call each; bench/download.py prints what idle workers cost).
+IDLE_POLL_MS = 25
 _inprocess_worker: dramatiq.Worker | None = None
 _lock = threading.Lock()
 
@@ -46,7 +51,15 @@ def configure_broker() -> dramatiq.Broker:
     if settings.REDIS_URL:
         from dramatiq.brokers.redis import RedisBroker
 
-        broker: dramatiq.Broker = RedisBroker(url=settings.REDIS_URL, namespace=settings.DRAMATIQ_NAMESPACE)
+        class PromptRedisBroker(RedisBroker):
+            """Redis broker whose idle consumers poll every IDLE_POLL_MS at most."""
+
+            def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+                return super().consume(queue_name, prefetch, min(timeout, IDLE_POLL_MS))
+
+        broker: dramatiq.Broker = PromptRedisBroker(
+            url=settings.REDIS_URL, namespace=settings.DRAMATIQ_NAMESPACE
+        )
     else:
         broker = StubBroker()
     broker.add_middleware(CloseDbConnections())

@@ -4,14 +4,14 @@ ids answer not_found, exactly as over REST."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 
-from openmates_images.errors import exception_handler
+from openmates_images import json_input
+from openmates_images.errors import ApiError, exception_handler
 
 from .events import user_group
 
@@ -37,31 +37,34 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        """A client that left while we answered is not an error of ours (uvicorn raises its
+        ClientDisconnected, an OSError): one INFO line, no traceback, nothing more to send."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except OSError:
+            logger.info("generation.socket.client_gone user=%s", getattr(self, "user", None) and self.user.pk)
+
+    async def send_json(self, content, close=False) -> None:
+        await self.send(text_data=await self.encode_json(content), close=close)  # through send() above
+
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        """Every frame gets an answer: a frame that is not a JSON object gets an error frame, as a
-        REST call with a bad body gets a 400 (the socket stays open)."""
+        """Every frame gets an answer: a frame that is not a JSON object (or nests too deep) gets
+        an error frame, as a REST call with such a body gets a 400 (the socket stays open)."""
         try:
-            content = json.loads(text_data if text_data is not None else bytes_data)
-        except (TypeError, ValueError):
-            content = None
-        if not isinstance(content, dict):
-            await self.send_json(
-                {
-                    "type": "error",
-                    "request_id": None,
-                    "error": {
-                        "code": "invalid_json",
-                        "message": "Send one JSON object per frame.",
-                        "field": None,
-                    },
-                }
-            )
-            return
-        await self.receive_json(content)
+            content = json_input.loads(text_data if text_data is not None else bytes_data or b"")
+        except ApiError as exc:
+            error = {"code": exc.code, "message": exc.message, "field": None}
+        else:
+            if isinstance(content, dict):
+                await self.receive_json(content)
+                return
+            error = {"code": "invalid_json", "message": "Send one JSON object per frame.", "field": None}
+        await self.send_json({"type": "error", "request_id": None, "error": error})
 
     async def receive_json(self, content, **kwargs) -> None:
         kind = content.get("type")
@@ -103,12 +106,16 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
         chat_id = content.get("chat_id")
         chat = access_chat(self.user, chat_id, field="chat_id") if chat_id else None  # None: a new chat
+        if "prompt" not in content:
+            raise ValidationError({"prompt": [ErrorDetail("This field is required.", code="required")]})
+        # The values go on as sent (never str()-ed): the chat action validates them with the
+        # serializer of POST /v1/apps/images/generate, so 12345 or ["x"] is refused as there.
         payload, message = do_generate_in_chat(
             self.user,
             chat,
-            prompt=str(content.get("prompt") or ""),
-            aspect_ratio=str(content.get("aspect_ratio") or "1:1"),
-            model=content.get("model") or None,
+            prompt=content["prompt"],
+            aspect_ratio=content.get("aspect_ratio", "1:1"),
+            model=content.get("model"),
             embed_ids=content.get("embed_ids") or None,
         )
         return payload, message_payload(message, chat_key(message.chat))

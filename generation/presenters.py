@@ -9,6 +9,25 @@ from django.utils import timezone
 from .models import Task
 
 PUBLIC_FILE_FIELDS = ("width", "height", "size_bytes", "format")
+# The task columns task_payload reads: a poll loads these and no others.
+TASK_PAYLOAD_FIELDS = (
+    "id",
+    "embed_id",
+    "kind",
+    "status",
+    "progress",
+    "stage",
+    "queue_position",
+    "model",
+    "estimated_seconds",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "attempts",
+    "cost_usd",
+    "error_code",
+    "error_message",
+)
 
 
 def public_files(files: dict | None) -> dict | None:
@@ -22,15 +41,33 @@ def _iso(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def estimated_finish_at(task: Task):
+def server_queue_position(task: Task) -> int | None:
+    """A queued task's place in our own queue (1: next to start): every user's tasks share the
+    workers, so everything queued before it counts."""
+    if task.status != Task.Status.QUEUED:
+        return None
+    ahead = Task.objects.filter(status=Task.Status.QUEUED, created_at__lt=task.created_at).count()
+    return ahead + 1
+
+
+def estimated_finish_at(task: Task, position: int | None = None):
+    """When the task should end. A queued one waits for the tasks ahead of it, as many at a time
+    as are running now (the workers' observed width), then takes its own time. Counted from now,
+    so a long wait never shows as an estimate that has already run out."""
     if task.is_terminal or task.estimated_seconds is None:
         return None
+    if task.status == Task.Status.QUEUED and position is not None:
+        running = Task.objects.filter(status=Task.Status.PROCESSING).count()
+        # Nothing running: it starts now. Otherwise the ones ahead go `running` at a time.
+        waiting = task.estimated_seconds * position / running if running else 0.0
+        return timezone.now() + timedelta(seconds=waiting + task.estimated_seconds)
     start = task.started_at or task.created_at
     return start + timedelta(seconds=task.estimated_seconds)
 
 
 def task_payload(task: Task, *, embed_status: str | None = None, files: dict | None = None) -> dict:
-    finish_at = estimated_finish_at(task)
+    position = server_queue_position(task)
+    finish_at = estimated_finish_at(task, position)
     eta = max(0.0, (finish_at - timezone.now()).total_seconds()) if finish_at else None
     return {
         "task_id": str(task.id),
@@ -41,6 +78,7 @@ def task_payload(task: Task, *, embed_status: str | None = None, files: dict | N
         "progress": task.progress,
         "stage": task.stage,
         "queue_position": task.queue_position,
+        "server_queue_position": position,
         "model": task.model,
         "eta_seconds": round(eta, 1) if eta is not None else None,
         "estimated_finish_at": _iso(finish_at),

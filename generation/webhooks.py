@@ -47,6 +47,33 @@ MAX_ATTEMPTS = 7  # about 2 minutes of retries in all
 _EMBEDDED_IPV4 = tuple(
     ipaddress.ip_network(net) for net in ("::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16")
 )
+# Python's ``is_global`` lags the IANA special-purpose registries (3.11 calls the deprecated
+# site-local fec0::/10 global), so the check does not rest on it alone. IPv6: only global
+# unicast (2000::/3) outside these; IPv4: ``is_global`` and none of these.
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+_NOT_GLOBAL = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "2001::/23",  # IETF protocol assignments, Teredo (2001::/32) among them
+        "2001:db8::/32",  # documentation
+        "3fff::/20",  # documentation (RFC 9637)
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",  # carrier-grade NAT
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",  # IETF protocol assignments
+        "192.0.2.0/24",
+        "192.88.99.0/24",  # deprecated 6to4 relays
+        "192.168.0.0/16",
+        "198.18.0.0/15",  # benchmarking
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved, and the broadcast address
+    )
+)
 
 
 class WebhookRefused(Exception):
@@ -68,6 +95,10 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             return _is_public(address.ipv4_mapped)
         if any(address in network for network in _EMBEDDED_IPV4):
             return False
+        if address not in _GLOBAL_UNICAST_V6:  # site-local fec0::/10, ULA, link-local, multicast…
+            return False
+    if any(address in network for network in _NOT_GLOBAL if network.version == address.version):
+        return False
     return address.is_global and not address.is_multicast
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -89,9 +91,13 @@ def _translate_dependency_error(exc: Exception) -> Exception:
     from django.db import DatabaseError
 
     from embeds.crypto import DecryptionError
+    from embeds.imaging import ImagingBusy
     from embeds.keyring import KeyringError, KeyringUnavailable
     from embeds.storage import ObjectMissing, StorageUnavailable
 
+    if isinstance(exc, ImagingBusy):
+        logger.warning("api.imaging_busy")
+        return ServiceUnavailable(str(exc), retry_after=5)
     if isinstance(exc, KeyringUnavailable | StorageUnavailable | DatabaseError):
         logger.warning("api.dependency_unavailable error=%s", type(exc).__name__)
         return ServiceUnavailable()
@@ -109,6 +115,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     headers: dict[str, str] = {}
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        exc = _body_refused(exc)
     exc = _translate_dependency_error(exc)
     if isinstance(exc, ApiError):
         body = error_body(exc.code, exc.message, exc.field)
@@ -151,3 +159,24 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/v1/"):
         return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
     return page_not_found(request, exception)
+
+
+def _body_refused(exc: Exception) -> ApiError:
+    """Django's own body limits (a body read whole over DATA_UPLOAD_MAX_MEMORY_SIZE, a form with
+    too many fields)."""
+    if isinstance(exc, TooManyFieldsSent):
+        return ApiError("invalid_body", "The form body has too many fields.")
+    return ApiError("request_too_large", "The request body is too large for this endpoint.", status_code=413)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """What Django refuses before any view (a Host not in ALLOWED_HOSTS, a form body over its
+    limits): the API's JSON error under /v1/, Django's page elsewhere."""
+    if not request.path.startswith("/v1/"):
+        return django_bad_request(request, exception)
+    if isinstance(exception, DisallowedHost):
+        return JsonResponse(error_body("bad_host", "This server does not answer for that Host."), status=400)
+    if isinstance(exception, RequestDataTooBig | TooManyFieldsSent):
+        error = _body_refused(exception)
+        return JsonResponse(error_body(error.code, error.message), status=error.status_code)
+    return JsonResponse(error_body("invalid_request", "The request could not be read."), status=400)

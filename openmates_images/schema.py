@@ -6,6 +6,7 @@ describe them exactly, so /v1/openapi.json is a contract a client can validate a
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -50,7 +51,10 @@ class TaskSerializer(serializers.Serializer):
     embed_status = serializers.CharField(allow_null=True)
     progress = serializers.IntegerField(min_value=0, max_value=100)
     stage = serializers.CharField()
-    queue_position = serializers.IntegerField(allow_null=True)
+    queue_position = serializers.IntegerField(allow_null=True, help_text="Place in the provider's queue.")
+    server_queue_position = serializers.IntegerField(
+        allow_null=True, help_text="While queued here: place in this server's own queue (1 starts next)."
+    )
     model = serializers.CharField()
     eta_seconds = serializers.FloatField(allow_null=True)
     estimated_finish_at = serializers.DateTimeField(allow_null=True)
@@ -121,9 +125,46 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
         403: "CSRF check failed (cookie auth)",
         404: "Not found (also for other users' ids)",
         409: "Not ready",
+        422: "Idempotency-Key already used with a different request",
         413: "Too large",
         429: "Rate limited (see Retry-After)",
         500: "Stored data unreadable",
         503: "A dependency is down (see Retry-After)",
     }
     return {code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes}
+
+
+class StrictInputSchema(OpenApiSerializerExtension):
+    """Request bodies of StrictInputSerializer say what the server enforces: no other
+    properties (``additionalProperties: false``), no string holds a NUL character, and a
+    string that must not be blank holds a non-whitespace one (DRF trims it, then refuses it
+    blank). A serializer adds
+    what its own validation checks as ``schema_rules`` (merged into its schema) and
+    ``schema_properties()`` (merged into its properties)."""
+
+    target_class = "openmates_images.api.StrictInputSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        for name, field in self.target.fields.items():
+            prop = schema.get("properties", {}).get(name)
+            if prop is None or field.read_only or not isinstance(field, serializers.CharField):
+                continue
+            if "allOf" in prop:  # an enum, extracted into a component
+                continue
+            # DRF refuses NUL characters in any string (ProhibitNullCharactersValidator).
+            if field.allow_blank:
+                prop.setdefault("pattern", "^[^\x00]*$")
+                continue
+            prop["minLength"] = max(1, prop.get("minLength", 0))
+            if getattr(field, "trim_whitespace", False):
+                prop.setdefault("pattern", "^[^\x00]*\\S[^\x00]*$")
+            else:
+                prop.setdefault("pattern", "^[^\x00]+$")
+        extra = getattr(self.target, "schema_properties", None)
+        for name, rules in (extra() if extra else {}).items():
+            schema["properties"][name].update(rules)
+        schema.update(getattr(self.target, "schema_rules", {}))
+        return schema

@@ -34,7 +34,12 @@ def _database_from_url(url: str, *, worker_threads: int) -> dict:
     """Parse ``postgres://user:pass@host:port/name`` or ``sqlite:///path`` into a DATABASES entry."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parsed.path) or ":memory:"}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": unquote(parsed.path) or ":memory:",
+            # IMMEDIATE: a transaction takes the write lock first, which per-user limits rely on.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
     if parsed.scheme not in {"postgres", "postgresql", "pgsql"}:
         raise ValueError(
             f"DATABASE_URL scheme {parsed.scheme!r} is not supported (use postgres:// or sqlite://)"
@@ -107,6 +112,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "openmates_images.csp.content_security_policy",
 ]
 
 ROOT_URLCONF = "openmates_images.urls"
@@ -232,6 +238,8 @@ EMBEDS = {
     "KEYRING_MASTER_KEY_FILE": str(DATA_DIR / "keyring_master.key"),
     "UPLOAD_MAX_BYTES": int(env("UPLOAD_MAX_BYTES", str(20 * 1024 * 1024))),
     "MAX_IMAGE_PIXELS": int(env("MAX_IMAGE_PIXELS", str(40_000_000))),
+    "IMAGE_MEMORY_BUDGET_BYTES": int(env("IMAGE_MEMORY_BUDGET_MB", "0")) * 1024 * 1024,  # 0: sized to RAM
+    "IMAGE_QUEUE_SECONDS": float(env("IMAGE_QUEUE_SECONDS", "20")),
     "PREVIEW_MAX_SIZE": (600, 400),
     "FULL_WEBP_QUALITY": int(env("FULL_WEBP_QUALITY", "90")),
     "PREVIEW_WEBP_QUALITY": int(env("PREVIEW_WEBP_QUALITY", "82")),
@@ -241,6 +249,11 @@ EMBEDS = {
     "C2PA_TSA_URL": env("C2PA_TSA_URL", ""),
     "C2PA_LOCAL_PKI_DIR": str(DATA_DIR / "c2pa"),
     "CREDIT_LINE": env("CREDIT_LINE", "Generated with AI by OpenMates"),
+    # Unwrapped data keys kept in a web process's memory (README "Performance and caches");
+    # DATA_KEY_CACHE_SECONDS=0 turns the cache off.
+    "DATA_KEY_CACHE_SECONDS": float(env("DATA_KEY_CACHE_SECONDS", "300")),
+    "DATA_KEY_CACHE_MAX_USES": int(env("DATA_KEY_CACHE_MAX_USES", "1000")),
+    "DATA_KEY_CACHE_MAX_ENTRIES": int(env("DATA_KEY_CACHE_MAX_ENTRIES", "1000")),
 }
 
 GENERATION = {
@@ -255,6 +268,7 @@ GENERATION = {
     "WORKER_THREADS": WORKER_THREADS,
     "RATE_LIMIT_PER_MINUTE": int(env("GENERATION_RATE_LIMIT_PER_MINUTE", "30")),
     "MAX_CONCURRENT_PER_USER": int(env("GENERATION_MAX_CONCURRENT_PER_USER", "8")),
+    "UPLOAD_RATE_LIMIT_PER_MINUTE": int(env("UPLOAD_RATE_LIMIT_PER_MINUTE", "30")),
     "GOOGLE_API_KEY": env("GOOGLE_API_KEY", ""),
     "GEMINI_BASE_URL": env("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
     "GEMINI_API_VERSION": env("GEMINI_API_VERSION", "v1beta"),
@@ -278,13 +292,17 @@ GENERATION = {
 }
 
 # --- REST --------------------------------------------------------------------------------------
+# API-key lookups cached per process, emptied in every process by any revocation (README
+# "Performance and caches"); 0 turns the cache off.
+API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "60"))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiKeyAuthentication",
         "accounts.authentication.CsrfSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["openmates_images.json_input.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "openmates_images.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -311,7 +329,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = _flag("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = _flag("SECURE_COOKIES")
-DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+# JSON bodies are read whole: allow up to the ASGI body cap (an edit's mask may be ~12 MB of
+# base64), so a body the cap lets through is judged by the serializer, not refused by Django.
+DATA_UPLOAD_MAX_MEMORY_SIZE = EMBEDS["UPLOAD_MAX_BYTES"] + 1024 * 1024
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -2,12 +2,13 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from embeds.api.views import shared_image
 
 from . import health
-from .errors import not_found
+from .errors import bad_request, not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -15,7 +16,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("shared/<str:token>", shared_image, name="shared-image"),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
-    path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+    path("v1/docs", SpectacularSwaggerSplitView.as_view(url_name="openapi"), name="api-docs"),
+    path("v1/docs/", RedirectView.as_view(pattern_name="api-docs", permanent=True)),
     path("v1/", include("embeds.api.urls")),
     path("v1/", include("generation.api.urls")),
     path("v1/", include("chats.api_urls")),
@@ -23,4 +25,5 @@ urlpatterns = [
     path("", include("chats.urls")),
 ]
 
+handler400 = bad_request
 handler404 = not_found

@@ -110,6 +110,7 @@ class Stack:
             "DATA_DIR": tempfile.mkdtemp(prefix="omi-live-"),
             "SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
             "GENERATION_RATE_LIMIT_PER_MINUTE": "100000",
+            "UPLOAD_RATE_LIMIT_PER_MINUTE": "100000",
             "GENERATION_MAX_CONCURRENT_PER_USER": "100000",
             "LOG_LEVEL": "WARNING",
             "TEST_PROMPT_HOOKS": "1",

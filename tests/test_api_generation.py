@@ -324,6 +324,23 @@ def test_idempotency_key_returns_the_same_task(alice_api, broker):
     )  # a hash, not the body
 
 
+def test_idempotency_key_is_stored_as_a_keyed_hash(alice_api, bob_api, broker):
+    raw = "order-7f3a-secret-ish"
+    first = alice_api.post(
+        "/v1/apps/images/generate", {"prompt": "x"}, format="json", HTTP_IDEMPOTENCY_KEY=raw
+    )
+    stored = Task.objects.get().idempotency_key
+    assert stored != raw and raw not in stored and len(stored) == 64 and int(stored, 16)
+    assert not Task.objects.filter(idempotency_key=raw).exists()
+    again = alice_api.post(
+        "/v1/apps/images/generate", {"prompt": "x"}, format="json", HTTP_IDEMPOTENCY_KEY=raw
+    )
+    assert again.status_code == 200 and again.json()["task_id"] == first.json()["task_id"]
+    # another user's same key names another request
+    other = bob_api.post("/v1/apps/images/generate", {"prompt": "x"}, format="json", HTTP_IDEMPOTENCY_KEY=raw)
+    assert other.status_code == 202 and other.json()["task_id"] != first.json()["task_id"]
+
+
 def test_models_endpoint_lists_unavailable_providers(alice_api):
     body = alice_api.get("/v1/apps/images/models").json()
     by_id = {m["id"]: m for m in body["models"]}

@@ -72,3 +72,52 @@ def test_a_body_under_the_cap_reaches_django(small_uploads):
         "/v1/apps/images/generate", headers=[(b"content-type", b"application/json")], chunks=[b"{}"]
     )
     assert response["status"] == 401  # Django (and our auth) answered, not the cap
+
+
+@pytest.fixture
+def api_key(alice):
+    from accounts.api_keys import do_create_api_key
+
+    return do_create_api_key(alice).raw_key
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_body_between_djangos_memory_limit_and_the_cap_gets_our_error_shape(api_key):
+    """A 5 MB prompt is over Django's DATA_UPLOAD_MAX_MEMORY_SIZE but under the body cap: the
+    serializer, not Django, refuses it, as JSON."""
+    body = json.dumps({"prompt": "p" * (5 * 1000 * 1000)}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"authorization", f"Bearer {api_key}".encode()),
+    ]
+    response, _ = call("/v1/apps/images/generate", headers=headers, chunks=[body])
+    assert response["status"] == 400, response["body"][:300]
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "value_too_long" and error["field"] == "prompt"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_body_over_djangos_memory_limit_gets_our_error_shape(api_key, settings):
+    """Should DATA_UPLOAD_MAX_MEMORY_SIZE be set below the cap, its refusal is still our JSON."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = MIB
+    body = json.dumps({"prompt": "p" * (2 * MIB)}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"authorization", f"Bearer {api_key}".encode()),
+    ]
+    response, _ = call("/v1/apps/images/generate", headers=headers, chunks=[body])
+    assert response["status"] == 413, response["body"][:300]
+    assert json.loads(response["body"])["error"]["code"] == "request_too_large"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_host_on_the_api_gets_our_error_shape():
+    response, _ = call(
+        "/v1/apps/images/generate",
+        headers=[(b"content-type", b"application/json"), (b"host", b"evil.example")],
+        chunks=[b"{}"],
+    )
+    assert response["status"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "bad_host"

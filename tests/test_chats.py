@@ -268,3 +268,70 @@ def test_new_messages_are_announced_to_the_owners_tabs_by_id_only(alice, bob, al
         "payload": {"chat_id": chat["chat_id"], "message_id": message["message_id"], "role": "user"},
     }
     assert "zeppelin" not in repr(event) and nothing_for_bob
+
+
+# --- a message that expects an answer (the composer's Enter) ------------------------------------
+
+
+def test_a_description_sent_as_a_message_makes_an_image(alice, alice_api):
+    chat = alice_api.post("/v1/chats", {}, format="json").json()
+    answered = alice_api.post(
+        f"/v1/chats/{chat['chat_id']}/messages",
+        {"text": "draw me a red apple on a table", "reply": True, "aspect_ratio": "4:3"},
+        format="json",
+    )
+    assert answered.status_code == 201, answered.content
+    reply = answered.json()
+    assert reply["role"] == "assistant" and len(reply["embeds"]) == 1
+    request, result = alice_api.get(f"/v1/chats/{chat['chat_id']}/messages").json()
+    assert request["role"] == "user" and request["text"] == "draw me a red apple on a table"
+    assert result["message_id"] == reply["message_id"]
+    content = alice_api.get(f"/v1/embeds/{reply['embeds'][0]['embed_id']}/content").json()
+    assert content["prompt"] == "draw me a red apple on a table" and content["aspect_ratio"] == "4:3"
+    assert _counts(alice) == (1, 1, 1)
+
+
+def test_a_refused_description_leaves_no_message(alice, alice_api):
+    chat = alice_api.post("/v1/chats", {}, format="json").json()
+    refused = alice_api.post(
+        f"/v1/chats/{chat['chat_id']}/messages",
+        {"text": "a kite", "reply": True, "aspect_ratio": "7:3"},
+        format="json",
+    )
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "aspect_ratio"
+    assert alice_api.get(f"/v1/chats/{chat['chat_id']}/messages").json() == []
+    assert _counts(alice) == (1, 0, 0)
+
+
+def test_a_question_about_an_attached_image_is_answered(alice, alice_api):
+    """Enter with an image attached asks about it: the reply is an image_analysis embed."""
+    from chats.actions import IMAGES_WITHOUT_QUESTION_REPLY
+    from generation.models import Task
+
+    chat = alice_api.post("/v1/chats", {}, format="json").json()
+    embed_id = _upload(alice_api)
+    answered = alice_api.post(
+        f"/v1/chats/{chat['chat_id']}/messages",
+        {"text": "What is in this picture?", "embed_ids": [embed_id], "reply": True},
+        format="json",
+    )
+    assert answered.status_code == 201, answered.content
+    assert answered.json()["role"] == "assistant"
+    request, reply = alice_api.get(f"/v1/chats/{chat['chat_id']}/messages").json()
+    assert request["embeds"][0]["embed_id"] == embed_id and request["text"] == "What is in this picture?"
+    (answer,) = reply["embeds"]
+    task = Task.objects.get(embed_id=answer["embed_id"])
+    assert task.kind == Task.Kind.ANALYZE and task.owner == alice
+    assert not Task.objects.exclude(kind=Task.Kind.ANALYZE).filter(owner=alice).exists()  # no image made
+    wordless = alice_api.post(
+        f"/v1/chats/{chat['chat_id']}/messages",
+        {"text": "", "embed_ids": [embed_id], "reply": True},
+        format="json",
+    )
+    assert wordless.status_code == 201 and wordless.json()["text"] == IMAGES_WITHOUT_QUESTION_REPLY
+    only_assistant = alice_api.post(
+        f"/v1/chats/{chat['chat_id']}/messages",
+        {"text": "x", "reply": True, "role": "assistant"},
+        format="json",
+    )
+    assert only_assistant.status_code == 400 and only_assistant.json()["error"]["field"] == "reply"

@@ -4,6 +4,7 @@ cancel, and who receives which events."""
 from __future__ import annotations
 
 import functools
+import json
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -12,6 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from generation.consumers import UserEventsConsumer
 from generation.events import EMBED_UPDATE, send_to_user
+from tests.test_embedded_mode import embedded_server  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -113,7 +115,9 @@ async def _asgi_socket(client) -> WebsocketCommunicator:
 
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
     comm = WebsocketCommunicator(
-        application, "/ws/", headers=[(b"cookie", cookie), (b"origin", b"http://localhost")]
+        application,
+        "/ws/",
+        headers=[(b"cookie", cookie), (b"origin", b"http://localhost"), (b"host", b"localhost")],
     )
     connected, _ = await comm.connect()
     assert connected
@@ -148,8 +152,22 @@ async def test_logging_out_closes_that_sessions_sockets_only(alice):
     await phone_socket.disconnect()
 
 
+@pytest.mark.parametrize(
+    ("origin", "host", "accepted"),
+    [
+        (b"https://evil.example", b"localhost", False),
+        (b"http://127.0.0.1:6666", b"127.0.0.1:8000", False),  # same host name, another service
+        (b"https://127.0.0.1:8000", b"127.0.0.1:8000", False),  # another scheme
+        (b"http://localhost:8000", b"127.0.0.1:8000", False),
+        (b"http://127.0.0.1:8000", b"evil.example", False),  # a Host we do not serve
+        (b"null", b"127.0.0.1:8000", False),
+        (b"http://127.0.0.1:8000", b"127.0.0.1:8000", True),
+        (b"http://[::1]:8000", b"[::1]:8000", True),
+    ],
+)
 @run_async
-async def test_a_foreign_origin_is_refused(alice):
+async def test_only_the_sockets_own_origin_is_accepted(alice, origin, host, accepted):
+    """As CSRF does: scheme, host and port of the Origin must be the server's own."""
     from django.test import Client
 
     from openmates_images.asgi import application
@@ -158,10 +176,28 @@ async def test_a_foreign_origin_is_refused(alice):
     await sync_to_async(browser.force_login)(alice)
     cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
     comm = WebsocketCommunicator(
-        application, "/ws/", headers=[(b"cookie", cookie), (b"origin", b"https://evil.example")]
+        application, "/ws/", headers=[(b"cookie", cookie), (b"origin", origin), (b"host", host)]
     )
     connected, _ = await comm.connect()
-    assert not connected
+    assert connected is accepted
+    if connected:
+        await comm.disconnect()
+
+
+@run_async
+async def test_a_trusted_origin_is_accepted(alice, settings):
+    from django.test import Client
+
+    from openmates_images.asgi import application
+
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.chat.example"]
+    browser = Client()
+    await sync_to_async(browser.force_login)(alice)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+    headers = [(b"cookie", cookie), (b"origin", b"https://app.chat.example"), (b"host", b"127.0.0.1:8000")]
+    comm = WebsocketCommunicator(application, "/ws/", headers=headers)
+    assert (await comm.connect())[0]
+    await comm.disconnect()
 
 
 @run_async
@@ -209,7 +245,9 @@ async def test_a_wrong_key_is_refused_even_beside_a_valid_session(alice):
     await sync_to_async(browser.force_login)(alice)
     cookie = (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())
     for key in ("omi_nope_nope", "not-even-a-key"):
-        _, connected, code = await _bearer_socket(key, [cookie, (b"origin", b"http://localhost")])
+        _, connected, code = await _bearer_socket(
+            key, [cookie, (b"origin", b"http://localhost"), (b"host", b"localhost")]
+        )
         assert not connected and code == 4401
 
 
@@ -226,3 +264,74 @@ async def test_revoking_a_key_closes_the_sockets_it_opened(alice):
     await sync_to_async(send_to_user)(alice.pk, EMBED_UPDATE, {"embed_id": "still"})
     assert (await kept_socket.receive_json_from(timeout=5))["payload"] == {"embed_id": "still"}
     await kept_socket.disconnect()
+
+
+@run_async
+async def test_generate_over_the_socket_refuses_what_rest_refuses(alice, alice_api):
+    """One validation for both: values of the wrong JSON type are refused, not coerced."""
+    comm = communicator(alice)
+    assert (await comm.connect())[0]
+    cases = [
+        ({"prompt": ["x"]}, "invalid_value", "prompt"),
+        ({"prompt": 12345}, "invalid_value", "prompt"),
+        ({"prompt": {"a": 1}}, "invalid_value", "prompt"),
+        ({"prompt": True}, "invalid_value", "prompt"),
+        ({"prompt": "x", "aspect_ratio": 1}, "invalid_value", "aspect_ratio"),
+        ({"prompt": "x", "model": 7}, "invalid_value", "model"),
+        ({"prompt": "p" * 5000}, "value_too_long", "prompt"),
+        ({}, "missing_field", "prompt"),
+    ]
+    for body, code, field in cases:
+        rest = await sync_to_async(alice_api.post)("/v1/apps/images/generate", body, format="json")
+        assert rest.status_code == 400 and rest.json()["error"]["code"] == code, (body, rest.json())
+        await comm.send_json_to({"type": "generate", "request_id": "q", **body})
+        reply = await comm.receive_json_from(timeout=10)
+        assert reply["type"] == "error", (body, reply)
+        assert (reply["error"]["code"], reply["error"]["field"]) == (code, field), (body, reply)
+    await comm.send_to(text_data='{"type": "generate", "prompt": NaN}')
+    reply = await comm.receive_json_from(timeout=10)
+    assert reply["type"] == "error" and reply["error"]["code"] == "invalid_json"
+    await comm.disconnect()
+
+
+def _raw_socket_request(base: str, key: str, frame: dict) -> None:
+    """Open /ws/ over a bare TCP socket, send one text frame, and drop the connection without
+    a close frame or reading the answer (as a closed laptop does)."""
+    import base64
+    import os
+    import socket as sockets
+    import struct
+    from urllib.parse import urlsplit
+
+    url = urlsplit(base)
+    sock = sockets.create_connection((url.hostname, url.port), timeout=5)
+    handshake = (
+        f"GET /ws/ HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+        f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {key}\r\n\r\n"
+    )
+    sock.sendall(handshake.encode())
+    assert b" 101 " in sock.recv(4096).split(b"\r\n", 1)[0]
+    payload, mask = json.dumps(frame).encode(), os.urandom(4)
+    header = (
+        struct.pack("!BBH", 0x81, 0x80 | 126, len(payload))
+        if len(payload) > 125
+        else bytes([0x81, 0x80 | len(payload)])
+    )
+    sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    sock.setsockopt(sockets.SOL_SOCKET, sockets.SO_LINGER, struct.pack("ii", 1, 0))  # RST, at once
+    sock.close()
+
+
+def test_a_client_leaving_mid_request_is_no_error_in_the_log(embedded_server):  # noqa: F811
+    """A real server (uvicorn): the client sends a request and drops the connection before the
+    answer; the server logs that at INFO, with no ERROR and no traceback."""
+    import time
+
+    base, key, data_dir = embedded_server
+    for n in range(5):
+        _raw_socket_request(base, key, {"type": "generate", "request_id": str(n), "prompt": f"gone {n}"})
+    time.sleep(3)
+    log = (data_dir.parent / "server.log").read_text()
+    assert "generation.task.created" in log  # the requests arrived
+    assert "Traceback" not in log and "ERROR" not in log, log[-3000:]

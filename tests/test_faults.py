@@ -25,7 +25,10 @@ def _finished_generation(client) -> dict:
 
 
 def test_download_while_vault_fails_is_503_then_recovers(alice_api, worker, vault_server):
+    from embeds.keyring.cache import data_keys
+
     done = _finished_generation(alice_api)
+    data_keys.clear()  # the polls cached the data key; a key not in the cache needs Vault
     vault_server.fail_next(1, status=503)
     response = alice_api.get(f"/v1/embeds/{done['embed_id']}/file?format=full")
     assert response.status_code == 503

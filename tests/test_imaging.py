@@ -10,7 +10,7 @@ import zlib
 
 import piexif
 import pytest
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageCms, PngImagePlugin
 
 from embeds import imaging
 from embeds.imaging import containers
@@ -41,9 +41,9 @@ XMP_GPS = (
 )
 
 
-def dirty_jpeg() -> bytes:
-    """A JPEG with GPS, serials, owner, MakerNote, an IFD1 thumbnail, Orientation=6, XMP and a comment;
-    the top-left corner is red so orientation can be checked."""
+def dirty_jpeg(orientation: int = 6, **save) -> bytes:
+    """A JPEG with GPS, serials, owner, MakerNote, an IFD1 thumbnail, an orientation (6 by default),
+    XMP and a comment; the top-left corner is red so orientation can be checked."""
     image = Image.new("RGB", (120, 80), (0, 0, 255))
     image.paste((255, 0, 0), (0, 0, 20, 20))
     thumb = io.BytesIO()
@@ -51,7 +51,7 @@ def dirty_jpeg() -> bytes:
     exif = piexif.dump(
         {
             "0th": {
-                piexif.ImageIFD.Orientation: 6,
+                piexif.ImageIFD.Orientation: orientation,
                 piexif.ImageIFD.Artist: b"Jane Doe",
                 piexif.ImageIFD.Copyright: b"(c) Jane Doe",
                 piexif.ImageIFD.HostComputer: b"janes-laptop",
@@ -73,7 +73,8 @@ def dirty_jpeg() -> bytes:
         }
     )
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", exif=exif, quality=95, comment=b"shot at home, 5th avenue")
+    comment = b"shot at home, 5th avenue"
+    image.save(buffer, "JPEG", exif=exif, quality=95, comment=comment, **save)
     data = buffer.getvalue()
     app1 = b"\xff\xe1" + struct.pack(">H", 2 + len(containers.JPEG_XMP_HEADER) + len(XMP_GPS))
     app1 += containers.JPEG_XMP_HEADER + XMP_GPS
@@ -120,19 +121,55 @@ IDENTIFYING = (
 )
 
 
-@pytest.mark.parametrize("builder", [dirty_jpeg, dirty_png, dirty_webp])
+def dirty_upright_jpeg() -> bytes:
+    """dirty_jpeg stored upright, progressive with restart markers, with an IPTC (APP13) block, an
+    ICC profile and a second picture after the first's EOI (as an MPO or a hidden payload has)."""
+    data = dirty_jpeg(orientation=1, progressive=True, restart_marker_rows=1, icc_profile=_SRGB_ICC)
+    iptc = b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x10\x1c\x02\x5a\x00\x06Berlin\x00\x00\x00\x00"
+    app13 = b"\xff\xed" + struct.pack(">H", 2 + len(iptc)) + iptc
+    hidden = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(hidden, "JPEG", comment=b"Jane's secret second picture")
+    return data[:2] + app13 + data[2:] + hidden.getvalue()
+
+
+_SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@pytest.mark.parametrize("builder", [dirty_jpeg, dirty_upright_jpeg, dirty_png, dirty_webp])
 def test_uploads_come_out_clean(builder, tmp_path):
     dirty = builder()
     before = exiftool(dirty, tmp_path)
     assert any(any(word.lower() in key.lower() for word in ("GPS", "Artist", "Parameters")) for key in before)
     for rendition in imaging.render_upload(dirty).values():
         tags = exiftool(rendition.data, tmp_path)
-        leaked = [key for key in tags if any(word.lower() in key.lower() for word in IDENTIFYING)]
+        # An ICC profile is colour data an upright JPEG keeps (its "Copyright" is the profile maker's).
+        leaked = [
+            key
+            for key in tags
+            if not key.startswith("ICC") and any(word.lower() in key.lower() for word in IDENTIFYING)
+        ]
         assert not leaked, (rendition.variant, leaked)
         assert b"Jane" not in rendition.data and b"secret" not in rendition.data
         assert not any(key.startswith(("XMP", "IPTC", "EXIF", "IFD", "Photoshop")) for key in tags), (
             tags.keys()
         )
+
+
+def test_an_upright_jpeg_keeps_its_own_bytes_minus_metadata(tmp_path):
+    """No second lossy encode: the same scans byte for byte, so the same pixels and a smaller file."""
+    upload = dirty_upright_jpeg()
+    original = imaging.render_upload(upload)["original"]
+    assert original.format == "jpeg" and original.mime == "image/jpeg"
+    with Image.open(io.BytesIO(upload)) as sent, Image.open(io.BytesIO(original.data)) as kept:
+        assert kept.size == sent.size == (120, 80)
+        assert kept.tobytes() == sent.tobytes()
+        assert kept.info.get("progressive") and kept.info.get("icc_profile") == _SRGB_ICC
+    scans = original.data[original.data.index(b"\xff\xda") : -2]  # first SOS to before EOI
+    assert len(scans) > 500 and scans in upload  # the upload's scans and tables, byte for byte
+    assert len(original.data) < len(upload)
+    assert b"second picture" not in original.data and original.data.count(b"\xff\xd8") == 1
+    tags = exiftool(original.data, tmp_path, "-a", "-G1")
+    assert not [k for k in tags if k.startswith(("IPTC", "IFD", "ExifIFD", "GPS", "XMP", "MPF"))], tags.keys()
 
 
 def test_orientation_is_applied_before_stripping(tmp_path):

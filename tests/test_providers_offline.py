@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
 from generation.providers.base import Cancelled, ErrorCode, GenerationRequest, ProviderError
 from generation.providers.offline import MODEL_VERSION, OfflineProvider
@@ -293,3 +293,119 @@ def test_edit_keeps_transparency_of_the_source():
     edited = decode(provider.generate(make("make it red", "2:1", source_image=png_bytes(source))).data)
     assert edited.mode == "RGBA" and edited.size == (200, 100)
     assert edited.getpixel((50, 50))[3] == 0 and edited.getpixel((150, 50))[3] == 255
+
+
+# --- subjects: the prompt's nouns are in the picture ------------------------------------------------
+
+
+def share_near(image: Image.Image, color: tuple[int, int, int], spread: float = 22.0) -> float:
+    """The share of pixels of ``color``'s hue (within ``spread`` degrees), clearly coloured:
+    lighting shifts brightness and tint, not what colour a thing is."""
+    import colorsys
+
+    target = colorsys.rgb_to_hsv(*(c / 255 for c in color))[0] * 360
+    small = image.convert("HSV").resize((256, 192))
+    hits = 0
+    for h, s, v in small.getdata():
+        distance = abs(h * 360 / 255 - target)
+        if min(distance, 360 - distance) <= spread and s > 90 and v > 60:
+            hits += 1
+    return hits / (256 * 192)
+
+
+@pytest.mark.parametrize(
+    "prompt, color, least",
+    [
+        ("orange tabby cat", (226, 132, 52), 0.02),
+        ("red sports car", (204, 36, 44), 0.02),
+        ("a green apple on a table", (50, 180, 80), 0.02),
+        ("a lighthouse on a rocky cliff at noon", (214, 48, 52), 0.003),
+    ],
+)
+def test_common_nouns_are_drawn_in_the_colour_asked(prompt, color, least):
+    """A subject the prompt names is in the picture, in its colour; the same seed without the
+    subject has (next to) none of that colour."""
+    for seed in (1, 2, 3):
+        with_subject = decode(provider.generate(make(prompt, "4:3", seed=seed)).data)
+        assert share_near(with_subject, color) > least, (prompt, seed)
+
+
+def test_subjects_are_placed_by_the_composition_not_at_random():
+    from generation.providers.offline import Painter
+
+    painter = Painter("a dog and a house", 5, 1024, 768)
+    assert painter.subjects == ["dog", "house"] and painter.scene in ("forest", "mountains")
+    assert Painter("a cat in the desert", 5, 1024, 768).scene == "desert"  # a named scene wins
+    assert Painter("lighthouse", 5, 1024, 768).scene == "ocean"
+    cat = decode(provider.generate(make("orange tabby cat", "16:9", seed=4)).data).convert("RGB")
+    # The cat stands on the lower part of the picture and sits at a third, not in a corner.
+    columns = [
+        share_near(cat.crop((x, cat.height // 3, x + cat.width // 6, cat.height)), (226, 132, 52))
+        for x in range(0, cat.width, cat.width // 6)
+    ][:6]
+    best = columns.index(max(columns))
+    assert best in (1, 2, 3, 4), columns
+    top = cat.crop((0, 0, cat.width, cat.height // 5))
+    assert share_near(top, (226, 132, 52), 40) < 0.01
+
+
+def test_the_moon_has_no_square_halo_and_no_grey_disc():
+    from generation.providers.offline import Painter
+
+    painter = Painter("night", 1, 512, 512)
+    image = Image.new("RGB", (400, 400), (0, 0, 0))
+    painter._glow(image, 200, 200, 150, (255, 255, 255), 255)
+    # The glow fades to nothing at the edge of its circle: the square it is pasted with is
+    # invisible (before, the middle of each edge was still lit).
+    for point in ((200, 51), (51, 200), (349, 200), (200, 349), (60, 60)):
+        assert max(image.getpixel(point)) <= 2, point
+    assert max(image.getpixel((200, 200))) > 200
+    # A crescent night: the dark part of the moon is the sky's own colour, no disc laid over it.
+    for seed in range(8):
+        moon = Painter("a crescent moon at night", seed, 512, 512)
+        sky = moon._sky()
+        from PIL import ImageDraw as _Draw
+
+        moon._light(sky, _Draw.Draw(sky, "RGBA"))
+        x, y, radius = moon.sun
+        centre = sky.getpixel((int(x), int(y)))
+        if max(centre) < 200:  # a crescent (the centre is dark): its "bite" shows the glow behind
+            left = sky.getpixel((int(x - radius * 0.8), int(y)))
+            assert max(left) > 200, (seed, left)
+            assert centre[2] >= centre[0] - 10, (seed, centre)  # sky blue, not a grey disc
+            break
+    else:
+        raise AssertionError("no crescent in eight seeds")
+
+
+def test_an_edit_adds_the_subject_it_names_inside_the_mask_only(source):
+    original = decode(source).convert("RGB")
+    box = (300, 250, 800, 750)
+    edited = decode(
+        provider.generate(
+            make("add an orange cat", "4:3", source_image=source, mask=rectangle_mask(original.size, box))
+        ).data
+    ).convert("RGB")
+    assert share_near(edited.crop(box), (226, 132, 52)) > 0.05
+    assert share_near(original.crop(box), (226, 132, 52)) < 0.01
+    for far in ((0, 0, 250, 864), (850, 0, 1152, 864)):
+        assert edited.crop(far).tobytes() == original.crop(far).tobytes()
+
+
+def test_edits_keep_the_texture_of_what_they_recolour_and_can_remove(source):
+    original = decode(source).convert("RGB")
+    box = (200, 200, 900, 700)
+    mask = rectangle_mask(original.size, box)
+    recoloured = decode(provider.generate(make("make it blue", "4:3", source_image=source, mask=mask)).data)
+    inside = (300, 300, 800, 600)
+    # Not posterised: the area keeps its light and shade, tone for tone (posterising into a few
+    # levels, as before, left a correlation of about 0.97).
+    before_l = list(original.convert("L").crop(inside).getdata())
+    after_l = list(recoloured.convert("L").crop(inside).getdata())
+    assert statistics.correlation(before_l, after_l) > 0.99
+    assert recoloured.convert("RGB").crop(inside).resize((1, 1)).getpixel((0, 0))[2] > 120  # and blue
+    removed = decode(provider.generate(make("remove the trees", "4:3", source_image=source, mask=mask)).data)
+    # Removing smooths the area out: far less detail than before.
+    detail = ImageStat.Stat(removed.convert("L").crop(inside).filter(ImageFilter.FIND_EDGES)).mean[0]
+    before = ImageStat.Stat(original.convert("L").crop(inside).filter(ImageFilter.FIND_EDGES)).mean[0]
+    assert detail < before * 0.5

@@ -45,7 +45,11 @@ def browser():
 @pytest.fixture(scope="module")
 def context(browser, stack):
     """A browser context with a signed-up, logged-in user."""
-    context = browser.new_context(base_url=stack.url, viewport={"width": 1280, "height": 860})
+    # bypass_csp: these tests poll with string expressions, which Playwright evaluates with eval()
+    # in the page; the pages' policy itself is checked, unbypassed, in tests/test_csp.py.
+    context = browser.new_context(
+        base_url=stack.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
+    )
     page = context.new_page()
     page.goto("/signup/")
     page.fill("input[name=username]", "painter")
@@ -164,7 +168,7 @@ def png_bytes(size=(640, 480), color=(220, 80, 40)) -> bytes:
 
 
 def test_sign_up_log_out_and_log_in(browser, stack):
-    context = browser.new_context(base_url=stack.url)
+    context = browser.new_context(base_url=stack.url, bypass_csp=True)
     page = context.new_page()
     page.goto("/")
     assert "/login/" in page.url  # the app needs an account
@@ -174,6 +178,7 @@ def test_sign_up_log_out_and_log_in(browser, stack):
     page.fill("input[name=password2]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=composer]")
+    page.wait_for_selector("[data-testid=chat-list] .chat-list-empty")  # not a blank sidebar
     shot(page, "01-empty-chat")
     page.click("[data-testid=logout]")
     page.wait_for_url(f"{stack.url}/login/")
@@ -541,6 +546,14 @@ def test_failed_generate_leaves_no_empty_chat(page):
         }""",
     )
     if has_unconfigured:
+        # The picker gives the server's reason, not a generic "not configured".
+        models = page.request.get("/v1/apps/images/models").json()["models"]
+        reasons = {m["label"]: m["unavailable_reason"] for m in models if not m["available"]}
+        texts = page.eval_on_selector_all(
+            "[data-testid=model-select] option", "options => options.map((o) => o.textContent)"
+        )
+        for label, reason in reasons.items():
+            assert any(t.startswith(label) and reason in t for t in texts), (label, reason, texts)
         page.fill("[data-testid=composer-input]", "A kite nobody can make")
         page.click("[data-testid=generate-button]")
         page.wait_for_function(
@@ -608,6 +621,7 @@ def test_phone_chat_switcher_viewer_and_layout(browser, context, stack):
         storage_state=context.storage_state(),
         is_mobile=True,
         has_touch=True,
+        bypass_csp=True,
     )
     page = phone.new_page()
     errors: list[str] = []
@@ -650,7 +664,9 @@ def test_phone_chat_switcher_viewer_and_layout(browser, context, stack):
     )
     # Long titles end in an ellipsis; the list never scrolls sideways.
     assert page.eval_on_selector("[data-testid=sidebar]", "el => el.scrollWidth <= el.clientWidth")
-    assert page.eval_on_selector("[data-testid=chat-list] a.active", "el => el.scrollWidth > el.clientWidth")
+    assert page.eval_on_selector(
+        "[data-testid=chat-list] a.active .chat-name", "el => el.scrollWidth > el.clientWidth"
+    )
     page.locator(f"[data-testid=chat-list] a[href='{first_chat.split(stack.url)[1]}']").click()
     sidebar.wait_for(state="hidden")
     page.wait_for_url(first_chat)
@@ -702,7 +718,9 @@ def test_phone_chat_switcher_viewer_and_layout(browser, context, stack):
     page.close()
     phone.close()
 
-    guest = browser.new_context(base_url=stack.url, viewport={"width": 390, "height": 844}, is_mobile=True)
+    guest = browser.new_context(
+        base_url=stack.url, viewport={"width": 390, "height": 844}, is_mobile=True, bypass_csp=True
+    )
     login = guest.new_page()
     login.goto("/login/")
     card = login.locator(".auth-card").bounding_box()

@@ -125,3 +125,26 @@ def test_cannot_revoke_someone_elses_key(client, alice, bob):
     bobs = do_create_api_key(bob).api_key
     client.force_login(alice)
     assert client.post(f"/settings/keys/{bobs.id}/revoke").status_code == 404
+
+
+def test_unknown_pages_and_bad_chat_links_answer_a_styled_404(client, alice, bob):
+    import uuid
+
+    from chats.actions import do_create_chat
+
+    client.force_login(alice)
+    theirs = do_create_chat(bob, title="Bob's")
+    mine = do_create_chat(alice, title="Mine")
+    assert client.get(f"/c/{mine.id}").status_code == 200
+    for path in (f"/c/{uuid.uuid4()}", f"/c/{theirs.id}", "/no-such-page"):
+        page = client.get(path)
+        assert page.status_code == 404, path
+        body = page.content.decode()
+        assert 'data-testid="not-found"' in body and "css/app.css" in body and 'href="/"' in body
+    assert client.get("/v1/nothing").json()["error"]["code"] == "not_found"  # the API stays JSON
+
+
+def test_api_docs_answer_with_and_without_a_trailing_slash(client):
+    assert client.get("/v1/docs").status_code == 200
+    slash = client.get("/v1/docs/")
+    assert slash.status_code == 301 and slash["Location"] == "/v1/docs"

@@ -143,6 +143,25 @@ def test_delivery_connects_to_the_address_it_checked(alice_api, worker, allow_pr
         "http://[::127.0.0.1]/hook",  # IPv4-compatible
         "http://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of 169.254.169.254
         "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "http://[fec0::1]/hook",  # deprecated site-local, which Python calls global
+        "http://[feff:ffff::1]/hook",  # the end of fec0::/10
+        "http://[fc00::1]/hook",  # unique local
+        "http://[fe80::1]/hook",
+        "http://[ff0e::1]/hook",  # global-scope multicast
+        "http://[5f00::1]/hook",  # reserved
+        "http://[3fff::1]/hook",  # documentation (RFC 9637)
+        "http://[2001:db8::1]/hook",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",  # Teredo
+        "http://[100::1]/hook",  # discard-only
+        "http://[::]/hook",
+        "http://0.0.0.0/hook",
+        "http://100.64.0.1/hook",  # carrier-grade NAT
+        "http://192.0.0.8/hook",
+        "http://192.88.99.1/hook",
+        "http://198.18.0.1/hook",
+        "http://224.0.0.1/hook",
+        "http://240.0.0.1/hook",
+        "http://255.255.255.255/hook",
         "http://example.com:99999/hook",  # a port out of range
         "ftp://example.com/hook",
         "file:///etc/passwd",
@@ -154,6 +173,12 @@ def test_private_and_non_http_urls_are_refused(alice_api, url):
     response = alice_api.post("/v1/apps/images/generate", {"prompt": "x", "webhook_url": url}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "webhook_url"
+
+
+@pytest.mark.parametrize("address", ["1.1.1.1", "93.184.215.14", "2606:4700:4700::1111", "2a00:1450::1"])
+def test_public_addresses_are_accepted(address):
+    host = f"[{address}]" if ":" in address else address
+    assert check_webhook_url(f"https://{host}/hook").address == address
 
 
 def test_signature_matches_the_standard_webhooks_reference():

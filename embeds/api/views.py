@@ -25,6 +25,8 @@ from ..conf import conf
 from ..models import Embed
 
 FORMATS = ("preview", "full", "original")
+# What serving a file reads of its embed: the owner check, its state and the wrapped data key.
+FILE_COLUMNS = ("id", "owner_id", "type", "status", "wrapped_key")
 CONTENT_FIELDS = (
     "type",
     "source",
@@ -84,7 +86,7 @@ class EmbedFileView(APIView):
         variant = request.query_params.get("format", "preview")
         if variant not in FORMATS:
             raise ApiError("invalid_value", f"format must be one of {', '.join(FORMATS)}.", field="format")
-        embed = access_finished_image(request.user, embed_id)
+        embed = access_finished_image(request.user, embed_id, only=FILE_COLUMNS)
         etag = _etag(embed, variant)
         cache_control = f"private, max-age={conf().FILE_CACHE_SECONDS}, immutable"
         if _if_none_match(request, etag):
@@ -137,7 +139,7 @@ class EmbedContentView(APIView):
     @extend_schema(responses={200: EmbedContentSerializer, **errors(401, 404, 500, 503)})
     def get(self, request: Request, embed_id: str) -> Response:
         embed = access_embed(request.user, embed_id)
-        return Response(content_payload(embed, sealing.open_embed(embed).content()))
+        return Response(content_payload(embed, sealing.open_embed(embed, cached=True).content()))
 
 
 class EmbedView(APIView):
@@ -161,6 +163,10 @@ def read_upload(request: Request) -> tuple[bytes, str]:
         raise too_large
     upload = request.FILES.get("file")
     if upload is None:
+        if "file" in request.POST:  # a part without a filename arrives as text: its bytes are lost
+            raise ApiError(
+                "missing_field", "The 'file' part has no filename; send it as a file part.", field="file"
+            )
         raise ApiError("missing_field", "Send the image as a multipart field named 'file'.", field="file")
     if upload.size > limit:
         raise too_large
@@ -183,7 +189,7 @@ class EmbedUploadView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": UploadInputSerializer},
-        responses={201: EmbedContentSerializer, **errors(400, 401, 403, 413, 503)},
+        responses={201: EmbedContentSerializer, **errors(400, 401, 403, 413, 429, 503)},
     )
     def post(self, request: Request) -> Response:
         data, name = read_upload(request)
@@ -205,7 +211,7 @@ class CropInputSerializer(StrictInputSerializer):
 class EmbedCropView(APIView):
     @extend_schema(
         request=CropInputSerializer,
-        responses={201: EmbedContentSerializer, **errors(400, 401, 403, 404, 409, 503)},
+        responses={201: EmbedContentSerializer, **errors(400, 401, 403, 404, 409, 429, 503)},
     )
     def post(self, request: Request, embed_id: str) -> Response:
         source = access_finished_image(request.user, embed_id)
@@ -243,7 +249,7 @@ class EmbedProvenanceView(APIView):
     )
     def get(self, request: Request, embed_id: str) -> Response:
         embed = access_finished_image(request.user, embed_id)
-        opened = sealing.open_embed(embed)
+        opened = sealing.open_embed(embed, cached=True)
         files = opened.content().get("files") or {}
         renditions = {
             variant: imaging.read_provenance(

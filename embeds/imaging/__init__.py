@@ -5,7 +5,7 @@ No database, storage or encryption here; callers pass bytes and get bytes back.
 
 from .containers import image_type
 from .decode import image_size
-from .errors import InvalidImage
+from .errors import ImagingBusy, InvalidImage
 from .provenance import read_provenance
 from .renditions import Rendition, clean_image_bytes, crop_to_png, render_generated, render_upload
 from .xmp import VERSION as __version__
@@ -13,6 +13,7 @@ from .xmp import AiLabel
 
 __all__ = [
     "AiLabel",
+    "ImagingBusy",
     "InvalidImage",
     "Rendition",
     "__version__",

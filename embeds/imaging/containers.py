@@ -101,6 +101,80 @@ def jpeg_with_xmp(data: bytes, xmp: bytes) -> bytes:
     return b"\xff\xd8" + b"".join(head) + app1 + b"".join(rest) + data[offset:]
 
 
+# Segments a JPEG's pixels depend on; every other APPn (EXIF/XMP, IPTC, maker notes, MPF,
+# FlashPix) and every comment is metadata.
+_JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOF0–SOF15
+_JPEG_TABLES = frozenset({0xC4, 0xCC, 0xDB, 0xDD}) | _JPEG_FRAMES  # DHT, DAC, DQT, DRI, frames
+_JFIF_DEFAULT_DENSITY = b"\x00\x00\x01\x00\x01"  # units 0, 1:1 aspect
+
+
+def jpeg_without_metadata(data: bytes) -> bytes | None:
+    """The same JPEG with only what its pixels depend on: a fresh JFIF header (no thumbnail),
+    the ICC profile and Adobe colour-transform segments, the tables, frame and scans, up to the
+    first image's EOI (anything after it, such as an MPO's second picture, goes). The entropy-coded
+    data is copied byte for byte, so the decoded pixels are exactly the upload's. ``None`` when the
+    file is not a JPEG this walk fully understands (the caller re-encodes instead)."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    density = _JFIF_DEFAULT_DENSITY
+    kept: list[bytes] = []
+    offset, end = 2, len(data)
+    while True:
+        while offset < end and data[offset] == 0xFF and offset + 1 < end and data[offset + 1] == 0xFF:
+            offset += 1  # fill bytes before a marker
+        if offset + 4 > end or data[offset] != 0xFF:
+            return None
+        marker = data[offset + 1]
+        if marker == 0xD9:
+            break
+        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
+        segment = data[offset : offset + 2 + length]
+        if length < 2 or len(segment) != 2 + length:
+            return None
+        body = segment[4:]
+        offset += 2 + length
+        if marker == 0xE0:
+            if body.startswith(b"JFIF\x00") and len(body) >= 12:
+                density = body[7:12]
+        elif marker == 0xE2:
+            if body.startswith(b"ICC_PROFILE\x00"):
+                kept.append(segment)
+        elif marker == 0xEE:
+            if body.startswith(b"Adobe"):
+                kept.append(segment)
+        elif marker in _JPEG_TABLES:
+            kept.append(segment)
+        elif marker == 0xDA:
+            scan_end = _scan_end(data, offset)
+            if scan_end is None:
+                return None
+            kept.append(segment + data[offset:scan_end])
+            offset = scan_end
+        elif 0xE0 <= marker <= 0xEF or marker == 0xFE:
+            continue  # metadata
+        else:
+            return None  # a marker we do not know: do not guess
+    jfif = b"JFIF\x00\x01\x02" + density + b"\x00\x00"
+    app0 = b"\xff\xe0" + struct.pack(">H", 2 + len(jfif)) + jfif
+    return b"\xff\xd8" + app0 + b"".join(kept) + b"\xff\xd9"
+
+
+def _scan_end(data: bytes, offset: int) -> int | None:
+    """Where the entropy-coded data that starts at ``offset`` ends: the next marker that is
+    neither a stuffed 0xFF00 nor a restart marker (RST0–7)."""
+    while True:
+        offset = data.find(b"\xff", offset)
+        if offset < 0 or offset + 1 >= len(data):
+            return None
+        following = data[offset + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7:
+            offset += 2
+        elif following == 0xFF:
+            offset += 1
+        else:
+            return offset
+
+
 def _riff_chunk(kind: bytes, body: bytes) -> bytes:
     return kind + struct.pack("<I", len(body)) + body + (b"\x00" if len(body) % 2 else b"")
 

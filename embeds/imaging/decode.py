@@ -19,12 +19,23 @@ from .errors import InvalidImage
 
 _SRGB = ImageCms.createProfile("sRGB")
 ACCEPTED_FORMATS = {"PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
+# libwebp's limit for either side: a wider image could be stored but never rendered as WEBP.
+# It is refused rather than shrunk: the "full" rendition is the image at its own size.
+MAX_SIDE = 16383
+# ISO-BMFF brands of HEIF/HEIC/AVIF: images, just not ones we decode.
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
+
+
+def _is_heif(data: bytes) -> bool:
+    return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
 def open_untrusted(data: bytes) -> Image.Image:
     """A loaded, oriented, metadata-free RGB/RGBA image from untrusted bytes."""
     if not data:
         raise InvalidImage("not_an_image", "The file is empty.")
+    if _is_heif(data):
+        raise InvalidImage("unsupported_format", "HEIC/HEIF/AVIF images are not supported; send JPEG or PNG.")
     max_pixels = conf().MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
@@ -35,6 +46,11 @@ def open_untrusted(data: bytes) -> Image.Image:
             width, height = image.size
             if width < 1 or height < 1:
                 raise InvalidImage("not_an_image", "The image has no pixels.")
+            if max(width, height) > MAX_SIDE:
+                raise InvalidImage(
+                    "side_too_long",
+                    f"The image is {width}×{height}; each side may be at most {MAX_SIDE:,} pixels.",
+                )
             if width * height > max_pixels:
                 raise InvalidImage(
                     "too_many_pixels",

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 
 class InvalidImage(Exception):
-    """``code``: not_an_image | truncated | too_many_pixels | unsupported_format | out_of_bounds."""
+    """``code``: not_an_image | truncated | too_many_pixels | side_too_long | image_too_large |
+    unsupported_format | out_of_bounds."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class ImagingBusy(Exception):
+    """No memory was free in time to process the image: the caller may try again shortly."""

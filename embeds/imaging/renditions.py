@@ -3,8 +3,9 @@
 Generated images: the original is the provider's file with its pixel stream untouched (only
 our XMP inserted at container level), the full WEBP is encoded at quality ≥ 90 (provider
 watermarks live in the pixels), the preview fits inside 600×400 without cropping or upscaling;
-all three carry the XMP label and are C2PA-signed last. Uploads are rebuilt from pixels
-(stripping every piece of source metadata) and carry no AI label.
+all three carry the XMP label and are C2PA-signed last. Uploads carry no AI label and no source
+metadata: an upright JPEG keeps its own scans minus every metadata segment, anything else is
+rebuilt from its pixels.
 
 The image is decoded once; the two WEBP encodes and the three signatures run in parallel
 threads (Pillow and the c2pa library release the GIL), which is what keeps the pipeline near
@@ -21,6 +22,7 @@ from PIL import Image
 
 from ..conf import conf
 from . import containers
+from .budget import image_memory
 from .decode import open_untrusted
 from .errors import InvalidImage
 from .provenance import sign
@@ -78,8 +80,18 @@ def _labelled_original(data: bytes, image: Image.Image, xmp: bytes) -> tuple[byt
     return containers.png_with_xmp(buffer.getvalue(), xmp), "png"
 
 
-def render_generated(data: bytes, label: AiLabel, *, sign_c2pa: bool = True) -> dict[str, Rendition]:
-    """Original + full + preview of a generated (or AI-edited) image, labelled and signed."""
+def render_generated(
+    data: bytes, label: AiLabel, *, sign_c2pa: bool = True, wait_seconds: float | None = None
+) -> dict[str, Rendition]:
+    """Original + full + preview of a generated (or AI-edited) image, labelled and signed.
+
+    Each of these functions decodes and renders within the process's image memory budget,
+    waiting up to ``wait_seconds`` (None: as long as it takes) for its share."""
+    with image_memory(data, wait_seconds=wait_seconds):
+        return _render_generated(data, label, sign_c2pa=sign_c2pa)
+
+
+def _render_generated(data: bytes, label: AiLabel, *, sign_c2pa: bool) -> dict[str, Rendition]:
     image = open_untrusted(data)
     xmp = build_xmp(label)
     settings = conf()
@@ -98,7 +110,16 @@ def render_generated(data: bytes, label: AiLabel, *, sign_c2pa: bool = True) -> 
     return {v: _rendition(v, signed[v].result(), size, fmt) for v, (_, size, fmt) in unsigned.items()}
 
 
-def _clean_original(image: Image.Image, source_format: str | None) -> tuple[bytes, str]:
+def _clean_original(data: bytes, image: Image.Image) -> tuple[bytes, str]:
+    """The upload without its metadata. A JPEG stored upright keeps its own bytes minus every
+    metadata segment (its pixels and size exactly as sent, no second lossy encode); anything
+    else, or a JPEG whose EXIF orientation must be applied to the pixels, is rebuilt from the
+    decoded pixels (JPEG q95 4:4:4 for such a photo, lossless PNG otherwise)."""
+    source_format, orientation = _source_format(data)
+    if source_format in ("JPEG", "MPO") and orientation == 1:
+        stripped = containers.jpeg_without_metadata(data)
+        if stripped is not None and _decodes_as(stripped, image.size):
+            return stripped, "jpeg"
     buffer = io.BytesIO()
     if source_format in ("JPEG", "MPO") and image.mode == "RGB":
         image.save(buffer, "JPEG", quality=95, subsampling=0)
@@ -107,22 +128,37 @@ def _clean_original(image: Image.Image, source_format: str | None) -> tuple[byte
     return buffer.getvalue(), "png"
 
 
-def _source_format(data: bytes) -> str | None:
+def _source_format(data: bytes) -> tuple[str | None, int]:
+    """The container format and the EXIF orientation (1 = upright) of an accepted upload."""
     try:
         with Image.open(io.BytesIO(data)) as probe:
-            return probe.format
+            return probe.format, int(probe.getexif().get(0x0112, 1) or 1)
     except Exception:  # open_untrusted already refused anything unreadable
-        return None
+        return None, 1
 
 
-def render_upload(data: bytes) -> dict[str, Rendition]:
+def _decodes_as(data: bytes, size: tuple[int, int]) -> bool:
+    """A header-level check that the stripped JPEG is still the image we decoded."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            return probe.format == "JPEG" and probe.size == size and probe.mode in ("RGB", "L", "CMYK")
+    except Exception:
+        return False
+
+
+def render_upload(data: bytes, *, wait_seconds: float | None = None) -> dict[str, Rendition]:
     """Original (rebuilt from pixels) + full + preview of an upload; no AI label, no C2PA."""
+    with image_memory(data, wait_seconds=wait_seconds):
+        return _render_upload(data)
+
+
+def _render_upload(data: bytes) -> dict[str, Rendition]:
     image = open_untrusted(data)
     settings = conf()
     full = _pool.submit(_webp, image, settings.FULL_WEBP_QUALITY, None)
     preview_image = _preview_image(image)
     preview = _pool.submit(_webp, preview_image, settings.PREVIEW_WEBP_QUALITY, None)
-    original, original_format = _clean_original(image, _source_format(data))
+    original, original_format = _clean_original(data, image)
     return {
         "original": _rendition("original", original, image.size, original_format),
         "full": _rendition("full", full.result(), image.size, "webp"),
@@ -130,15 +166,23 @@ def render_upload(data: bytes) -> dict[str, Rendition]:
     }
 
 
-def clean_image_bytes(data: bytes) -> bytes:
+def clean_image_bytes(data: bytes, *, wait_seconds: float | None = None) -> bytes:
     """An EXIF-stripped, oriented PNG of any accepted image (what leaves for a provider)."""
     buffer = io.BytesIO()
-    open_untrusted(data).save(buffer, "PNG")
+    with image_memory(data, wait_seconds=wait_seconds):
+        open_untrusted(data).save(buffer, "PNG")
     return buffer.getvalue()
 
 
-def crop_to_png(original: bytes, box: tuple[int, int, int, int]) -> bytes:
+def crop_to_png(
+    original: bytes, box: tuple[int, int, int, int], *, wait_seconds: float | None = None
+) -> bytes:
     """A PNG of the rectangle (left, top, width, height) of the original, in its pixels."""
+    with image_memory(original, wait_seconds=wait_seconds):
+        return _crop_to_png(original, box)
+
+
+def _crop_to_png(original: bytes, box: tuple[int, int, int, int]) -> bytes:
     image = open_untrusted(original)
     left, top, width, height = box
     if (

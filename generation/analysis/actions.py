@@ -15,15 +15,23 @@ import logging
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from embeds import imaging, sealing
 from embeds.models import Embed
 from openmates_images.errors import ApiError
 
-from ..actions import _check_limits, _replay, enqueue_task, estimate_seconds, notify_task, request_fingerprint
+from ..actions import (
+    _replay,
+    enqueue_task,
+    estimate_seconds,
+    idempotency_digest,
+    notify_task,
+    request_fingerprint,
+)
 from ..availability import model_status
+from ..limits import check_task_limits, user_quota_lock
 from ..models import Task
 from ..webhooks import WebhookRefused, check_webhook_url
 from .models import AnalysisModelSpec
@@ -86,6 +94,7 @@ def check_create_analysis(
     """Validate, then create the analysis embed and task and queue it; returns (task, created)."""
     from embeds.actions import do_create_upload_embed
 
+    idempotency_key = idempotency_digest(idempotency_key)
     spec = params.model
     fingerprint = request_fingerprint(
         Task.Kind.ANALYZE,
@@ -111,10 +120,11 @@ def check_create_analysis(
             raise ApiError("invalid_value", str(exc), field="webhook_url") from exc
     size = _source_size(params)
     region = _region(params, size)
-    _check_limits(user)
+    check_task_limits(user)  # refused before an upload costs a decode (checked again under the lock)
 
     source = params.source
-    if source is None:
+    uploaded = source is None
+    if uploaded:
         data, file_name = params.upload
         source = do_create_upload_embed(user, data, file_name=file_name)
     content = {
@@ -129,7 +139,8 @@ def check_create_analysis(
         "requested_at": timezone.now().isoformat(),
     }
     try:
-        with transaction.atomic():
+        with user_quota_lock(user):  # the limits are checked and the task inserted as one step
+            check_task_limits(user)
             opened = sealing.new_embed(
                 user, content=content, type=Embed.Type.IMAGE_ANALYSIS, derived_from=source
             )
@@ -147,6 +158,12 @@ def check_create_analysis(
             )
             enqueue_task(task.id)
             notify_task(task, embed_status=opened.embed.status)
+    except ApiError:
+        if uploaded:  # a parallel request took the last slot: the upload must not stay behind
+            from embeds.actions import do_delete_embed
+
+            do_delete_embed(source)  # after the rollback: its row is committed, its files stored
+        raise
     except IntegrityError:
         replayed = _replay(user, idempotency_key, fingerprint)
         if replayed is None:

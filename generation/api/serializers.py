@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from openmates_images.api import StrictInputSerializer
 
-from ..registry import ASPECT_RATIOS, IMAGE_SIZES, default_model, find_model
+from ..registry import ASPECT_RATIOS, IMAGE_SIZES, MODELS, default_model, find_model
 
 PROMPT_MAX_LENGTH = 4000
 
@@ -29,6 +29,11 @@ class GenerateInputSerializer(StrictInputSerializer):
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
     image_size = serializers.ChoiceField(choices=IMAGE_SIZES, default="1K")
     webhook_url = serializers.URLField(required=False, max_length=2000)
+
+    @staticmethod
+    def schema_properties() -> dict:
+        """The model is one of the registry's ids or aliases (GET /v1/apps/images/models)."""
+        return {"model": {"enum": sorted({name for spec in MODELS for name in (spec.id, *spec.aliases)})}}
 
     def validate_model(self, value: str):
         return _validate_model(value)

@@ -7,24 +7,27 @@ import binascii
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from embeds import imaging, sealing
 from embeds.access import access_finished_image
+from embeds.conf import conf as embeds_conf
 from embeds.models import Embed
 from openmates_images.api import StrictInputSerializer
 from openmates_images.errors import ApiError
+from openmates_images.json_input import LimitedJSONParser
 from openmates_images.schema import TaskSerializer, errors
 
-from ..access import access_task
+from ..access import access_task, poll_task
 from ..actions import (
     REPORT_REASONS,
     GenerationParams,
     check_create_generation,
     check_create_reverse_search,
+    completed_files,
     do_cancel_task,
     do_report_image,
 )
@@ -36,10 +39,11 @@ from .serializers import EditInputSerializer, GenerateInputSerializer
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    {"type": "string", "maxLength": 255},
     OpenApiParameter.HEADER,
     required=False,
-    description="Repeat a request safely: the same key within 24 h returns the same task.",
+    description="Repeat a request safely: the same key within 24 h returns the same task "
+    "(422 idempotency_key_reused if it came with a different request). At most 255 characters.",
 )
 
 
@@ -61,7 +65,7 @@ class GenerateView(APIView):
     @extend_schema(
         request=GenerateInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={202: TaskSerializer, 200: TaskSerializer, **errors(400, 401, 403, 429, 503)},
+        responses={202: TaskSerializer, 200: TaskSerializer, **errors(400, 401, 403, 422, 429, 503)},
     )
     def post(self, request: Request) -> Response:
         serializer = GenerateInputSerializer(data=request.data)
@@ -97,7 +101,7 @@ def _decode_mask(value: str | None, original: dict) -> bytes | None:
     if not mask.startswith(b"\x89PNG\r\n\x1a\n"):
         raise ApiError("invalid_value", "The mask must be a PNG image.", field="mask")
     try:
-        mask = imaging.clean_image_bytes(mask)
+        mask = imaging.clean_image_bytes(mask, wait_seconds=embeds_conf().IMAGE_QUEUE_SECONDS)
         size = imaging.image_size(mask)
     except imaging.InvalidImage as exc:
         raise ApiError(
@@ -116,7 +120,11 @@ class EditView(APIView):
     @extend_schema(
         request=EditInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={202: TaskSerializer, 200: TaskSerializer, **errors(400, 401, 403, 404, 409, 429, 503)},
+        responses={
+            202: TaskSerializer,
+            200: TaskSerializer,
+            **errors(400, 401, 403, 404, 409, 422, 429, 503),
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = EditInputSerializer(data=request.data)
@@ -148,10 +156,10 @@ class EditView(APIView):
 class TaskView(APIView):
     @extend_schema(responses={200: TaskSerializer, **errors(401, 404, 503)})
     def get(self, request: Request, task_id: str) -> Response:
-        task = access_task(request.user, task_id)
+        task = poll_task(request.user, task_id)
         files = None
         if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
-            files = sealing.open_embed(task.embed).content().get("files")
+            files = sealing.open_embed(task.embed, cached=True).content().get("files")
         return Response(task_payload(task, embed_status=task.embed.status, files=files))
 
 
@@ -159,7 +167,8 @@ class CancelTaskView(APIView):
     @extend_schema(request=None, responses={200: TaskSerializer, **errors(401, 403, 404, 503)})
     def post(self, request: Request, task_id: str) -> Response:
         task = do_cancel_task(access_task(request.user, task_id))
-        return Response(task_payload(task, embed_status=task.embed.status))
+        # Too late to cancel a finished task: it answers as GET does, files and all.
+        return Response(task_payload(task, embed_status=task.embed.status, files=completed_files(task)))
 
 
 class ModelSerializer(serializers.Serializer):
@@ -223,26 +232,29 @@ class WebhookSecretView(APIView):
         )
 
 
-class ReverseSearchInputSerializer(serializers.Serializer):
-    embed_id = serializers.UUIDField(required=False)
-    file = serializers.FileField(required=False)
+class ReverseSearchJsonSerializer(StrictInputSerializer):
+    embed_id = serializers.UUIDField(help_text="One of your images.")
+
+
+class ReverseSearchUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="An image file (a part with a filename).")
 
 
 class ReverseSearchView(APIView):
     """Find where an image (one of your embeds, or an uploaded file) appears on the web."""
 
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [LimitedJSONParser, MultiPartParser]
 
     @extend_schema(
         request={
-            "application/json": ReverseSearchInputSerializer,
-            "multipart/form-data": ReverseSearchInputSerializer,
+            "application/json": ReverseSearchJsonSerializer,
+            "multipart/form-data": ReverseSearchUploadSerializer,
         },
         parameters=[IDEMPOTENCY_HEADER],
         responses={
             202: TaskSerializer,
             200: TaskSerializer,
-            **errors(400, 401, 403, 404, 409, 413, 429, 503),
+            **errors(400, 401, 403, 404, 409, 413, 422, 429, 503),
         },
     )
     def post(self, request: Request) -> Response:
@@ -254,18 +266,9 @@ class ReverseSearchView(APIView):
                 request.user, upload=read_upload(request), idempotency_key=idempotency_key
             )
             return _accepted(task, created)
-        if not isinstance(request.data, dict):
-            raise ApiError("invalid_json", "The request body must be a JSON object.")
-        unknown = sorted(set(request.data) - {"embed_id"})
-        if unknown:
-            raise ApiError("unknown_field", f"Unknown field {unknown[0]!r}.", field=unknown[0])
-        if not request.data.get("embed_id"):
-            raise ApiError(
-                "missing_field",
-                "Give the embed_id of one of your images, or upload a file.",
-                field="embed_id",
-            )
-        source = access_finished_image(request.user, request.data["embed_id"], field="embed_id")
+        serializer = ReverseSearchJsonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        source = access_finished_image(request.user, serializer.validated_data["embed_id"], field="embed_id")
         task, created = check_create_reverse_search(
             request.user, source=source, idempotency_key=idempotency_key
         )

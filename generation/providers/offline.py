@@ -10,10 +10,16 @@ same (prompt, seed) always gives byte-identical PNGs, a different prompt or seed
 different picture. Without a seed, one is derived from the prompt and returned in the result,
 so it reproduces the image. Pillow only; about 0.15-0.25 s per image.
 
-Edits (``request.source_image`` set): the area of the mask (white, or opaque when the mask has
-transparency; no mask = the whole image) is recoloured, posterised and tinted with a colour
-from the prompt ("red", "gold", ... or one derived from its hash), feathered at the mask's edge.
-Pixels away from the mask are untouched; the output has the source's size.
+Prompts naming common things ("orange tabby cat", "lighthouse on a rocky cliff", "red sports
+car", "an apple on a table", ...) get them as vector motifs (``motifs.py``) placed by the scene's
+composition, in the colour the prompt gives them.
+
+Edits (``request.source_image`` set) change only the area of the mask (white, or opaque when the
+mask has transparency; no mask = the whole image), feathered at its edge, and follow the prompt:
+"add a cat" paints the motif into the marked area, "remove ..." fills it from its surroundings,
+"brighter"/"glow" and "darker"/"night" relight it, and a colour ("make the sky violet", or one
+derived from the prompt's hash) recolours it keeping its light and texture. Pixels away from the
+mask are untouched; the output has the source's size.
 
 Test hooks, honoured only when the provider is built with ``prompt_hooks=True`` (setting
 ``TEST_PROMPT_HOOKS``: on in the test suite and benchmarks, off by default, so no user can
@@ -42,7 +48,16 @@ import re
 import time
 from collections.abc import Callable
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import (
+    Image,
+    ImageChops,
+    ImageDraw,
+    ImageEnhance,
+    ImageFilter,
+    ImageOps,
+    ImageStat,
+    UnidentifiedImageError,
+)
 
 from .base import (
     Cancelled,
@@ -54,6 +69,7 @@ from .base import (
     ProviderResult,
     no_progress,
 )
+from .motifs import DEFAULT_COLORS, NOUNS, SUBJECT_SCENES, Light, MotifPainter, subjects_in
 from .sizes import dimensions_for
 
 MODEL_VERSION = "procedural-1"
@@ -217,6 +233,48 @@ def _words(prompt: str) -> list[str]:
     return re.findall(r"[a-z]+", prompt.lower())
 
 
+# Motif proportions: (height as a share of the picture's height, width per unit of height).
+_MOTIF_SIZES: dict[str, tuple[float, float]] = {
+    "cat": (0.42, 0.75),
+    "dog": (0.36, 1.3),
+    "lighthouse": (0.46, 0.5),
+    "car": (0.26, 2.5),
+    "apple": (0.3, 1.1),
+    "tree": (0.62, 0.9),
+    "house": (0.42, 1.45),
+    "boat": (0.22, 1.3),
+    "flower": (0.4, 0.5),
+}
+# What subjects stand on, per scene (and on a table when the prompt says so).
+_STAGES: dict[str, Color] = {
+    "forest": (70, 120, 56),
+    "mountains": (96, 132, 70),
+    "ocean": (214, 192, 150),
+    "city": (86, 88, 96),
+    "desert": (214, 164, 108),
+    "snow": (232, 238, 246),
+    "table": (134, 88, 54),
+}
+
+
+def _subject_colors(words: list[str], subjects: list[str]) -> dict[str, Color]:
+    """Each subject's colour: the colour word just before its noun ("red sports car", "orange
+    tabby cat"), else its usual colour."""
+    colors: dict[str, Color] = {}
+    pending: Color | None = None
+    for word in words:
+        if word in _COLOR_WORDS:
+            pending = _COLOR_WORDS[word]
+            continue
+        motif = NOUNS.get(word) or (NOUNS.get(word[:-1]) if word.endswith("s") else None)
+        if motif in subjects and motif not in colors and pending is not None:
+            colors[motif] = pending
+            pending = None
+    for motif in subjects:
+        colors.setdefault(motif, DEFAULT_COLORS[motif])
+    return colors
+
+
 class OfflineProvider(Provider):
     """Procedural landscapes and edits, deterministic for (prompt, seed). See the module doc."""
 
@@ -348,20 +406,61 @@ class OfflineProvider(Provider):
             raise Cancelled()
 
         rng = random.Random(_digest("edit", request.prompt, seed))
-        tint = next((_COLOR_WORDS[w] for w in _words(request.prompt) if w in _COLOR_WORDS), None)
-        if tint is None:
-            r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.55, 0.85), rng.uniform(0.8, 1.0))
-            tint = (round(r * 255), round(g * 255), round(b * 255))
-        gray = ImageOps.autocontrast(ImageOps.grayscale(rgb), cutoff=1)
-        recoloured = ImageOps.colorize(
-            gray, black=_scale(tint, 0.18), mid=tint, white=_mix(tint, (255, 255, 255), 0.75)
-        )
-        edited = Image.blend(ImageOps.posterize(recoloured, 3), rgb, 0.2)
+        edited = _edited(rgb, mask, request.prompt, rng)
         feather = max(1.5, min(rgb.size) / 300)
         result = Image.composite(edited, rgb, mask.filter(ImageFilter.GaussianBlur(feather)))
         if alpha is not None:
             result.putalpha(alpha)
         return result
+
+
+_REMOVE_WORDS = {"remove", "erase", "delete", "without", "clear"}
+_BRIGHT_WORDS = {"glow", "glowing", "bright", "brighter", "light", "lighter", "shine", "sunny", "sun"}
+_DARK_WORDS = {"dark", "darker", "night", "shadow", "shade", "dim"}
+
+
+def _edited(rgb: Image.Image, mask: Image.Image, prompt: str, rng: random.Random) -> Image.Image:
+    """The whole picture as the prompt would change it; the caller keeps it inside the mask."""
+    words = _words(prompt)
+    subjects = [m for m in subjects_in(words) if m != "birds"]
+    box = mask.getbbox() or (0, 0, *rgb.size)
+    if _REMOVE_WORDS & set(words):
+        # Fill from around the area: a blur wide enough to forget what was there.
+        left, top, right, bottom = box
+        radius = max(4.0, max(right - left, bottom - top) / 3)
+        return rgb.filter(ImageFilter.GaussianBlur(radius))
+    if subjects:
+        result = rgb.copy()
+        left, top, right, bottom = box
+        light = Light((255, 255, 255), _brightness(rgb.crop(box)), (255, 250, 228), True, False)
+        painter = MotifPainter(result, rng, light)
+        color = _subject_colors(words, subjects)[subjects[0]]
+        _, width = _MOTIF_SIZES[subjects[0]]
+        size = min((bottom - top) * 0.85, (right - left) * 0.85 / width)
+        painter.paint(subjects[0], (left + right) / 2, bottom - (bottom - top) * 0.06, size, color)
+        return result
+    if _BRIGHT_WORDS & set(words):
+        warm = Image.blend(rgb, Image.new("RGB", rgb.size, (255, 236, 180)), 0.18)
+        return ImageEnhance.Brightness(warm).enhance(1.45)
+    if _DARK_WORDS & set(words):
+        cool = Image.blend(rgb, Image.new("RGB", rgb.size, (30, 40, 90)), 0.25)
+        return ImageEnhance.Brightness(cool).enhance(0.55)
+    tint = next((_COLOR_WORDS[w] for w in words if w in _COLOR_WORDS), None)
+    if tint is None:
+        r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.55, 0.85), rng.uniform(0.8, 1.0))
+        tint = (round(r * 255), round(g * 255), round(b * 255))
+    # Recolour by luminance: the area keeps its light, shade and texture, in the new colour.
+    gray = ImageOps.grayscale(rgb)
+    recoloured = ImageOps.colorize(
+        gray, black=_scale(tint, 0.12), mid=tint, white=_mix(tint, (255, 255, 255), 0.8)
+    )
+    return Image.blend(recoloured, rgb, 0.25)
+
+
+def _brightness(image: Image.Image) -> float:
+    """How bright a picture is, as a motif's light level (0.45 dark ... 1.1 bright)."""
+    mean = ImageStat.Stat(image.convert("L")).mean[0]
+    return max(0.45, min(1.1, mean / 150))
 
 
 class Painter:
@@ -381,7 +480,18 @@ class Painter:
             (_TIME_WORDS[w] for w in words if w in _TIME_WORDS),
             rng.choice(("day", "day", "sunset", "sunset", "dawn", "night")),
         )
-        self.scene = next((_SCENE_WORDS[w] for w in words if w in _SCENE_WORDS), rng.choice(sorted(SCENES)))
+        self.subjects = subjects_in(words)
+        self.subject_colors = _subject_colors(words, self.subjects)
+        suggested = next((SUBJECT_SCENES[m] for m in self.subjects if m in SUBJECT_SCENES), None)
+        named = [w for w in words if w in _SCENE_WORDS and not (w in NOUNS and self.subjects)]
+        self.scene = (
+            _SCENE_WORDS[named[0]]
+            if named
+            else rng.choice(suggested)
+            if suggested
+            else rng.choice(sorted(SCENES))
+        )
+        self.on_table = "table" in words or "desk" in words
         spec = TIMES[self.time_of_day]
         # A prompt-specific shift of the palette keeps two "sunset" prompts apart.
         accent = tuple(rng.randrange(256) for _ in range(3))
@@ -413,6 +523,8 @@ class Painter:
         if is_cancelled():
             raise Cancelled()
         getattr(self, f"_scene_{self.scene}")(image, draw)
+        if self.subjects:
+            self._subjects(image)
         report(stage="generating", progress=65)
         if is_cancelled():
             raise Cancelled()
@@ -440,7 +552,10 @@ class Painter:
         self, image: Image.Image, x: float, y: float, radius: float, color: Color, strength: int
     ) -> None:
         size = max(2, int(radius * 2))
-        falloff = ImageOps.invert(Image.radial_gradient("L")).resize((size, size), Image.Resampling.BILINEAR)
+        # radial_gradient reaches 255 only in the corners (181 at the middle of each edge): stretch
+        # it so the glow is 0 on the inscribed circle, or the halo shows the square's edges.
+        radial = Image.radial_gradient("L").point(lambda v: min(255, v * 255 // 181))
+        falloff = ImageOps.invert(radial).resize((size, size), Image.Resampling.BILINEAR)
         falloff = falloff.point(lambda v: int(strength * (v / 255) ** 2.2))
         image.paste(Image.new("RGB", (size, size), color), (int(x - size / 2), int(y - size / 2)), falloff)
 
@@ -457,13 +572,28 @@ class Painter:
         strength = 110 if self.time_of_day == "night" else 200
         self._glow(image, x, y, radius * rng.uniform(9, 14), self.light, strength)
         self._glow(image, x, y, radius * 3, self.light, 160)
-        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=(*self.light, 255))
-        if self.time_of_day == "night" and rng.random() < 0.7:  # crescent: the sky eats one side
-            shade = image.getpixel((int(min(w - 1, max(0, x + radius * 2.5))), int(max(0, y))))
+        if self.time_of_day == "night" and rng.random() < 0.7:
+            # A crescent is a disc minus an offset disc: a shape of its own, painted through a
+            # mask, so the sky and glow behind show where the moon is dark (no grey disc on top).
             dx, dy = radius * rng.uniform(0.35, 0.6), -radius * rng.uniform(0.0, 0.3)
-            draw.ellipse(
-                (x - radius + dx, y - radius + dy, x + radius + dx, y + radius + dy), fill=(*shade[:3], 235)
+            scale = 4  # drawn large, then reduced: smooth edges
+            size = int(radius * 2 * scale) + 4
+            disc = Image.new("L", (size, size), 0)
+            ImageDraw.Draw(disc).ellipse((2, 2, size - 3, size - 3), fill=255)
+            bite = Image.new("L", (size, size), 0)
+            ImageDraw.Draw(bite).ellipse(
+                (2 + dx * scale, 2 + dy * scale, size - 3 + dx * scale, size - 3 + dy * scale), fill=255
             )
+            crescent = ImageChops.subtract(disc, bite)
+            small = max(2, size // scale)
+            crescent = crescent.resize((small, small), Image.Resampling.LANCZOS)
+            image.paste(
+                Image.new("RGB", crescent.size, self.light),
+                (int(x - small / 2), int(y - small / 2)),
+                crescent,
+            )
+        else:
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=(*self.light, 255))
 
     def _stars(self, draw: ImageDraw.ImageDraw) -> None:
         rng = self.rng
@@ -674,6 +804,46 @@ class Painter:
             self._polygon(draw, xs, ys, self._layer_color(depth))
             if layer < layers - 1:
                 self._mist(image, base, (h - self.horizon_y) * 0.25, 50)
+
+    # -- subjects ----------------------------------------------------------------------------------
+
+    def _subjects(self, image: Image.Image) -> None:
+        """The prompt's subjects on the scene: on a foreground of their own at the thirds (an
+        apple on its table in the middle), a lighthouse on a cliff above the sea, a boat on the
+        water, birds in the sky; lit like the rest of the picture."""
+        rng = self.rng
+        w, h = self.w, self.h
+        spec = TIMES[self.time_of_day]
+        ambient, brightness = spec["ambient"]
+        light = Light(ambient, brightness, self.light, self.sun[0] < w / 2, self.time_of_day == "night")
+        painter = MotifPainter(image, rng, light)
+        ground_motifs = [m for m in self.subjects if m != "birds"]
+        standing = [m for m in ground_motifs if m not in ("lighthouse", "boat")]
+        if standing:
+            top = h * (0.7 if self.on_table else rng.uniform(0.76, 0.8))
+            painter.stage(top, _STAGES["table" if self.on_table else self.scene])
+        spots = [0.5 + rng.uniform(-0.06, 0.06)] if len(ground_motifs) == 1 else [0.33, 0.68]
+        if len(ground_motifs) == 1 and ground_motifs[0] not in ("apple", "flower"):
+            spots = [rng.choice((1 / 3, 2 / 3)) + rng.uniform(-0.04, 0.04)]
+        for motif, spot in zip(ground_motifs, spots, strict=False):
+            color = self.subject_colors[motif]
+            height, width = _MOTIF_SIZES[motif]
+            size = min(h * height, w * (0.42 if len(ground_motifs) == 1 else 0.3) / width)
+            if motif == "lighthouse":
+                ground = self.horizon_y - h * rng.uniform(0.02, 0.06)
+            elif motif == "boat":
+                ground = self.horizon_y + (h - self.horizon_y) * rng.uniform(0.25, 0.45)
+            else:
+                ground = h * (0.86 if self.on_table else rng.uniform(0.88, 0.92))
+            painter.paint(motif, w * spot, ground, size, color)
+        if "birds" in self.subjects:
+            painter.paint(
+                "birds",
+                w * rng.uniform(0.3, 0.7),
+                self.horizon_y * rng.uniform(0.25, 0.45),
+                h * 0.1,
+                self.subject_colors["birds"],
+            )
 
     # -- finish -------------------------------------------------------------------------------------
 

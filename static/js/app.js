@@ -5,7 +5,7 @@
 // when another tab of this browser says it changed the chat (BroadcastChannel), when it comes
 // back into view and after a reconnect. Messages are keyed by id, so re-reading never
 // duplicates anything.
-import { api } from "./api.js";
+import { api, fileUrl } from "./api.js";
 import { analysisDelta } from "./analysis.js";
 import { configureEmbeds, hasCard, imageEmbed, refreshProcessing, updateTask } from "./embeds.js";
 import { configureViewer, openViewer } from "./fullscreen.js";
@@ -28,6 +28,8 @@ const errorBox = composer.querySelector("[data-testid=composer-error]");
 const noteBox = composer.querySelector("[data-testid=composer-note]");
 const connection = app.querySelector("[data-testid=connection]");
 const reportDialog = document.querySelector("[data-testid=report-dialog]");
+const askDialog = document.querySelector("[data-testid=ask-dialog]");
+const chatActions = app.querySelector("[data-testid=chat-actions]");
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const REPORT_REASONS = { artifacts: "artifacts", wrong_content: "not what I asked for", offensive: "offensive",
@@ -65,6 +67,43 @@ function follow() {
   toBottom();
 }
 
+// --- keyboard: the chat's images are one tab stop ---------------------------------------------
+// Tab reaches the images once (the last one looked at, or the newest); arrow keys, Home and End
+// move between them. The safety note is shown under the newest AI image only, so a long chat
+// is not a long walk to the message box.
+let rovingId = null;
+function tidyList() {
+  const frames = [...list.querySelectorAll(".message [data-testid=open-image]")];
+  const current = frames.find((f) => f.closest("[data-embed-id]").dataset.embedId === rovingId) || frames.at(-1);
+  for (const frame of frames) frame.tabIndex = frame === current ? 0 : -1;
+  const notes = [...list.querySelectorAll(".message [data-testid=safety-note]")];
+  notes.forEach((note, index) => { note.hidden = index !== notes.length - 1; });
+}
+let tidyQueued = false;
+new MutationObserver(() => {
+  if (tidyQueued) return;
+  tidyQueued = true;
+  requestAnimationFrame(() => { tidyQueued = false; tidyList(); });
+}).observe(list, { childList: true, subtree: true });
+list.addEventListener("focusin", (event) => {
+  if (event.target.matches("[data-testid=open-image]")) {
+    rovingId = event.target.closest("[data-embed-id]").dataset.embedId;
+    tidyList();
+  }
+});
+list.addEventListener("keydown", (event) => {
+  if (!event.target.matches("[data-testid=open-image]")) return;
+  const frames = [...list.querySelectorAll(".message [data-testid=open-image]")];
+  const index = frames.indexOf(event.target);
+  const to = { ArrowUp: index - 1, ArrowLeft: index - 1, ArrowDown: index + 1, ArrowRight: index + 1,
+               Home: 0, End: frames.length - 1 }[event.key];
+  if (to === undefined) return;
+  event.preventDefault();
+  const next = frames[Math.max(0, Math.min(frames.length - 1, to))];
+  next?.focus();
+  next?.scrollIntoView({ block: "nearest" });
+});
+
 // --- socket --------------------------------------------------------------------------------------
 const unknownEmbeds = new Map(); // embedId -> "seen" | "final": events for images this tab does not show
 const socket = new Socket({
@@ -72,6 +111,7 @@ const socket = new Socket({
     if (message.type === "embed_update") {
       const payload = message.payload || {};
       updateTask(payload);
+      if (payload.status === "completed") loadChatsSoon(); // the chat list shows the newest image
       if (payload.embed_id && !hasCard(payload.embed_id)) {
         // Probably made in another tab (or by this one, ahead of its reply): re-read the chat
         // when it first appears and once more when it is final.
@@ -140,7 +180,25 @@ async function loadChats() {
     const link = document.createElement("a");
     link.href = `/c/${chat.chat_id}`;
     link.dataset.chatId = chat.chat_id;
-    link.textContent = chat.title || "New chat";
+    if (chat.cover_embed_id) {
+      const thumb = document.createElement("img");
+      thumb.className = "chat-thumb";
+      thumb.src = fileUrl(chat.cover_embed_id, "preview");
+      thumb.alt = "";
+      thumb.width = 32;
+      thumb.height = 32;
+      thumb.loading = "lazy";
+      link.append(thumb);
+    } else {
+      const blank = document.createElement("span");
+      blank.className = "chat-thumb blank";
+      blank.setAttribute("aria-hidden", "true");
+      link.append(blank);
+    }
+    const name = document.createElement("span");
+    name.className = "chat-name";
+    name.textContent = chat.title || "New chat";
+    link.append(name);
     link.title = chat.title || "New chat";
     link.addEventListener("click", (event) => {
       event.preventDefault();
@@ -150,6 +208,12 @@ async function loadChats() {
     item.append(link);
     return item;
   }));
+  if (!chats.length) {
+    const hint = document.createElement("li");
+    hint.className = "chat-list-empty";
+    hint.textContent = "Your chats appear here, each with its newest image.";
+    chatList.append(hint);
+  }
   showCurrentChat();
   return chats;
 }
@@ -170,6 +234,7 @@ function showCurrentChat() {
   const chat = state.chats.find((c) => c.chat_id === state.chatId);
   chatTitle.textContent = chat?.title || "New chat";
   chatTitle.title = chatTitle.textContent;
+  chatActions.hidden = !chat;
 }
 
 function setChat(chatId) {
@@ -208,12 +273,65 @@ function selectChat(chatId) {
   return state.loading;
 }
 
+const EXAMPLES = [
+  "An orange tabby cat at sunset",
+  "A lighthouse on a rocky cliff at night",
+  "A red sports car in the city",
+  "A green apple on a table",
+];
+
+/** The empty chat teaches: example prompts to start from, and what each model is for. */
+/** Why a model cannot be picked here, in the server's words (no key, or the provider says it is gone). */
+function unavailableWhy(model) {
+  return model.unavailable_reason || "not configured";
+}
+
 function emptyState() {
   const item = document.createElement("li");
   item.className = "empty";
-  item.innerHTML = "<h2>What should we make?</h2><p>Type a description and press <b>Generate image</b>, or start with <code>/image</code>. Attach photos with the clip, by dragging them here, or by pasting.</p>";
+  item.dataset.testid = "empty-state";
+  const title = document.createElement("h2");
+  title.textContent = "What should we make?";
+  const how = document.createElement("p");
+  how.textContent = "Describe an image and press Enter. Open an image to crop it, draw on it or mark a part to change. " +
+    "Attach photos with the clip, by dragging them here, or by pasting.";
+  const examples = document.createElement("div");
+  examples.className = "examples";
+  examples.setAttribute("role", "group");
+  examples.setAttribute("aria-label", "Example prompts");
+  for (const text of EXAMPLES) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "example";
+    button.dataset.testid = "example-prompt";
+    button.textContent = text;
+    button.addEventListener("click", () => {
+      input.value = text;
+      autosize();
+      updateCounter();
+      input.focus();
+    });
+    examples.append(button);
+  }
+  const guide = document.createElement("ul");
+  guide.className = "model-guide";
+  guide.dataset.testid = "model-guide";
+  for (const model of state.models || []) {
+    const entry = document.createElement("li");
+    const name = document.createElement("b");
+    name.textContent = model.label;
+    entry.append(name, ` — ${MODEL_USES[model.tier] || model.tier}${model.available ? "" : ` (unavailable here: ${unavailableWhy(model)})`}`);
+    guide.append(entry);
+  }
+  item.append(title, how, examples, guide);
   return item;
 }
+
+const MODEL_USES = {
+  offline: "works without any service: instant drafts to try the app",
+  draft: "fast, good everyday pictures and edits",
+  "high-end": "the most detailed results, slower and dearer",
+};
 
 function restoreEmptyState() {
   if (!list.querySelector(".message, .empty")) list.append(emptyState());
@@ -229,6 +347,12 @@ function messageNode(message) {
     const text = document.createElement("p");
     text.textContent = message.text;
     item.append(text);
+  }
+  if (!message.text && !message.embeds.length) {
+    const gone = document.createElement("p");
+    gone.className = "gone";
+    gone.textContent = "Image deleted";
+    item.append(gone);
   }
   if (message.embeds.length) {
     const embeds = document.createElement("div");
@@ -319,7 +443,8 @@ async function sendMessage(text, embedIds) {
   let message;
   try {
     chat = await ensureChat();
-    message = await api(`/v1/chats/${chat.chatId}/messages`, { method: "POST", json: { text, embed_ids: embedIds } });
+    message = await api(`/v1/chats/${chat.chatId}/messages`,
+                        { method: "POST", json: { text, embed_ids: embedIds, reply: true } });
   } catch (error) {
     pending.remove();
     if (chat?.created) await discardChat(chat.chatId);
@@ -436,18 +561,55 @@ function askReport() {
   });
 }
 
+/** Report a problem (and by default make it again from the same request). True if sent. */
+async function reportImage(content) {
+  const choice = await askReport();
+  if (!choice) return false;
+  const task = await api(`/v1/embeds/${content.embed_id}/report`, { method: "POST", json: choice });
+  const reason = REPORT_REASONS[choice.reason] || choice.reason;
+  if (task) await postExchange(`Reported a problem (${reason}) — generate it again`, task.embed_id, task);
+  else showNote(`Thanks — your report (${reason}) was sent.`);
+  return true;
+}
+
+/** A small question in a dialog: a confirmation, or one line of text. Resolves null on cancel. */
+function ask({ title, text = "", value = null, label = "", ok = "OK", danger = false }) {
+  return new Promise((resolve) => {
+    const form = askDialog.querySelector("form");
+    const field = askDialog.querySelector(".ask-field");
+    const okButton = askDialog.querySelector("[data-testid=ask-ok]");
+    askDialog.querySelector("#ask-title").textContent = title;
+    askDialog.querySelector(".ask-text").textContent = text;
+    askDialog.querySelector(".ask-text").hidden = !text;
+    askDialog.querySelector(".ask-label").textContent = label;
+    field.hidden = value === null;
+    form.elements.value.value = value ?? "";
+    okButton.textContent = ok;
+    okButton.classList.toggle("danger", danger);
+    okButton.classList.toggle("solid", danger);
+    okButton.classList.toggle("primary", !danger);
+    askDialog.returnValue = "";
+    askDialog.onclose = () => resolve(askDialog.returnValue === "ok" ? form.elements.value.value : null);
+    askDialog.showModal();
+    if (value !== null) form.elements.value.select();
+  });
+}
+
+function randomSeed() {
+  return crypto.getRandomValues(new Uint32Array(1))[0] % 2 ** 31;
+}
+
+/** Reload the open chat from the server (after something in it was deleted). */
+function reloadChat() {
+  const keep = pinned;
+  return selectChat(state.chatId).then(() => { if (!keep) pinned = false; });
+}
+
 configureEmbeds({
   openViewer,
   hooks: {
     retry: (content) => run(() => generate(content.prompt, { aspect_ratio: content.aspect_ratio, model: content.model })),
-    regenerate: (content) => run(async () => {
-      const choice = await askReport();
-      if (!choice) return;
-      const task = await api(`/v1/embeds/${content.embed_id}/report`, { method: "POST", json: choice });
-      const reason = REPORT_REASONS[choice.reason] || choice.reason;
-      if (task) await postExchange(`Reported a problem (${reason}) — generate it again`, task.embed_id, task);
-      else showNote(`Thanks — your report (${reason}) was sent.`);
-    }),
+    regenerate: (content) => run(() => reportImage(content)),
     cancel: (taskId) => run(() => socket.request({ type: "cancel", task_id: taskId }).then((r) => updateTask(r.payload))),
   },
 });
@@ -469,8 +631,72 @@ configureViewer({
       const task = await api("/v1/apps/images/reverse-search", { method: "POST", json: { embed_id: embedId } });
       await postExchange("Find similar images on the web", task.embed_id, task);
     }),
+    // Again means different: a fresh seed (an API user's pinned seed is kept by Report instead).
+    regenerate: (content) => run(async () => {
+      const task = await api("/v1/apps/images/generate", { method: "POST", json: {
+        prompt: content.prompt, aspect_ratio: content.aspect_ratio || "1:1", model: content.model, seed: randomSeed() } });
+      await postExchange(`Regenerate: ${content.prompt}`, task.embed_id, task);
+      input.focus();
+    }),
+    report: (content) => reportImage(content).catch((error) => { showError(error.message); return false; }),
+    copyPrompt: async (content) => {
+      try {
+        await navigator.clipboard.writeText(content.prompt);
+        showNote("Prompt copied.", { seconds: 4 });
+      } catch {
+        showNote(`Copy failed; the prompt is: ${content.prompt}`);
+      }
+    },
+    editPrompt: (content) => {
+      input.value = content.prompt;
+      if (content.aspect_ratio) aspectSelect.value = content.aspect_ratio;
+      if (content.model && [...modelSelect.options].some((o) => o.value === content.model && !o.disabled)) {
+        modelSelect.value = content.model;
+      }
+      autosize();
+      input.focus();
+      input.setSelectionRange(input.value.length, input.value.length);
+      showNote("Change the prompt, then press Enter to make it again.", { seconds: 8 });
+    },
+    confirmDelete: (content) => ask({
+      title: "Delete this image?", ok: "Delete", danger: true,
+      text: "It is removed from every chat it appears in, with its files. This cannot be undone.",
+    }).then((answer) => answer !== null),
+    deleteImage: (content) => run(async () => {
+      await api(`/v1/embeds/${content.embed_id}`, { method: "DELETE" });
+      await reloadChat();
+      announce(state.chatId);
+      showNote("Image deleted.", { seconds: 5 });
+      input.focus();
+    }),
   },
 });
+
+// --- managing chats: rename, delete ---------------------------------------------------------------
+app.querySelector("[data-testid=rename-chat]").addEventListener("click", () => run(async () => {
+  const chat = state.chats.find((c) => c.chat_id === state.chatId);
+  if (!chat) return;
+  const title = await ask({ title: "Rename chat", value: chat.title, label: "Name", ok: "Rename" });
+  if (title === null || !title.trim()) return;
+  await api(`/v1/chats/${chat.chat_id}`, { method: "PATCH", json: { title: title.trim() } });
+  await loadChats();
+  announce(chat.chat_id);
+}));
+app.querySelector("[data-testid=delete-chat]").addEventListener("click", () => run(async () => {
+  const chat = state.chats.find((c) => c.chat_id === state.chatId);
+  if (!chat) return;
+  const answer = await ask({
+    title: `Delete “${chat.title || "New chat"}”?`, ok: "Delete chat", danger: true,
+    text: "The chat and its messages are deleted. Its images stay in your other chats and in the API.",
+  });
+  if (answer === null) return;
+  await api(`/v1/chats/${chat.chat_id}`, { method: "DELETE" });
+  const chats = await loadChats();
+  announce(chat.chat_id);
+  await selectChat(chats[0]?.chat_id || null);
+  showNote("Chat deleted.", { seconds: 5 });
+  input.focus();
+}));
 
 async function run(action) {
   showError("");
@@ -539,13 +765,26 @@ input.addEventListener("paste", (event) => {
 input.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); composer.requestSubmit(); }
 });
-input.addEventListener("input", autosize);
+input.addEventListener("input", () => { autosize(); updateCounter(); });
 
+// The description's length, shown as it nears the limit (the server's limit, said in words).
+const PROMPT_MAX = Number(app.dataset.promptMax) || 4000;
+const counter = composer.querySelector("[data-testid=composer-counter]");
+function updateCounter() {
+  const length = input.value.trim().length;
+  counter.hidden = length < PROMPT_MAX * 0.8;
+  counter.textContent = `${length} / ${PROMPT_MAX}`;
+  counter.classList.toggle("over", length > PROMPT_MAX);
+}
+
+// Enter (Send) always gets an answer: a description makes an image; a message with images
+// attached is answered by the server (honestly, while image questions cannot be answered).
 composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = input.value.trim();
   if (/^\/image(\s|$)/.test(text)) return sendGenerate(text.replace(/^\/image\s*/, ""));
   if (!text && !state.attachments.length) return;
+  if (!state.attachments.length) return sendGenerate(text);
   const embedIds = [...state.attachments];
   run(async () => {
     if (text && embedIds.length) await askAbout(text, embedIds); // a question about the images
@@ -553,19 +792,25 @@ composer.addEventListener("submit", (event) => {
     input.value = "";
     autosize();
     clearAttachments();
-  });
+  }).then(() => input.focus());
 });
 composer.querySelector("[data-testid=generate-button]").addEventListener("click", () =>
   sendGenerate(input.value.trim().replace(/^\/image\s*/, "")));
 
 function sendGenerate(prompt) {
   if (!prompt) { showError("Describe the image first."); input.focus(); return; }
+  if (prompt.length > PROMPT_MAX) {
+    showError(`That description is ${prompt.length} characters long; at most ${PROMPT_MAX} fit. Please shorten it.`);
+    input.focus();
+    return;
+  }
   const attached = [...state.attachments];
   showNote("");
-  run(async () => {
+  return run(async () => {
     const { response, messages } = await generate(prompt, { embedIds: attached });
     input.value = "";
     autosize();
+    updateCounter();
     if (!attached.length) return;
     // Attachments go with the request where the server takes them; otherwise say so plainly.
     const index = messages.findIndex((m) => m.message_id === response.message.message_id);
@@ -577,7 +822,7 @@ function sendGenerate(prompt) {
       showNote(`${what} not used: image generation works from the text only. ` +
                "They are still in the composer — press Send to share them, or × to remove them.");
     }
-  });
+  }).then(() => input.focus());
 }
 
 app.querySelector("[data-testid=new-chat]").addEventListener("click", () => {
@@ -615,17 +860,22 @@ placeholder();
 // --- start ---------------------------------------------------------------------------------------
 async function loadModels() {
   const { default: fallback, models } = await api("/v1/apps/images/models");
+  state.models = models;
+  const empty = list.querySelector(".empty");
+  if (empty) empty.replaceWith(emptyState());
   modelSelect.replaceChildren(...models.map((model) => {
     const option = document.createElement("option");
     option.value = model.id;
     option.disabled = !model.available;
-    option.textContent = `${model.label}${model.available ? "" : " — not configured"}`;
+    option.textContent = `${model.label}${model.available ? "" : ` — unavailable: ${unavailableWhy(model)}`}`;
+    if (!model.available) option.title = unavailableWhy(model);
     option.selected = model.id === fallback;
     return option;
   }));
 }
 
 loadModels().catch((error) => showError(`Models could not be loaded: ${error.message}`));
+input.focus(); // ready to type, as in every chat app
 loadChats()
   .then((chats) => selectChat(state.chatId || chats[0]?.chat_id || null))
   .catch((error) => {

@@ -57,6 +57,7 @@ function el(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
+    else if (key === "style") Object.assign(node.style, value); // CSSOM: allowed by a strict CSP
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else if (value !== undefined && value !== null) node.setAttribute(key, value);
   }
@@ -65,8 +66,9 @@ function el(tag, attrs = {}, ...children) {
 }
 
 export function imageEmbed(embedId, initialTask = null) {
+  // A named group; its one tab stop is the image's own button (the chat roves between them).
   const node = el("figure", { class: "embed", "data-testid": "image-embed-preview", "data-embed-id": embedId,
-                              "data-status": "processing", tabindex: "0" },
+                              "data-status": "processing", role: "group", "aria-label": "Image" },
                   el("div", { class: "placeholder skeleton" }));
   if (!cards.has(embedId)) cards.set(embedId, new Set());
   cards.get(embedId).add(node);
@@ -137,18 +139,41 @@ setInterval(() => {
 function etaText(task) {
   if (!task.estimated_finish_at) return "";
   const seconds = Math.max(0, Math.round((new Date(task.estimated_finish_at) - Date.now()) / 1000));
-  return seconds > 0 ? `about ${seconds}s left` : "finishing…";
+  if (seconds > 0) return seconds >= 90 ? `about ${Math.round(seconds / 60)} min left` : `about ${seconds}s left`;
+  // Past the estimate: say what is true rather than "finishing" (the server re-estimates on the
+  // next update, and the watchdog asks for one).
+  return task.status === "queued" ? "waiting for a free worker…" : "taking longer than usual…";
+}
+
+function ordinal(n) {
+  const rest = n % 100;
+  const suffix = rest >= 11 && rest <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+  return `${n}${suffix}`;
+}
+
+function queueText(task) {
+  if (task?.status === "queued" && task.server_queue_position) {
+    return task.server_queue_position === 1 ? "next in line" : `${ordinal(task.server_queue_position)} in line`;
+  }
+  if (task?.queue_position) return `#${task.queue_position} in the provider's queue`;
+  return "";
 }
 
 const STAGES = { queued: "Queued", starting: "Starting", provider: "Generating", generating: "Generating",
                  encoding: "Encoding", storing: "Encrypting & saving", retrying: "Retrying", done: "Done" };
 
-const fetchingTask = new Set();
+const fetchingTask = new Map(); // embedId -> promise of the task's first REST read
 function adoptTask(embedId, taskId) {
-  // A card loaded from REST (another tab's request, a reload) learns its task for live progress.
-  if (!taskId || tasks.has(embedId) || fetchingTask.has(embedId)) return;
-  fetchingTask.add(embedId);
-  api(`/v1/tasks/${taskId}`).then(updateTask).catch(() => {}).finally(() => fetchingTask.delete(embedId));
+  // A card loaded from REST (another tab's request, a reload) learns its task before it is
+  // painted, so it shows prompt, model, progress and Cancel at once, not at the next event.
+  if (!fetchingTask.has(embedId)) {
+    const promise = api(`/v1/tasks/${taskId}`)
+      .then((task) => { updateTask(task); return true; })
+      .catch(() => false)
+      .finally(() => fetchingTask.delete(embedId));
+    fetchingTask.set(embedId, promise);
+  }
+  return fetchingTask.get(embedId);
 }
 
 async function render(node, embedId) {
@@ -176,9 +201,15 @@ async function render(node, embedId) {
     if (token !== node._renderToken) return;
     if (content.status !== "finished") status = "processing";
   }
-  if (status === "processing" && !task) adoptTask(embedId, content.task_id);
+  if (status === "processing" && !task && content.task_id) {
+    if (await adoptTask(embedId, content.task_id)) return; // updateTask painted every card of it
+    if (token !== node._renderToken) return;
+  }
   const previous = node.dataset.status;
   node.dataset.status = status;
+  const what = content.prompt || content.file_name || "image";
+  node.setAttribute("aria-label", status === "processing" ? `Making: ${what}`
+    : status === "error" ? `Failed: ${what}` : content.type === "image_search_results" ? "Similar images" : what);
   node.classList.toggle("is-results", content.type === "image_search_results");
   if (content.type === "image_search_results") return renderResults(node, content, status, task);
   if (content.type === "image_analysis") return renderAnalysis(node, content, status, task, { el, cancel: hooks.cancel });
@@ -215,17 +246,19 @@ function renderProgress(node, content, task) {
   sizeCard(node, preview.width, preview.height);
   const progress = task?.progress ?? 0;
   const stage = STAGES[task?.stage] || "Queued";
-  const queue = task?.queue_position ? ` · #${task.queue_position} in the provider's queue` : "";
+  const queue = queueText(task);
   const eta = el("span", { class: "eta", "data-testid": "eta", text: task ? etaText(task) : "" });
   node.replaceChildren(
     el("div", { class: "placeholder generating sized" },
       el("div", { class: "gen-meta" },
         el("p", { class: "prompt", text: content.prompt || "" }),
         el("p", { class: "model", text: `${content.model_label || content.model || ""}` }),
-        el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
+        el("div", { class: "bar", role: "progressbar", "aria-label": "Progress", "aria-valuemin": "0", "aria-valuemax": "100",
                     "aria-valuenow": String(progress), "data-testid": "progress" },
-          el("span", { style: `width: ${Math.max(3, progress)}%` })),
-        el("p", { class: "stage" }, el("span", { text: `${stage}${queue}` }), " · ", eta),
+          el("span", { style: { width: `${Math.max(3, progress)}%` } })),
+        el("p", { class: "stage" }, el("span", { text: stage }),
+          queue ? " · " : null, queue ? el("span", { "data-testid": "queue-place", text: queue }) : null,
+          " · ", eta),
         task ? el("button", { type: "button", class: "cancel", text: "Cancel",
                               onclick: (e) => { e.stopPropagation(); hooks.cancel(task.task_id); } }) : null)));
   clearInterval(node._etaTimer);
@@ -262,29 +295,38 @@ function renderImage(node, content, justFinished) {
                           width: String(preview.width), height: String(preview.height),
                           alt: content.prompt || content.file_name || "Image" });
   img.addEventListener("load", () => img.classList.add("loaded"));
-  const frame = el("div", { class: "frame" }, img);
+  // The card's click target for keyboards and screen readers (a click anywhere on it works too).
+  const frame = el("button", { type: "button", class: "frame", "data-testid": "open-image",
+                               "aria-label": `Open image: ${content.prompt || content.file_name || "image"}` }, img);
   if (isAi) {
     const badge = el("span", { class: "ai-badge", "data-testid": "ai-badge", title: "Made with AI", text: "AI" });
     frame.append(badge);
     setTimeout(() => badge.classList.add("faded"), justFinished ? 4000 : 0);
   }
   const children = [frame];
-  if (AI_SOURCES.has(content.source)) {  // made by a provider: it can be reported and regenerated
+  if (AI_SOURCES.has(content.source) && !safetyNoteDismissed()) {  // reported / regenerated: see the viewer
     const note = el("div", { class: "safety-note", "data-testid": "safety-note" },
       el("span", { text: "AI images can contain artifacts: check details before publishing." }),
       el("button", { type: "button", class: "linklike", "data-testid": "report-regenerate", text: "Report problem / Regenerate",
                      onclick: (e) => { e.stopPropagation(); hooks.regenerate(content); } }),
-      el("button", { type: "button", class: "dismiss", "aria-label": "Dismiss", text: "×",
-                     onclick: (e) => { e.stopPropagation(); note.remove(); } }));
+      el("button", { type: "button", class: "dismiss", "data-testid": "dismiss-safety-note",
+                     "aria-label": "Dismiss this note (Report and Regenerate stay in the viewer)", text: "×",
+                     onclick: (e) => { e.stopPropagation(); dismissSafetyNote(); } }));
     children.push(note);
   }
   node.replaceChildren(...children);
   if (img.complete && img.naturalWidth) img.classList.add("loaded");
   node.onclick = () => openViewer(content.embed_id);
-  node.onkeydown = (event) => {
-    if (event.target !== node) return;
-    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); openViewer(content.embed_id); }
-  };
+}
+
+// The safety note, once dismissed, stays dismissed (this browser): it teaches once.
+const NOTE_KEY = "omi.safetyNoteDismissed";
+function safetyNoteDismissed() {
+  try { return localStorage.getItem(NOTE_KEY) === "1"; } catch { return false; }
+}
+function dismissSafetyNote() {
+  try { localStorage.setItem(NOTE_KEY, "1"); } catch { /* private mode: for this page only */ }
+  for (const note of document.querySelectorAll("[data-testid=safety-note]")) note.remove();
 }
 
 function renderResults(node, content, status, task) {
@@ -292,7 +334,9 @@ function renderResults(node, content, status, task) {
   if (status === "processing") {
     node.replaceChildren(el("div", { class: "placeholder generating small" },
       el("p", { text: "Searching the web for similar images…" }),
-      el("div", { class: "bar" }, el("span", { style: `width: ${Math.max(5, task?.progress || 5)}%` }))));
+      el("div", { class: "bar", role: "progressbar", "aria-label": "Search progress", "aria-valuemin": "0",
+                  "aria-valuemax": "100", "aria-valuenow": String(task?.progress || 0) },
+        el("span", { style: { width: `${Math.max(5, task?.progress || 5)}%` } }))));
     return;
   }
   if (status === "error") return renderError(node, content, task);

@@ -62,19 +62,25 @@ async function show(embedId) {
   image.alt = content.prompt || content.file_name || "Image";
   image.width = full.width;
   image.height = full.height;
-  const name = content.file_name || (content.prompt ? content.prompt.slice(0, 60) : "Image");
+  const name = content.file_name || content.prompt || "Image";
   info.replaceChildren();
   const title = document.createElement("strong");
-  title.textContent = name;
+  title.textContent = name; // a long prompt ends in an ellipsis (CSS); the whole of it on hover
+  title.title = name;
   const meta = document.createElement("span");
   meta.dataset.testid = "fullscreen-meta";
   meta.textContent = `${original.format.toUpperCase()} · ${original.width}×${original.height} · ${humanSize(original.size_bytes)}`;
   info.append(title, meta);
-  const stem = `image-${embedId.slice(0, 8)}`;
+  const stem = fileStem(content, embedId);
   Object.assign(root.querySelector("[data-action=download]"), { href: fileUrl(embedId, "full"), download: `${stem}.webp` });
   Object.assign(root.querySelector("[data-action=download-original]"), {
     href: fileUrl(embedId, "original"), download: `${stem}.${original.format === "jpeg" ? "jpg" : original.format}` });
   root.querySelector("[data-action=mark]").hidden = false;
+  const made = ["generated", "edit"].includes(content.source);
+  root.querySelector("[data-action=regenerate]").hidden = !(content.source === "generated" && content.prompt);
+  root.querySelector("[data-action=report]").hidden = !made;
+  root.querySelector("[data-action=copy-prompt]").hidden = !content.prompt;
+  root.querySelector("[data-action=edit-retry]").hidden = !(content.source === "generated" && content.prompt);
   updatePosition();
   provenance.textContent = "";
   api(`/v1/embeds/${embedId}/provenance`).then((data) => {
@@ -91,6 +97,15 @@ async function show(embedId) {
   }).catch((error) => {
     if (current?.id === embedId) provenance.textContent = `Content credentials could not be checked (${error.message}).`;
   });
+}
+
+/** A download's name: the uploaded file's own, or a slug of the prompt, never a bare id. */
+function fileStem(content, embedId) {
+  const named = (content.file_name || "").replace(/\.[a-z0-9]{2,5}$/i, "");
+  const words = named || content.prompt || "";
+  const slug = words.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60).replace(/-+$/, "");
+  return slug || `image-${embedId.slice(0, 8)}`;
 }
 
 function move(step) {
@@ -171,9 +186,28 @@ canvasBox.addEventListener("pointermove", (event) => {
 canvasBox.addEventListener("pointerup", () => { pan = null; });
 
 // --- keyboard: Esc, arrows, zoom keys, focus trap ----------------------------------------------
-root.addEventListener("keydown", (event) => {
+// Handled on the document while the viewer is open, so the keys work wherever focus is (a
+// click on the image focuses the viewer itself, which has tabindex -1).
+document.addEventListener("keydown", (event) => {
+  if (root.hidden || (!root.contains(event.target) && event.target !== document.body)) return;
   if (event.target.matches("input")) {
-    if (event.key === "Escape") event.target.blur();
+    if (event.key === "Escape") { event.preventDefault(); root.focus(); }
+    else if (event.key === "Enter" && event.target.dataset.testid === "edit-prompt") {
+      event.preventDefault();
+      sendEdit().catch((error) => { provenance.textContent = error.message; });
+    }
+    return;
+  }
+  if (event.target === cropBox && cropKey(event)) return;
+  if (event.target === overlay && drawKey(event)) return;
+  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z" && (tool === "draw" || tool === "mark")) {
+    event.preventDefault();
+    event.shiftKey ? redoShape() : undoShape();
+    return;
+  }
+  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "y" && (tool === "draw" || tool === "mark")) {
+    event.preventDefault();
+    redoShape();
     return;
   }
   if (event.key === "Escape") { event.preventDefault(); tool ? setTool(null) : closeViewer(); }
@@ -183,7 +217,13 @@ root.addEventListener("keydown", (event) => {
   else if (event.key === "-") zoomBy(0.8);
   else if (event.key === "0") resetZoom();
   else if (event.key === "Tab") {
-    const focusable = [...root.querySelectorAll("button, a[href], input")].filter((n) => n.offsetParent !== null);
+    const focusable = [...root.querySelectorAll("button, a[href], input, [tabindex='0']")]
+      .filter((n) => n.offsetParent !== null || n === overlay && !overlay.hidden);
+    if (document.activeElement === root || !root.contains(document.activeElement)) {
+      event.preventDefault();
+      (event.shiftKey ? focusable[focusable.length - 1] : focusable[0])?.focus();
+      return;
+    }
     const first = focusable[0];
     const last = focusable[focusable.length - 1];
     if (event.shiftKey && document.activeElement === first) { event.preventDefault(); last.focus(); }
@@ -198,8 +238,10 @@ function setTool(name) {
   redo = [];
   toolsBar.hidden = !name;
   for (const panel of root.querySelectorAll(".tool-panel")) panel.hidden = panel.dataset.panel !== name;
+  keyShape = null;
   for (const button of root.querySelectorAll("[data-action=crop],[data-action=draw],[data-action=mark]")) {
     button.classList.toggle("on", button.dataset.action === name);
+    button.setAttribute("aria-pressed", String(button.dataset.action === name));
   }
   overlay.hidden = !(name === "draw" || name === "mark");
   cropBox.hidden = name !== "crop";
@@ -267,7 +309,23 @@ function redraw() {
   const ctx = overlay.getContext("2d");
   ctx.clearRect(0, 0, overlay.width, overlay.height);
   paint(ctx, drawing ? [...shapes, drawing] : shapes, 1);
+  if (keyShape && document.activeElement === overlay) {
+    ctx.save();
+    ctx.setLineDash([6, 4]);
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = "#fff";
+    ctx.strokeRect(keyShape.x, keyShape.y, keyShape.w, keyShape.h);
+    ctx.strokeStyle = "#000";
+    ctx.lineDashOffset = 5;
+    ctx.strokeRect(keyShape.x, keyShape.y, keyShape.w, keyShape.h);
+    ctx.restore();
+  }
 }
+overlay.addEventListener("focus", () => {
+  if (!keyShape) { const W = image.clientWidth, H = image.clientHeight; keyShape = { x: W * 0.35, y: H * 0.35, w: W * 0.3, h: H * 0.3 }; }
+  redraw();
+});
+overlay.addEventListener("blur", () => redraw());
 
 overlay.addEventListener("pointerdown", (event) => {
   const point = localPoint(event);
@@ -322,16 +380,32 @@ cropBox.addEventListener("pointermove", (event) => {
   if (cropDrag.handle === "move") {
     next.x = Math.min(Math.max(0, o.x + dx), W - o.w);
     next.y = Math.min(Math.max(0, o.y + dy), H - o.h);
+  } else if (cropRatio) {
+    Object.assign(next, lockedResize(cropDrag.handle, o, dx, dy, W, H));
   } else {
     if (cropDrag.handle.includes("w")) { next.x = Math.min(Math.max(0, o.x + dx), o.x + o.w - 10); next.w = o.x + o.w - next.x; }
     if (cropDrag.handle.includes("e")) next.w = Math.min(Math.max(10, o.w + dx), W - o.x);
     if (cropDrag.handle.includes("n")) { next.y = Math.min(Math.max(0, o.y + dy), o.y + o.h - 10); next.h = o.y + o.h - next.y; }
     if (cropDrag.handle.includes("s")) next.h = Math.min(Math.max(10, o.h + dy), H - o.y);
-    if (cropRatio) next.h = Math.min(next.w / cropRatio, H - next.y);
   }
   crop = next;
   placeCrop();
 });
+
+/** Resize with the aspect locked: the corner opposite the handle stays put, the box follows the
+ * larger of the two drags and shrinks as a whole (never one side alone) at the image's edges. */
+function lockedResize(handle, o, dx, dy, W, H) {
+  const west = handle.includes("w");
+  const north = handle.includes("n");
+  const growW = west ? -dx : dx;
+  const growH = north ? -dy : dy;
+  let w = Math.abs(growW) >= Math.abs(growH * cropRatio) ? o.w + growW : (o.h + growH) * cropRatio;
+  const roomW = west ? o.x + o.w : W - o.x;
+  const roomH = north ? o.y + o.h : H - o.y;
+  w = Math.max(10, Math.min(w, roomW, roomH * cropRatio));
+  const h = w / cropRatio;
+  return { w, h, x: west ? o.x + o.w - w : o.x, y: north ? o.y + o.h - h : o.y };
+}
 cropBox.addEventListener("pointerup", () => { cropDrag = null; });
 
 function originalScale() {
@@ -347,6 +421,13 @@ async function applyCrop() {
   };
   rect.width = Math.max(1, Math.min(rect.width, original.width - rect.x));
   rect.height = Math.max(1, Math.min(rect.height, original.height - rect.y));
+  if (cropRatio) {  // exact in the original's pixels, not just on screen
+    rect.height = Math.round(rect.width / cropRatio);
+    if (rect.y + rect.height > original.height) {
+      rect.height = original.height - rect.y;
+      rect.width = Math.round(rect.height * cropRatio);
+    }
+  }
   const result = await api(`/v1/embeds/${current.id}/crop`, { method: "POST", json: rect });
   const ratio = root.querySelector("[data-crop-ratio].on")?.textContent || "Free";
   closeViewer();
@@ -403,11 +484,23 @@ root.addEventListener("click", async (event) => {
     else if (action === "zoom-reset") resetZoom();
     else if (["crop", "draw", "mark"].includes(action)) setTool(tool === action ? null : action);
     else if (action === "crop-apply") await applyCrop();
-    else if (action === "undo" && shapes.length) { redo.push(shapes.pop()); redraw(); }
-    else if (action === "redo" && redo.length) { shapes.push(redo.pop()); redraw(); }
+    else if (action === "undo") undoShape();
+    else if (action === "redo") redoShape();
     else if (action === "ask") await ask();
     else if (action === "edit-send") await sendEdit();
     else if (action === "find-similar") { const id = current.id; closeViewer(); await actions.findSimilar(id); }
+    else if (action === "more") {
+      const open = root.querySelector(".fs-manage").classList.toggle("open");
+      target.setAttribute("aria-expanded", String(open));
+    }
+    else if (action === "copy-prompt") await actions.copyPrompt(current.content);
+    else if (action === "report") { if (await actions.report(current.content)) closeViewer(); }
+    else if (["regenerate", "edit-retry", "delete"].includes(action)) {
+      const content = current.content;
+      if (action === "delete" && !(await actions.confirmDelete(content))) return;
+      closeViewer();
+      await { regenerate: actions.regenerate, "edit-retry": actions.editPrompt, delete: actions.deleteImage }[action](content);
+    }
     else if (target.dataset.shape) { shape = target.dataset.shape; toggleOn(target, "[data-shape]"); }
     else if (target.dataset.color) { color = target.dataset.color; toggleOn(target, "[data-color]"); }
     else if (target.dataset.mark) { markMode = target.dataset.mark; toggleOn(target, "[data-mark]"); }
@@ -422,7 +515,91 @@ root.addEventListener("click", async (event) => {
 });
 
 function toggleOn(button, selector) {
-  for (const other of root.querySelectorAll(selector)) other.classList.toggle("on", other === button);
+  for (const other of root.querySelectorAll(selector)) {
+    other.classList.toggle("on", other === button);
+    other.setAttribute("aria-pressed", String(other === button));
+  }
+}
+
+function undoShape() {
+  if (!shapes.length) return;
+  redo.push(shapes.pop());
+  redraw();
+}
+function redoShape() {
+  if (!redo.length) return;
+  shapes.push(redo.pop());
+  redraw();
+}
+
+// --- the tools by keyboard ------------------------------------------------------------------
+// Crop: arrows move the box, Shift+arrows resize it (the aspect lock holds). Draw and mark: a
+// keyboard shape (dashed) that arrows move and Shift+arrows resize; Enter draws it.
+const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+function cropKey(event) {
+  const step = ARROWS[event.key];
+  if (!step || !crop) return false;
+  event.preventDefault();
+  const d = event.altKey ? 1 : 10;
+  const W = image.clientWidth;
+  const H = image.clientHeight;
+  if (event.shiftKey) {
+    const o = { ...crop };
+    if (cropRatio) Object.assign(crop, lockedResize("se", o, step[0] * d, step[1] * d, W, H));
+    else {
+      crop.w = Math.max(10, Math.min(o.w + step[0] * d, W - o.x));
+      crop.h = Math.max(10, Math.min(o.h + step[1] * d, H - o.y));
+    }
+  } else {
+    crop.x = Math.min(Math.max(0, crop.x + step[0] * d), W - crop.w);
+    crop.y = Math.min(Math.max(0, crop.y + step[1] * d), H - crop.h);
+  }
+  placeCrop();
+  announce(`Crop ${Math.round(crop.w * originalScale())} × ${Math.round(crop.h * originalScale())}`);
+  return true;
+}
+
+let keyShape = null; // {x, y, w, h} on screen
+function drawKey(event) {
+  const W = image.clientWidth;
+  const H = image.clientHeight;
+  if (!keyShape) keyShape = { x: W * 0.35, y: H * 0.35, w: W * 0.3, h: H * 0.3 };
+  const step = ARROWS[event.key];
+  const d = event.altKey ? 2 : 12;
+  if (step) {
+    event.preventDefault();
+    if (event.shiftKey) {
+      keyShape.w = Math.max(8, Math.min(keyShape.w + step[0] * d, W - keyShape.x));
+      keyShape.h = Math.max(8, Math.min(keyShape.h + step[1] * d, H - keyShape.y));
+    } else {
+      keyShape.x = Math.min(Math.max(0, keyShape.x + step[0] * d), W - keyShape.w);
+      keyShape.y = Math.min(Math.max(0, keyShape.y + step[1] * d), H - keyShape.h);
+    }
+    redraw();
+    return true;
+  }
+  if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    const from = { x: keyShape.x, y: keyShape.y };
+    const to = { x: keyShape.x + keyShape.w, y: keyShape.y + keyShape.h };
+    let kind = tool === "mark" ? "box" : shape;
+    let points = [from, to];
+    if (kind === "free") {  // a freehand stroke by keyboard: around the shape's outline
+      kind = "free";
+      points = [from, { x: to.x, y: from.y }, to, { x: from.x, y: to.y }, from];
+    }
+    shapes.push({ kind, color, from, to, points, size: Math.max(12, W / 25) });
+    redo = [];
+    redraw();
+    announce(`${tool === "mark" ? "Area marked" : "Shape drawn"} (${shapes.length})`);
+    return true;
+  }
+  return false;
+}
+
+const live = root.querySelector("[data-testid=viewer-status]");
+function announce(text) {
+  if (live) live.textContent = text;
 }
 
 function refit() {

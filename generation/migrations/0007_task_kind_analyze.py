@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generation', '0004_task_request_fingerprint'),
+        ('generation', '0006_hash_idempotency_keys'),
     ]
 
     operations = [
