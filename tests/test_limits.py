@@ -170,6 +170,8 @@ def test_parallel_reverse_searches_hold_the_cap_and_leave_no_upload_behind(
     settings.GENERATION = {
         **settings.GENERATION,
         "SERPAPI_API_KEY": "serp-test-key",  # no task runs: no worker, so SerpApi is never called
+        # A SerpApi on loopback can fetch from our loopback PUBLIC_BASE_URL: search is available.
+        "SERPAPI_BASE_URL": "http://127.0.0.1:9",
         "MAX_CONCURRENT_PER_USER": 3,
         "RATE_LIMIT_PER_MINUTE": 1000,
         "UPLOAD_RATE_LIMIT_PER_MINUTE": 1000,

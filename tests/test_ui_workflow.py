@@ -45,7 +45,11 @@ def browser():
 
 @pytest.fixture(scope="module")
 def context(browser, stack):
-    context = browser.new_context(base_url=stack.url, viewport={"width": 1440, "height": 900})
+    # bypass_csp: these tests poll with string expressions, which Playwright evaluates with eval()
+    # (the policy itself is checked without a bypass in tests/test_csp.py).
+    context = browser.new_context(
+        base_url=stack.url, viewport={"width": 1440, "height": 900}, bypass_csp=True
+    )
     page = context.new_page()
     page.goto("/signup/")
     page.fill("input[name=username]", "newuser")
@@ -418,7 +422,9 @@ def axe_problems(page, state: str) -> list[str]:
 
 def test_every_main_state_passes_axe_in_light_and_dark(browser, stack, page):
     problems: list[str] = []
-    guest = browser.new_context(base_url=stack.url, viewport={"width": 1440, "height": 900})
+    guest = browser.new_context(
+        base_url=stack.url, viewport={"width": 1440, "height": 900}, bypass_csp=True
+    )
     visitor = guest.new_page()
     for path, state in (("/signup/", "signup"), ("/login/", "login")):
         visitor.goto(path)
@@ -528,6 +534,7 @@ def test_polish_empty_state_counter_names_titles_thumbnails_404_and_phone_compos
         storage_state=page.context.storage_state(),
         is_mobile=True,
         has_touch=True,
+        bypass_csp=True,
     )
     small = phone.new_page()
     small.goto("/")
