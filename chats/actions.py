@@ -167,11 +167,10 @@ def do_generate_in_chat(
     return task_payload(task, embed_status=task.embed.status), message
 
 
-# Until image analysis exists, a question about attached images is answered honestly rather
-# than left without a reply.
-IMAGE_QUESTION_REPLY = (
-    "I can't answer questions about images yet. To change part of an image, open it and use "
-    "Mark to edit; to make a new picture, describe it and press Enter."
+# Images attached without a question: asked what to look at rather than left without a reply.
+IMAGES_WITHOUT_QUESTION_REPLY = (
+    "What would you like to know about this image? Type a question and press Send, or open it "
+    "and draw around the part you mean, then choose Ask about this."
 )
 
 
@@ -186,17 +185,24 @@ def do_answer_message(
 ) -> tuple[dict | None, Message]:
     """A user's chat message that expects an answer (the composer's Enter): a description makes
     an image, exactly as the "Generate image" skill does (validated first, written in one
-    transaction); a message with attached images gets an honest assistant reply saying it cannot
-    be answered yet. Never leaves the message unanswered. Returns (task payload or None, the
-    assistant's message)."""
+    transaction); a question with attached images is answered about the first of them, exactly as
+    ``POST /v1/apps/images/analyze`` answers it (its answer embed is the reply); images sent
+    without words get a reply asking what to look at. Never leaves the message unanswered.
+    Returns (task payload or None, the assistant's message)."""
+    from .analysis import do_analyze_in_chat
+
     attachments = _embed_id_list(list(embed_ids))
     if not attachments:
         return do_generate_in_chat(
             user, chat, prompt=text, aspect_ratio=aspect_ratio, model=model, text=text
         )
+    if text.strip():
+        return do_analyze_in_chat(
+            user, chat, question=text, embed_id=attachments[0], model=None, attachments=attachments
+        )
     with transaction.atomic():
         if chat is None:
             chat = do_create_chat(user)
         do_post_message(chat, role=Message.Role.USER, text=text, embed_ids=attachments)
-        reply = do_post_message(chat, role=Message.Role.ASSISTANT, text=IMAGE_QUESTION_REPLY)
+        reply = do_post_message(chat, role=Message.Role.ASSISTANT, text=IMAGES_WITHOUT_QUESTION_REPLY)
     return None, reply

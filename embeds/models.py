@@ -18,6 +18,7 @@ class Embed(models.Model):
     class Type(models.TextChoices):
         IMAGE = "image", "Image"
         IMAGE_SEARCH_RESULTS = "image_search_results", "Image search results"
+        IMAGE_ANALYSIS = "image_analysis", "Image analysis"
 
     class Status(models.TextChoices):
         PROCESSING = "processing", "Processing"

@@ -101,6 +101,7 @@ def recorded(model_id: str) -> dict | None:
 def forget_all() -> None:
     """Drop every probe result: they were made with settings that no longer hold (a new key, a
     new base URL). Runs on every change of ``settings.GENERATION`` (tests)."""
+    from .analysis.models import ANALYSIS_MODELS
     from .registry import MODELS
 
     with _lock:
@@ -108,7 +109,7 @@ def forget_all() -> None:
     try:
         client = _redis()
         if client is not None:
-            client.delete(*[_key(spec.id) for spec in MODELS])
+            client.delete(*[_key(spec.id) for spec in (*MODELS, *ANALYSIS_MODELS)])
     except Exception:
         logger.warning("generation.availability.forget_failed")
 

@@ -43,6 +43,8 @@ class GenerationConf:
     TEST_PROMPT_HOOKS: bool
     # How often each configured provider is asked whether its models still exist (0 = never).
     PROVIDER_CHECK_INTERVAL_SECONDS: float = 1800.0
+    # The model answering questions about images ("" = Gemini when configured, else offline).
+    ANALYSIS_DEFAULT_MODEL: str = ""
 
 
 @cache

@@ -80,6 +80,16 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
                         "message": message,
                     }
                 )
+            elif kind == "analyze":
+                payload, message = await database_sync_to_async(self._analyze)(content)
+                await self.send_json(
+                    {
+                        "type": "embed_created",
+                        "request_id": request_id,
+                        "payload": payload,
+                        "message": message,
+                    }
+                )
             elif kind == "cancel":
                 payload = await database_sync_to_async(self._cancel)(content.get("task_id"))
                 await self.send_json({"type": "task_cancelled", "request_id": request_id, "payload": payload})
@@ -107,6 +117,25 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             aspect_ratio=content.get("aspect_ratio", "1:1"),
             model=content.get("model"),
             embed_ids=content.get("embed_ids") or None,
+        )
+        return payload, message_payload(message, chat_key(message.chat))
+
+    def _analyze(self, content: dict) -> tuple[dict, dict]:
+        """A question about an image, answered in the chat (``chats.analysis``)."""
+        from chats.access import access_chat, message_payload
+        from chats.actions import chat_key
+        from chats.analysis import do_analyze_in_chat
+
+        chat_id = content.get("chat_id")
+        chat = access_chat(self.user, chat_id, field="chat_id") if chat_id else None
+        payload, message = do_analyze_in_chat(
+            self.user,
+            chat,
+            question=content.get("question"),
+            embed_id=content.get("embed_id"),
+            region=content.get("region"),
+            model=content.get("model") or None,
+            attachments=content.get("embed_ids") or None,
         )
         return payload, message_payload(message, chat_key(message.chat))
 

@@ -2,7 +2,10 @@
 
 This module owns the group names and the message shapes; consumers only forward them. Events
 carry ids, status and progress, never prompts or image bytes: the page fetches content over
-REST, so a dropped socket loses nothing that a REST call cannot catch up on.
+REST, so a dropped socket loses nothing that a REST call cannot catch up on. The one exception
+is ``analysis_delta`` (``analysis.runner``): the answer being written, to its owner's own tabs
+only, through the channel layer (messages expire within a minute, nothing is persisted); the
+final answer is read over REST like any content.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ class Task(models.Model):
         GENERATE = "generate", "Generate image"
         EDIT = "edit", "Edit image"
         REVERSE_SEARCH = "reverse_search", "Reverse image search"
+        ANALYZE = "analyze", "Answer a question about an image"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

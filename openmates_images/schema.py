@@ -78,7 +78,7 @@ class SearchResultSerializer(serializers.Serializer):
 
 class EmbedContentSerializer(serializers.Serializer):
     embed_id = serializers.UUIDField()
-    type = serializers.ChoiceField(choices=["image", "image_search_results"])
+    type = serializers.ChoiceField(choices=["image", "image_search_results", "image_analysis"])
     status = serializers.ChoiceField(choices=["processing", "finished", "error"])
     encryption_mode = serializers.ChoiceField(choices=["vault", "client"])
     files = FilesSerializer(allow_null=True)
@@ -106,6 +106,15 @@ class EmbedContentSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_null=True)
     engine = serializers.CharField(required=False)
     source_embed_id = serializers.UUIDField(required=False)
+    question = serializers.CharField(required=False, help_text="image_analysis: the question asked.")
+    answer = serializers.CharField(
+        required=False, allow_null=True, help_text="image_analysis: the answer (null until it is ready)."
+    )
+    region = serializers.JSONField(required=False, allow_null=True, help_text="image_analysis: the shapes.")
+    region_box = serializers.JSONField(required=False, allow_null=True)
+    truncated = serializers.BooleanField(required=False, help_text="image_analysis: the answer was cut off.")
+    analyzed_at = serializers.DateTimeField(required=False)
+    measurements = serializers.JSONField(required=False, allow_null=True)
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:

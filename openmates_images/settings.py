@@ -287,6 +287,8 @@ GENERATION = {
     "WEBHOOK_ALLOW_PRIVATE": _flag("WEBHOOK_ALLOW_PRIVATE"),
     "TEST_PROMPT_HOOKS": _flag("TEST_PROMPT_HOOKS"),
     "PROVIDER_CHECK_INTERVAL_SECONDS": float(env("PROVIDER_CHECK_INTERVAL_SECONDS", "1800")),
+    # Image analysis (questions about an image): empty = Gemini when GOOGLE_API_KEY is set, else offline.
+    "ANALYSIS_DEFAULT_MODEL": env("IMAGES_ANALYSIS_MODEL", ""),
 }
 
 # --- REST --------------------------------------------------------------------------------------

@@ -303,8 +303,10 @@ def test_a_refused_description_leaves_no_message(alice, alice_api):
     assert _counts(alice) == (1, 0, 0)
 
 
-def test_a_question_about_an_attached_image_gets_an_honest_reply(alice, alice_api):
-    from chats.actions import IMAGE_QUESTION_REPLY
+def test_a_question_about_an_attached_image_is_answered(alice, alice_api):
+    """Enter with an image attached asks about it: the reply is an image_analysis embed."""
+    from chats.actions import IMAGES_WITHOUT_QUESTION_REPLY
+    from generation.models import Task
 
     chat = alice_api.post("/v1/chats", {}, format="json").json()
     embed_id = _upload(alice_api)
@@ -314,11 +316,19 @@ def test_a_question_about_an_attached_image_gets_an_honest_reply(alice, alice_ap
         format="json",
     )
     assert answered.status_code == 201, answered.content
-    assert answered.json()["role"] == "assistant" and answered.json()["text"] == IMAGE_QUESTION_REPLY
+    assert answered.json()["role"] == "assistant"
     request, reply = alice_api.get(f"/v1/chats/{chat['chat_id']}/messages").json()
     assert request["embeds"][0]["embed_id"] == embed_id and request["text"] == "What is in this picture?"
-    assert "can't answer questions about images yet" in reply["text"]
-    assert _counts(alice)[2] == 0  # nothing was generated from the question
+    (answer,) = reply["embeds"]
+    task = Task.objects.get(embed_id=answer["embed_id"])
+    assert task.kind == Task.Kind.ANALYZE and task.owner == alice
+    assert not Task.objects.exclude(kind=Task.Kind.ANALYZE).filter(owner=alice).exists()  # no image made
+    wordless = alice_api.post(
+        f"/v1/chats/{chat['chat_id']}/messages",
+        {"text": "", "embed_ids": [embed_id], "reply": True},
+        format="json",
+    )
+    assert wordless.status_code == 201 and wordless.json()["text"] == IMAGES_WITHOUT_QUESTION_REPLY
     only_assistant = alice_api.post(
         f"/v1/chats/{chat['chat_id']}/messages",
         {"text": "x", "reply": True, "role": "assistant"},

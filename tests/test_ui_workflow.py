@@ -102,14 +102,16 @@ def test_enter_with_a_description_makes_an_image_and_a_question_is_answered(page
     assert page.locator("li.message.user").last.inner_text().strip() == "draw me a red apple on a table"
     assert focused_testid(page) == "composer-input"  # and ready for the next one
 
-    # A question with an image attached is answered honestly, never left hanging.
+    # A question with an image attached is answered (offline: honestly), never left hanging.
     path = tmp_path / "photo.png"
     path.write_bytes(png_bytes())
     page.set_input_files("[data-testid=attach-input]", str(path))
     page.wait_for_selector("[data-testid=attachments] [data-status=finished]")
     page.fill("[data-testid=composer-input]", "What is in this picture?")
     page.keyboard.press("Enter")
-    page.wait_for_selector("li.message.assistant >> text=can't answer questions about images yet")
+    answer = "li.message.assistant [data-status=finished] [data-testid=analysis-answer]"
+    page.wait_for_selector(answer, timeout=30_000)
+    assert "vision model" in page.locator(answer).last.inner_text()
     assert page.locator("[data-testid=attachments] > *").count() == 0
     assert focused_testid(page) == "composer-input"
 

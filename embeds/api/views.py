@@ -47,6 +47,15 @@ CONTENT_FIELDS = (
     "engine",
     "source_embed_id",
     "searched_at",
+    # image_analysis
+    "question",
+    "answer",
+    "region",
+    "region_box",
+    "truncated",
+    "analyzed_at",
+    "model_version",
+    "measurements",
 )
 
 

@@ -98,7 +98,7 @@ def _crash_point(
     """Fault injection for the worker-crash tests, with TEST_PROMPT_HOOKS only (never in
     production): a prompt containing ``[[crash:<name>]]`` SIGKILLs this worker process at that
     point of its first attempt, after ``partial`` (half of a stage's work) when given."""
-    if conf().TEST_PROMPT_HOOKS and task.attempts == 1 and f"[[crash:{name}]]" in content["prompt"]:
+    if conf().TEST_PROMPT_HOOKS and task.attempts == 1 and f"[[crash:{name}]]" in content.get("prompt", ""):
         if partial is not None:
             partial()
         logger.warning("generation.task.crash_injected task=%s at=%s", task.id, name)
@@ -253,6 +253,11 @@ def _execute(task: Task) -> None:
     content = opened.content()
     if task.kind == Task.Kind.REVERSE_SEARCH:
         _search(task, opened, content, report)
+        _finish(task, opened, content, files=None)
+    elif task.kind == Task.Kind.ANALYZE:
+        from ..analysis.runner import analyze
+
+        analyze(task, opened, content, report, is_cancelled)
         _finish(task, opened, content, files=None)
     else:
         files = _generate(task, opened, content, report, is_cancelled)

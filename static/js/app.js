@@ -6,6 +6,7 @@
 // back into view and after a reconnect. Messages are keyed by id, so re-reading never
 // duplicates anything.
 import { api, fileUrl } from "./api.js";
+import { analysisDelta } from "./analysis.js";
 import { configureEmbeds, hasCard, imageEmbed, refreshProcessing, updateTask } from "./embeds.js";
 import { configureViewer, openViewer } from "./fullscreen.js";
 import { Socket } from "./socket.js";
@@ -34,6 +35,7 @@ const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const REPORT_REASONS = { artifacts: "artifacts", wrong_content: "not what I asked for", offensive: "offensive",
                          other: "something else" };
 const state = { chatId: app.dataset.chatId || null, attachments: [], chats: [], loading: null };
+const regions = new Map(); // annotated attachment's embed id -> {embedId: the image drawn on, region}
 
 function showError(message) {
   errorBox.textContent = message || "";
@@ -121,6 +123,8 @@ const socket = new Socket({
           loadChatsSoon();
         }
       }
+    } else if (message.type === "analysis_delta") {
+      analysisDelta(message.payload);
     } else if (message.type === "message_created") {
       // Not sent by the server yet; handled so that adding it needs no change here.
       loadChatsSoon();
@@ -511,6 +515,39 @@ async function generate(prompt, { aspect_ratio, model, embedIds = [] } = {}) {
   return { response, messages };
 }
 
+/** A question about attached images, answered by the assistant (over the socket, like generate):
+ * about the first image, or about the region drawn on it with "Ask about this". */
+async function askAbout(question, embedIds) {
+  const drawn = regions.get(embedIds[0]);
+  const chatAtStart = state.chatId;
+  const pending = appendPending(question);
+  let response;
+  try {
+    response = await socket.request({
+      type: "analyze", chat_id: chatAtStart, question, embed_ids: embedIds,
+      embed_id: drawn ? drawn.embedId : embedIds[0], ...(drawn ? { region: drawn.region } : {}),
+    });
+  } catch (error) {
+    pending.remove();
+    restoreEmptyState();
+    throw error;
+  }
+  updateTask(response.payload);
+  const chatId = response.message.chat_id;
+  if (!chatAtStart && state.chatId === null && list.contains(pending)) {
+    setChat(chatId);
+    list.dataset.loaded = "true";
+  }
+  if (state.chatId === chatId) {
+    await syncMessages().catch(() => []);
+    insertMessage(response.message);
+  }
+  pending.remove();
+  if (state.chatId === chatId) follow();
+  loadChatsSoon();
+  announce(chatId);
+}
+
 function askReport() {
   return new Promise((resolve) => {
     const form = reportDialog.querySelector("form");
@@ -579,13 +616,13 @@ configureEmbeds({
 
 configureViewer({
   ids: () => [...list.querySelectorAll("[data-testid=image-embed-preview][data-status=finished]")]
-    .filter((node) => !node.classList.contains("is-results"))
+    .filter((node) => !node.classList.contains("is-results") && !node.classList.contains("is-analysis"))
     .map((node) => node.dataset.embedId)
     .filter((id, index, all) => all.indexOf(id) === index),
   actions: {
     addEmbedMessage: (embedId, text) => run(() => postExchange(text, embedId)),
-    attachBlob: (blob, name, derivedFrom) =>
-      attachFiles([new File([blob], name, { type: blob.type })], derivedFrom).then(() => input.focus()),
+    attachBlob: (blob, name, derivedFrom, region = null) =>
+      attachFiles([new File([blob], name, { type: blob.type })], derivedFrom, region).then(() => input.focus()),
     edit: (embedId, prompt, mask) => run(async () => {
       const task = await api("/v1/apps/images/edit", { method: "POST", json: { embed_id: embedId, prompt, mask } });
       await postExchange(`Edit: ${prompt}`, task.embed_id, task);
@@ -676,7 +713,7 @@ function clearAttachments() {
   attachmentsBox.replaceChildren();
 }
 
-async function attachFiles(files, derivedFrom = null) {
+async function attachFiles(files, derivedFrom = null, region = null) {
   for (const file of files) {
     if (!file.type.startsWith("image/")) { showError(`${file.name} is not an image.`); continue; }
     const chip = document.createElement("div");
@@ -700,6 +737,7 @@ async function attachFiles(files, derivedFrom = null) {
       chip.className = "attachment";
       chip.replaceChildren(imageEmbed(content.embed_id), remove);
       state.attachments.push(content.embed_id);
+      if (region && derivedFrom) regions.set(content.embed_id, { embedId: derivedFrom, region });
     } catch (error) {
       chip.remove();
       showError(`${file.name}: ${error.message}`);
@@ -749,7 +787,8 @@ composer.addEventListener("submit", (event) => {
   if (!state.attachments.length) return sendGenerate(text);
   const embedIds = [...state.attachments];
   run(async () => {
-    await sendMessage(text, embedIds);
+    if (text && embedIds.length) await askAbout(text, embedIds); // a question about the images
+    else await sendMessage(text, embedIds);
     input.value = "";
     autosize();
     clearAttachments();

@@ -5,6 +5,7 @@
 // the socket may have missed something. A card still "processing" is re-checked over REST when
 // nothing has been heard about it for a while (with backoff), so it always converges to its
 // final state even if an event is lost (a reconnect, a dropped channel-layer message).
+import { renderAnalysis } from "./analysis.js";
 import { api, embedContent, fileUrl } from "./api.js";
 
 const cards = new Map(); // embedId -> Set of elements
@@ -211,6 +212,7 @@ async function render(node, embedId) {
     : status === "error" ? `Failed: ${what}` : content.type === "image_search_results" ? "Similar images" : what);
   node.classList.toggle("is-results", content.type === "image_search_results");
   if (content.type === "image_search_results") return renderResults(node, content, status, task);
+  if (content.type === "image_analysis") return renderAnalysis(node, content, status, task, { el, cancel: hooks.cancel });
   if (status === "processing") return renderProgress(node, content, task);
   if (status === "error") return renderError(node, content, task);
   renderImage(node, content, previous === "processing");

@@ -1,6 +1,7 @@
 // Fullscreen viewer: full format, info, zoom/pan, keyboard, provenance; and the three tools
 // that work on the image: crop (server-side, original pixels), draw (+ "Ask about this") and
 // mark-to-edit (a mask at the original's size for POST /v1/apps/images/edit).
+import { regionFromShapes } from "./analysis.js";
 import { api, embedContent, fileUrl, humanSize } from "./api.js";
 
 const root = document.querySelector("[data-testid=fullscreen]");
@@ -453,8 +454,9 @@ async function ask() {
   const canvas = await flatten();
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   const drawnOn = current.id;  // sent along, so a drawing over an AI image stays labelled AI-made
+  const region = regionFromShapes(shapes, originalScale()); // what the question is about
   closeViewer();
-  await actions.attachBlob(blob, "annotated.png", drawnOn);
+  await actions.attachBlob(blob, "annotated.png", drawnOn, region);
 }
 
 async function sendEdit() {

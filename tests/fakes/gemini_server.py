@@ -10,6 +10,14 @@ in December 2026; ``gemini-3-pro-image-preview`` was shut down on 2026-06-25) ge
 404 ``NOT_FOUND`` body, on both calls. (The SDK itself sends inline request images as
 ``mime_type`` + URL-safe base64, which the real API's proto-JSON parser accepts.)
 
+Text answers (image analysis) come from ``answer(...)`` and ``text_block(...)``, on
+``:generateContent`` (one JSON body) and on ``:streamGenerateContent?alt=sse`` (what
+``generate_content_stream`` calls): a ``text/event-stream`` of ``data: {GenerateContentResponse}``
+events with chunked transfer encoding, one per text chunk, the last one carrying ``finishReason``;
+usage metadata rides on every event, as the API sends it. An error (429, 500…) is the HTTP status
+and Google's error body before any event; a blocked question is a single event with
+``promptFeedback``.
+
 Script the next answers with ``script(...)`` (one behaviour per request, in order; ``default``
 when the script runs out) using the builders below; read what arrived in ``requests``.
 """
@@ -17,6 +25,7 @@ when the script runs out) using the builders below; read what arrived in ``reque
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from collections import deque
@@ -34,7 +43,14 @@ USAGE = {
     "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}],
 }
 MODEL_VERSION = "gemini-3-pro-image-001"
-LIVE_MODELS = ("gemini-3-pro-image", "gemini-3.1-flash-image", "gemini-2.5-flash-image")
+TEXT_MODEL_VERSION = "gemini-3.5-flash-001"
+LIVE_MODELS = (
+    "gemini-3-pro-image",
+    "gemini-3.1-flash-image",
+    "gemini-2.5-flash-image",
+    "gemini-3.5-flash",
+    "gemini-3.8-flash",
+)
 
 
 class GeminiServer(LocalHTTPServer):
@@ -106,6 +122,27 @@ class GeminiServer(LocalHTTPServer):
         )
 
     @staticmethod
+    def answer(*chunks: str, finish: str = "STOP", delay: float = 0.0, thought: str | None = None):
+        """A text answer in ``chunks`` (streamed one event each, ``delay`` seconds apart; joined in
+        one body when not streamed), ending with ``finish`` (``STOP``, ``MAX_TOKENS``, ``OTHER``…);
+        ``thought`` adds a thought summary part first, which clients must not show."""
+        return {"kind": "text", "chunks": list(chunks), "finish": finish, "delay": delay, "thought": thought}
+
+    @staticmethod
+    def text_block(*chunks: str, finish: str = "SAFETY", delay: float = 0.0):
+        """An answer the model stops for safety after ``chunks``: the last event has the safety
+        ``finishReason`` and the offending rating with ``blocked: true``. (The Gemini API sends no
+        ``finishMessage``; google-genai maps it only from Vertex AI.)"""
+        return {
+            "kind": "text",
+            "chunks": list(chunks),
+            "finish": finish,
+            "delay": delay,
+            "thought": None,
+            "blocked": True,
+        }
+
+    @staticmethod
     def raw(code: int, body: bytes, content_type: str = "text/html"):
         """A non-JSON answer, as a proxy in front of the API might give."""
         return {"kind": "raw", "code": code, "body": body, "type": content_type}
@@ -122,7 +159,14 @@ class GeminiServer(LocalHTTPServer):
     @property
     def calls(self) -> list[dict]:
         """The generateContent requests received."""
-        return [r for r in self.requests if r["path"].endswith(":generateContent")]
+        return [
+            r for r in self.requests if r["path"].endswith((":generateContent", ":streamGenerateContent"))
+        ]
+
+    @property
+    def stream_calls(self) -> list[dict]:
+        """The streamGenerateContent requests received."""
+        return [r for r in self.requests if r["path"].endswith(":streamGenerateContent")]
 
     # -- serving --------------------------------------------------------------------------------------
 
@@ -192,6 +236,11 @@ class GeminiServer(LocalHTTPServer):
             and rest.startswith("models/")
             and (
                 (record["method"] == "POST" and method == "generateContent")
+                or (
+                    record["method"] == "POST"
+                    and method == "streamGenerateContent"
+                    and record["query"].get("alt") == "sse"
+                )
                 or (record["method"] == "GET" and not method)
             )
         )
@@ -217,9 +266,26 @@ class GeminiServer(LocalHTTPServer):
         )
         size = (width // self.downscale, height // self.downscale)
         kind = behaviour["kind"]
+        streaming = method == "streamGenerateContent"
+        if kind == "text":
+            self._text(handler, behaviour, streaming)
+            return
         if behaviour.get("delay"):
             time.sleep(behaviour["delay"])
-        if kind == "error":
+        if streaming and kind == "prompt_block":
+            feedback = {"blockReason": behaviour["reason"]}
+            self._sse(
+                handler,
+                [
+                    {
+                        "promptFeedback": feedback,
+                        "usageMetadata": {"promptTokenCount": 12},
+                        "modelVersion": MODEL_VERSION,
+                    }
+                ],
+                0,
+            )
+        elif kind == "error":
             handler.reply(behaviour["code"], behaviour["body"])
         elif kind == "raw":
             handler.reply(behaviour["code"], behaviour["body"], content_type=behaviour["type"])
@@ -264,3 +330,72 @@ class GeminiServer(LocalHTTPServer):
                     "responseId": uuid.uuid4().hex,
                 },
             )
+
+    # -- text answers ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _text_event(
+        text: str | None, index: int, behaviour: dict, *, last: bool, thought: bool = False
+    ) -> dict:
+        candidate: dict = {"index": 0}
+        if text is not None:
+            part: dict = {"text": text}
+            if thought:
+                part["thought"] = True
+            candidate["content"] = {"role": "model", "parts": [part]}
+        if last:
+            candidate["finishReason"] = behaviour["finish"]
+            if behaviour.get("blocked"):
+                candidate["safetyRatings"] = [
+                    {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True},
+                    {"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"},
+                ]
+        return {
+            "candidates": [candidate],
+            "usageMetadata": {
+                "promptTokenCount": 1300,
+                "candidatesTokenCount": 7 * (index + 1),
+                "totalTokenCount": 1300 + 7 * (index + 1),
+            },
+            "modelVersion": TEXT_MODEL_VERSION,
+            "responseId": "text-answer",
+        }
+
+    def _text(self, handler, behaviour: dict, streaming: bool) -> None:
+        chunks = behaviour["chunks"]
+        if not streaming:
+            if behaviour["delay"]:
+                time.sleep(behaviour["delay"] * max(1, len(chunks)))
+            body = self._text_event("".join(chunks) if chunks else None, len(chunks), behaviour, last=True)
+            if behaviour.get("thought"):
+                body["candidates"][0].setdefault("content", {"role": "model", "parts": []})["parts"].insert(
+                    0, {"text": behaviour["thought"], "thought": True}
+                )
+            handler.reply(200, body)
+            return
+        events = []
+        if behaviour.get("thought"):
+            events.append(self._text_event(behaviour["thought"], 0, behaviour, last=False, thought=True))
+        for index, chunk in enumerate(chunks):
+            events.append(self._text_event(chunk, index, behaviour, last=index == len(chunks) - 1))
+        if not chunks:  # a stream that ends with no text at all
+            events.append(self._text_event(None, 0, behaviour, last=True))
+        self._sse(handler, events, behaviour["delay"])
+
+    def _sse(self, handler, events: list[dict], delay: float) -> None:
+        """``text/event-stream`` with chunked transfer encoding, one ``data:`` event at a time."""
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/event-stream")
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            for index, event in enumerate(events):
+                if index and delay:
+                    time.sleep(delay)
+                data = f"data: {json.dumps(event)}\r\n\r\n".encode()
+                handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                handler.wfile.flush()
+            handler.wfile.write(b"0\r\n\r\n")
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.disconnected += 1

@@ -1,0 +1,91 @@
+"""REST views for image analysis: ask a question about an image (and a region drawn on it)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from openmates_images.errors import ApiError
+from openmates_images.schema import TaskSerializer, errors
+
+from ..analysis.actions import check_create_analysis, parse_analysis_request
+from ..analysis.models import ANALYSIS_MODELS, analysis_model_entry, default_analysis_model
+from .views import IDEMPOTENCY_HEADER, _accepted, _idempotency_key
+
+
+class AnalyzeInputSerializer(serializers.Serializer):
+    """For the schema only: ``parse_analysis_request`` reads the body (one path for REST and WS)."""
+
+    embed_id = serializers.UUIDField(required=False, help_text="One of your images (or send a file).")
+    file = serializers.FileField(required=False, help_text="multipart only: an image file instead.")
+    question = serializers.CharField(min_length=1, max_length=4000)
+    region = serializers.JSONField(
+        required=False,
+        help_text='{"shapes": [{"type": "rectangle"|"ellipse", "x", "y", "width", "height"} | '
+        '{"type": "arrow", "x1", "y1", "x2", "y2"} | {"type": "freehand", "points": [[x, y], ...]}]} '
+        "in the image's original pixels (a JSON string in multipart).",
+    )
+    model = serializers.CharField(required=False, help_text="See GET /v1/apps/images/analyze/models.")
+    webhook_url = serializers.URLField(required=False, max_length=2000)
+
+
+class AnalyzeView(APIView):
+    """Answer a question about an image; the answer is an ``image_analysis`` embed."""
+
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        request={"application/json": AnalyzeInputSerializer, "multipart/form-data": AnalyzeInputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            202: TaskSerializer,
+            200: TaskSerializer,
+            **errors(400, 401, 403, 404, 409, 413, 429, 503),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        from embeds.api.views import read_upload
+
+        idempotency_key = _idempotency_key(request)
+        upload = None
+        if request.content_type.startswith("multipart/"):
+            upload = read_upload(request)
+            data = {key: request.data.get(key) for key in request.data if key != "file"}
+        else:
+            data = request.data
+        params = parse_analysis_request(request.user, data, upload=upload, extra_fields=("webhook_url",))
+        webhook_url = data.get("webhook_url") or ""
+        if not isinstance(webhook_url, str) or len(webhook_url) > 2000:
+            raise ApiError("invalid_value", "webhook_url must be a URL.", field="webhook_url")
+        task, created = check_create_analysis(
+            request.user, params, idempotency_key=idempotency_key, webhook_url=webhook_url
+        )
+        return _accepted(task, created)
+
+
+class AnalysisModelsView(APIView):
+    """The models that answer questions about images, with whether each works here and why not."""
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "AnalysisModels",
+                {
+                    "default": serializers.CharField(),
+                    "models": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            **errors(401),
+        }
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "default": default_analysis_model().id,
+                "models": [analysis_model_entry(spec) for spec in ANALYSIS_MODELS],
+            }
+        )
