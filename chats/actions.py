@@ -167,6 +167,23 @@ def do_generate_in_chat(
     return task_payload(task, embed_status=task.embed.status), message
 
 
+def do_regenerate_in_chat(user: AbstractBaseUser, chat: Chat | None, embed) -> tuple[dict, Message]:
+    """The viewer's Regenerate: the request that made ``embed`` runs again (a fresh seed unless
+    the user pinned one; an edit on the same source with the same mask) as a new image, with the
+    request and the result as one exchange in ``chat``, all in one transaction."""
+    from generation.actions import check_create_generation, request_again
+    from generation.presenters import task_payload
+
+    params = request_again(user, embed)
+    with transaction.atomic():
+        if chat is None:
+            chat = do_create_chat(user)
+        task, _ = check_create_generation(user, params)
+        do_post_message(chat, role=Message.Role.USER, text=f"Regenerate: {params.prompt}")
+        message = do_post_message(chat, role=Message.Role.ASSISTANT, embed_ids=[task.embed_id])
+    return task_payload(task, embed_status=task.embed.status), message
+
+
 # Images attached without a question: asked what to look at rather than left without a reply.
 IMAGES_WITHOUT_QUESTION_REPLY = (
     "What would you like to know about this image? Type a question and press Send, or open it "

@@ -325,7 +325,7 @@ def _create_reverse_search_task(
 REPORT_REASONS = ("artifacts", "wrong_content", "offensive", "other")
 
 
-def _request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
+def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
     """The request that made ``embed``, to run once more: a generation with its prompt, or an edit
     of the same source with the same prompt and mask. Crops and drawings were not made by a
     provider, so there is nothing to run again."""
@@ -370,7 +370,7 @@ def do_report_image(user: AbstractBaseUser, embed: Embed, *, reason: str, regene
     """Record a problem report; optionally make the image again from the same request."""
     from .models import ImageReport
 
-    params = _request_again(user, embed) if regenerate else None
+    params = request_again(user, embed) if regenerate else None
     with transaction.atomic():  # a refused regeneration (rate limit…) records no report either
         report = ImageReport.objects.create(owner=user, embed=embed, reason=reason)
         if params is None:

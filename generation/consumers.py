@@ -80,6 +80,16 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
                         "message": message,
                     }
                 )
+            elif kind == "regenerate":
+                payload, message = await database_sync_to_async(self._regenerate)(content)
+                await self.send_json(
+                    {
+                        "type": "embed_created",
+                        "request_id": request_id,
+                        "payload": payload,
+                        "message": message,
+                    }
+                )
             elif kind == "analyze":
                 payload, message = await database_sync_to_async(self._analyze)(content)
                 await self.send_json(
@@ -118,6 +128,18 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             model=content.get("model"),
             embed_ids=content.get("embed_ids") or None,
         )
+        return payload, message_payload(message, chat_key(message.chat))
+
+    def _regenerate(self, content: dict) -> tuple[dict, dict]:
+        """One of the user's images made again, as an exchange in the chat (``chats.actions``)."""
+        from chats.access import access_chat, message_payload
+        from chats.actions import chat_key, do_regenerate_in_chat
+        from embeds.access import access_embed
+
+        chat_id = content.get("chat_id")
+        chat = access_chat(self.user, chat_id, field="chat_id") if chat_id else None
+        embed = access_embed(self.user, content.get("embed_id"), field="embed_id")
+        payload, message = do_regenerate_in_chat(self.user, chat, embed)
         return payload, message_payload(message, chat_key(message.chat))
 
     def _analyze(self, content: dict) -> tuple[dict, dict]:

@@ -335,3 +335,57 @@ def test_a_client_leaving_mid_request_is_no_error_in_the_log(embedded_server):  
     log = (data_dir.parent / "server.log").read_text()
     assert "generation.task.created" in log  # the requests arrived
     assert "Traceback" not in log and "ERROR" not in log, log[-3000:]
+
+
+async def _reply(comm, request_id: str) -> dict:
+    reply: dict = {}
+    while reply.get("request_id") != request_id:
+        reply = await comm.receive_json_from(timeout=10)
+    return reply
+
+
+@run_async
+async def test_regenerate_over_the_socket_is_one_exchange_and_keeps_a_pinned_seed(alice, bob):
+    """The viewer's Regenerate: the server runs the image's own request again (a pinned seed stays)
+    and writes the request and its result into the chat in one step; someone else's image is 404
+    and leaves nothing behind."""
+    from chats.models import Chat, Message
+    from embeds.sealing import open_embed
+    from generation.actions import GenerationParams, check_create_generation
+    from generation.models import Task
+    from generation.registry import default_model
+
+    def made(seed):
+        task, _ = check_create_generation(
+            alice,
+            GenerationParams(prompt="a pinned kite", aspect_ratio="1:1", model=default_model(), seed=seed),
+        )
+        return str(task.embed_id)
+
+    pinned = await sync_to_async(made)(4321)
+    comm = communicator(alice)
+    await comm.connect()
+    await comm.send_json_to({"type": "regenerate", "request_id": "r1", "embed_id": pinned})
+    reply = await _reply(comm, "r1")
+    assert reply["type"] == "embed_created", reply
+    new_embed = reply["payload"]["embed_id"]
+    assert new_embed != pinned and reply["message"]["embeds"][0]["embed_id"] == new_embed
+
+    def exchange():
+        messages = list(Message.objects.filter(chat_id=reply["message"]["chat_id"]).order_by("created_at"))
+        return [m.role for m in messages], Task.objects.get(embed_id=new_embed).kind
+
+    roles, kind = await sync_to_async(exchange)()
+    assert roles == ["user", "assistant"] and kind == Task.Kind.GENERATE
+    content = await sync_to_async(lambda: open_embed(Task.objects.get(embed_id=new_embed).embed).content())()
+    assert content["seed"] == 4321 and content["prompt"] == "a pinned kite"
+
+    intruder = communicator(bob)
+    await intruder.connect()
+    counts = await sync_to_async(lambda: (Chat.objects.count(), Task.objects.count()))()
+    await intruder.send_json_to({"type": "regenerate", "request_id": "r2", "embed_id": pinned})
+    refused = await _reply(intruder, "r2")
+    assert refused["type"] == "error" and refused["error"]["code"] == "not_found", refused
+    assert await sync_to_async(lambda: (Chat.objects.count(), Task.objects.count()))() == counts
+    await comm.disconnect()
+    await intruder.disconnect()

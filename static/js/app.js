@@ -478,16 +478,21 @@ async function postExchange(requestText, embedId, task = null) {
 // --- skills ------------------------------------------------------------------------------------
 /** Generate over the socket. The server validates first and creates chat (when new), request
  * message, placeholder and task together, so a refused request leaves nothing behind. */
-async function generate(prompt, { aspect_ratio, model, embedIds = [] } = {}) {
+/** Make an image over the socket: from a prompt, or (``regenerateOf``) one of the user's images
+ * made again by the server, its request and result one exchange in the chat either way. */
+async function generate(prompt, { aspect_ratio, model, embedIds = [], regenerateOf } = {}) {
   const chatAtStart = state.chatId;
-  const pending = appendPending(prompt);
-  let response;
-  try {
-    response = await socket.request({
+  const pending = appendPending(regenerateOf ? `Regenerate: ${prompt}` : prompt);
+  const frame = regenerateOf
+    ? { type: "regenerate", chat_id: chatAtStart, embed_id: regenerateOf }
+    : {
       type: "generate", chat_id: chatAtStart, prompt,
       aspect_ratio: aspect_ratio || aspectSelect.value, model: model || modelSelect.value || undefined,
       ...(embedIds.length ? { embed_ids: embedIds } : {}),
-    });
+    };
+  let response;
+  try {
+    response = await socket.request(frame);
   } catch (error) {
     pending.remove();
     restoreEmptyState();
@@ -595,10 +600,6 @@ function ask({ title, text = "", value = null, label = "", ok = "OK", danger = f
   });
 }
 
-function randomSeed() {
-  return crypto.getRandomValues(new Uint32Array(1))[0] % 2 ** 31;
-}
-
 /** Reload the open chat from the server (after something in it was deleted). */
 function reloadChat() {
   const keep = pinned;
@@ -631,11 +632,9 @@ configureViewer({
       const task = await api("/v1/apps/images/reverse-search", { method: "POST", json: { embed_id: embedId } });
       await postExchange("Find similar images on the web", task.embed_id, task);
     }),
-    // Again means different: a fresh seed (an API user's pinned seed is kept by Report instead).
+    // Again means different: the server draws a fresh seed unless the user pinned one.
     regenerate: (content) => run(async () => {
-      const task = await api("/v1/apps/images/generate", { method: "POST", json: {
-        prompt: content.prompt, aspect_ratio: content.aspect_ratio || "1:1", model: content.model, seed: randomSeed() } });
-      await postExchange(`Regenerate: ${content.prompt}`, task.embed_id, task);
+      await generate(content.prompt, { regenerateOf: content.embed_id });
       input.focus();
     }),
     report: (content) => reportImage(content).catch((error) => { showError(error.message); return false; }),
