@@ -10,10 +10,11 @@ Django's ASGI handler). Here the whole chain and the view run in one ``sync_to_a
 under WSGI: the same middleware, in the same order, with the same behaviour (authentication,
 CSRF, sessions, security headers, error shapes), reached in one hop.
 
-Each request still gets a thread of its own for the duration (Django's
-``ThreadSensitiveContext``, so thread-locals such as the database connection never mix two
-requests), but the threads are reused: Django starts a new one per request. At most
-``IDLE_THREADS`` wait between requests; beyond that a finished request's thread ends.
+Each request still gets a new thread of its own (Django's ``ThreadSensitiveContext``), so
+thread-locals such as the database connection never mix two requests. Reusing those threads
+(a pool of single-thread executors) cut ``/healthz`` further in-process, but under the
+benchmark's 32 clients two runs of three stalled the download row on PostgreSQL pool timeouts,
+for a cause not found in time: it is not done (bench/RESULTS.md).
 
 Reading the body, the ``request_started``/``request_finished`` signals and sending the response
 stay Django's (async, in the event loop). No view of this project is ``async def``; one would
@@ -22,35 +23,16 @@ still work (Django runs it with ``async_to_sync`` inside the chain).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
 from django.http import HttpRequest, HttpResponseBase
-
-IDLE_THREADS = 64
 
 
 class OneHopASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         BaseHandler.__init__(self)  # ASGIHandler.__init__ would build the async chain first
         self.load_middleware(is_async=False)
-        self._idle: list[ThreadPoolExecutor] = []  # touched only on the event loop's thread
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        # One call at a time on one thread: a request's thread-sensitive calls, as in Django.
-        executor = self._idle.pop() if self._idle else ThreadPoolExecutor(max_workers=1)
-        try:
-            async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
-        finally:
-            if len(self._idle) < IDLE_THREADS:
-                self._idle.append(executor)
-            else:
-                executor.shutdown(wait=False)
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         # thread_sensitive: the request's one thread (Django's ThreadSensitiveContext per
