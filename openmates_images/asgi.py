@@ -5,7 +5,7 @@ In the embedded default (no REDIS_URL) the web process also runs the Dramatiq wo
 
 import os
 
-from django.core.asgi import get_asgi_application
+from openmates_images.handler import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmates_images.settings")
 django_asgi_app = get_asgi_application()

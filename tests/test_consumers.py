@@ -389,3 +389,45 @@ async def test_regenerate_over_the_socket_is_one_exchange_and_keeps_a_pinned_see
     assert await sync_to_async(lambda: (Chat.objects.count(), Task.objects.count()))() == counts
     await comm.disconnect()
     await intruder.disconnect()
+
+
+def _send_from_a_plain_thread(user_id: int, count: int) -> None:
+    """As a Dramatiq worker thread sends: no event loop of its own, so through events' send loop."""
+    import threading
+
+    def send_all() -> None:
+        for index in range(count):
+            send_to_user(user_id, EMBED_UPDATE, {"embed_id": f"n{index}"})
+
+    thread = threading.Thread(target=send_all)
+    thread.start()
+    thread.join()
+
+
+@run_async
+async def test_sends_from_worker_threads_arrive_in_order_and_survive_a_fork(alice):
+    """One long-lived loop sends every notification of a process, in order; a forked child (a
+    worker process) gets a loop of its own instead of a dead thread's."""
+    import os
+
+    from generation import events
+
+    comm = communicator(alice)
+    assert (await comm.connect())[0]
+    await sync_to_async(_send_from_a_plain_thread)(alice.pk, 20)
+    received = [(await comm.receive_json_from(timeout=5))["payload"]["embed_id"] for _ in range(20)]
+    assert received == [f"n{index}" for index in range(20)]
+    loop = events._send_loop._loop
+    assert loop is not None and loop.is_running()
+
+    child = os.fork()
+    if child == 0:  # the child sends one event itself and reports through its exit code
+        try:
+            events.send_to_user(alice.pk, EMBED_UPDATE, {"embed_id": "from-child"})
+            os._exit(0 if events._send_loop._loop is not loop else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = await sync_to_async(os.waitpid)(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (await comm.receive_json_from(timeout=5))["payload"] == {"embed_id": "from-child"}
+    await comm.disconnect()
