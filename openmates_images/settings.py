@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "embeds",
     "generation",
     "chats",
+    "sharing",
 ]
 
 MIDDLEWARE = [
