@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -77,7 +77,13 @@ def _flag(value, field: str) -> bool:
 class ShareListView(APIView):
     parser_classes = [MultiPartParser]
 
-    @extend_schema(responses={200: ShareSerializer(many=True), **errors(401)})
+    @extend_schema(
+        parameters=[OpenApiParameter("embed_id", str, description="Only the links to this image")],
+        responses={
+            200: inline_serializer("ShareList", {"shares": ShareSerializer(many=True)}),
+            **errors(400, 401, 404, 409),
+        },
+    )
     def get(self, request: Request) -> Response:
         actions.purge_expired()
         shares = Share.objects.filter(owner=request.user)
