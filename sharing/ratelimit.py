@@ -18,7 +18,7 @@ WINDOW_SECONDS = 60
 
 
 def per_minute() -> int:
-    return int(getattr(settings, "SHARE_RATE_PER_MINUTE", 60))
+    return settings.SHARE_RATE_PER_MINUTE
 
 
 def allow(request: HttpRequest) -> bool:
