@@ -71,7 +71,7 @@ async function credentialsSummary(embedId) {
 }
 
 async function createLink(form, { create, link, copy, message }) {
-  const embedId = viewer.dataset.embedId;
+  const embedId = viewer.dataset.currentEmbed;
   const includePrompt = form.elements.include_prompt.checked;
   create.disabled = true;
   message.textContent = "Encrypting…";
