@@ -59,12 +59,28 @@ def _make_link(page, *, password: str = "", expiry: str = "1d") -> str:
     return value
 
 
+# The strict policy the app's CSP middleware sends (no inline script or style, no third party):
+# set here on the share page too, so the page is proven to work under it on any branch.
+STRICT_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def _with_strict_csp(route) -> None:
+    response = route.fetch()
+    route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
+
+
 def _visit(browser, link: str):
-    """A fresh context (no cookies, no account) that records every request it makes."""
+    """A fresh context (no cookies, no account) that records every request it makes, under the
+    strict CSP; a CSP violation fails the test."""
     context = browser.new_context()
+    context.route("**/s/*", _with_strict_csp)
     page = context.new_page()
     requests: list = []
     page.on("request", lambda request: requests.append(request))
+    page.on("console", lambda message: requests.append(message.text))  # CSP violations land here
     return context, page, requests
 
 
@@ -78,13 +94,14 @@ def test_share_open_wrong_password_and_revoke(browser, stack):
     assert path.startswith(f"{stack.url}/s/") and len(key) == 43  # 32 bytes, base64url
 
     context, visitor, requests = _visit(browser, link)
-    visitor.goto(link)
+    assert visitor.goto(link).headers["content-security-policy"] == STRICT_CSP
     image = visitor.locator("[data-testid=share-image]")
     visitor.wait_for_selector("[data-testid=share-image][src^='blob:']", timeout=30_000)
     assert image.evaluate("i => i.decode().then(() => i.naturalWidth)") > 0
     assert image.is_visible()
     assert visitor.locator("[data-testid=share-ai-label]").inner_text().startswith("Made with AI")
     assert "Content Credentials" in visitor.locator("[data-testid=share-credentials]").inner_text()
+    assert not [m for m in requests if isinstance(m, str)], requests  # no CSP violation, no error
     urls = [r.url for r in requests]
     assert all(u.startswith(stack.url) or u.startswith("blob:") for u in urls), urls
     assert not any(key in u for u in urls)  # the fragment never goes to the server
