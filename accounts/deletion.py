@@ -15,12 +15,14 @@ from embeds.keyring import get_keyring, key_name_for_user
 from embeds.keyring.cache import data_keys
 from embeds.models import Embed
 from generation.events import close_user_sockets
+from sharing.actions import delete_shares
 
 logger = logging.getLogger(__name__)
 
 
 def do_delete_account(user: AbstractBaseUser) -> None:
     user_id = user.pk
+    delete_shares(user.shares.all())
     for embed in Embed.objects.filter(owner=user).iterator():
         do_delete_embed(embed)
     get_keyring().destroy(key_name_for_user(user_id))

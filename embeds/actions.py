@@ -156,7 +156,10 @@ def do_delete_embed(embed: Embed) -> None:
     stored after this point itself, whether it sees the flag or finds its row already gone.
     If storage is down this raises StorageUnavailable before the row goes, so nothing is left
     pointing nowhere and the delete can simply be tried again."""
+    from sharing.actions import delete_shares  # its links end with it (sharing depends on embeds)
+
     embed_id = embed.id
+    delete_shares(embed.shares.all())
     embed.tasks.filter(status__in=("queued", "processing")).update(cancel_requested=True)
     shared = tuple(shared_variant(task_id) for task_id in embed.tasks.values_list("id", flat=True))
     sealing.delete_files(embed, (*sealing.FILE_VARIANTS, "staging", "mask", *shared))

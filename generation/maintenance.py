@@ -82,6 +82,9 @@ def start_reaper_thread() -> threading.Thread:
         while not stop.wait(interval):
             try:
                 reap_stale_tasks()
+                from sharing.actions import purge_expired  # expired share links lose their ciphertext
+
+                purge_expired()
             except Exception:
                 logger.exception("generation.reaper.crashed")
             finally:

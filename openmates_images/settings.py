@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "embeds",
     "generation",
     "chats",
+    "sharing",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +296,8 @@ GENERATION = {
 # API-key lookups cached per process, emptied in every process by any revocation (README
 # "Performance and caches"); 0 turns the cache off.
 API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "60"))
+# Visits to share pages per client IP per minute (README "Share links").
+SHARE_RATE_PER_MINUTE = int(env("SHARE_RATE_PER_MINUTE", "60"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -56,6 +56,7 @@ async function show(embedId) {
   resetZoom();
   const content = await embedContent(embedId);
   current = { id: embedId, content };
+  root.dataset.currentEmbed = embedId; // for share.js's "Share" button
   const full = content.files.full;
   const original = content.files.original;
   image.src = fileUrl(embedId, "full");
