@@ -102,6 +102,7 @@ class ShareListView(APIView):
             raise ApiError("missing_field", "Name the image to share (embed_id).", field="embed_id")
         if data.get("expires_in") in (None, ""):
             raise ApiError("missing_field", "Choose an expiry (expires_in).", field="expires_in")
+        embed = access_finished_image(request.user, data["embed_id"], field="embed_id")  # 404 first
         expires_in = actions.parse_expiry(data.get("expires_in"))
         lock = actions.PasswordLock.parse(data)
         include_prompt = _flag(data.get("include_prompt"), "include_prompt")
@@ -112,7 +113,6 @@ class ShareListView(APIView):
         actions.check_envelope(b"", limit, size=upload.size)  # before reading it
         ciphertext = upload.read()
         actions.check_envelope(ciphertext, limit)
-        embed = access_finished_image(request.user, data["embed_id"], field="embed_id")
         share = actions.do_create_share(
             request.user, embed, ciphertext, expires_in=expires_in, lock=lock, include_prompt=include_prompt
         )
@@ -140,7 +140,7 @@ def _own_share(request: Request, share_id: str) -> Share:
 class ShareCopyView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("embed_id", str, required=True),
+            OpenApiParameter("embed_id", OpenApiTypes.UUID, required=True),
             OpenApiParameter("include_prompt", bool, default=True),
         ],
         responses={(200, "image/webp"): OpenApiTypes.BINARY, **errors(400, 401, 404, 409, 500, 503)},

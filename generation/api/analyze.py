@@ -4,42 +4,110 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from openmates_images.api import StrictInputSerializer
 from openmates_images.errors import ApiError
+from openmates_images.json_input import LimitedJSONParser
 from openmates_images.schema import TaskSerializer, errors
 
 from ..analysis.actions import check_create_analysis, parse_analysis_request
 from ..analysis.models import ANALYSIS_MODELS, analysis_model_entry, default_analysis_model
+from ..analysis.region import MAX_POINTS, MAX_SHAPES
 from .views import IDEMPOTENCY_HEADER, _accepted, _idempotency_key
 
 
-class AnalyzeInputSerializer(serializers.Serializer):
+def _numbers(*names: str, minimum: float | None = None) -> dict:
+    rule = {"type": "number"} | ({"minimum": minimum} if minimum is not None else {})
+    return {name: rule for name in names}
+
+
+def _shape(types: list[str], properties: dict) -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type", *properties],
+        "properties": {"type": {"enum": types}, **properties},
+    }
+
+
+_POINTS = {
+    "points": {
+        "type": "array",
+        "minItems": 2,
+        "maxItems": MAX_POINTS,
+        "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}},
+    }
+}
+# What generation.analysis.region.parse_region accepts, but for lying inside the image (its size
+# is known only once the image is read).
+REGION_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["shapes"],
+    "properties": {
+        "shapes": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_SHAPES,
+            "items": {
+                "oneOf": [
+                    _shape(
+                        ["rectangle", "ellipse"], _numbers("x", "y") | _numbers("width", "height", minimum=1)
+                    ),
+                    _shape(["arrow"], _numbers("x1", "y1", "x2", "y2")),
+                    _shape(["freehand"], _POINTS),
+                ]
+            },
+        }
+    },
+}
+
+
+class AnalyzeJsonSerializer(StrictInputSerializer):
     """For the schema only: ``parse_analysis_request`` reads the body (one path for REST and WS)."""
 
-    embed_id = serializers.UUIDField(required=False, help_text="One of your images (or send a file).")
-    file = serializers.FileField(required=False, help_text="multipart only: an image file instead.")
+    embed_id = serializers.UUIDField(help_text="One of your images.")
     question = serializers.CharField(min_length=1, max_length=4000)
     region = serializers.JSONField(
         required=False,
         help_text='{"shapes": [{"type": "rectangle"|"ellipse", "x", "y", "width", "height"} | '
         '{"type": "arrow", "x1", "y1", "x2", "y2"} | {"type": "freehand", "points": [[x, y], ...]}]} '
-        "in the image's original pixels (a JSON string in multipart).",
+        "in the image's original pixels.",
     )
     model = serializers.CharField(required=False, help_text="See GET /v1/apps/images/analyze/models.")
     webhook_url = serializers.URLField(required=False, max_length=2000)
+
+    @staticmethod
+    def schema_properties() -> dict:
+        return {
+            "model": {
+                "enum": sorted({name for spec in ANALYSIS_MODELS for name in (spec.id, *spec.aliases)})
+            },
+            "region": REGION_SCHEMA,
+        }
+
+
+class AnalyzeUploadSerializer(AnalyzeJsonSerializer):
+    """The multipart form: a file instead of an embed id, the region as a JSON string."""
+
+    embed_id = None
+    file = serializers.FileField(help_text="An image file (a part with a filename).")
+    region = serializers.CharField(
+        required=False, help_text="The region as a JSON string (see the JSON body)."
+    )
 
 
 class AnalyzeView(APIView):
     """Answer a question about an image; the answer is an ``image_analysis`` embed."""
 
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [LimitedJSONParser, MultiPartParser]
 
     @extend_schema(
-        request={"application/json": AnalyzeInputSerializer, "multipart/form-data": AnalyzeInputSerializer},
+        request={"application/json": AnalyzeJsonSerializer, "multipart/form-data": AnalyzeUploadSerializer},
         parameters=[IDEMPOTENCY_HEADER],
         responses={
             202: TaskSerializer,
