@@ -70,28 +70,13 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         kind = content.get("type")
         request_id = content.get("request_id")
         try:
-            if kind == "generate":
-                payload, message = await database_sync_to_async(self._generate)(content)
-                await self.send_json(
-                    {
-                        "type": "embed_created",
-                        "request_id": request_id,
-                        "payload": payload,
-                        "message": message,
-                    }
-                )
-            elif kind == "regenerate":
-                payload, message = await database_sync_to_async(self._regenerate)(content)
-                await self.send_json(
-                    {
-                        "type": "embed_created",
-                        "request_id": request_id,
-                        "payload": payload,
-                        "message": message,
-                    }
-                )
-            elif kind == "analyze":
-                payload, message = await database_sync_to_async(self._analyze)(content)
+            skill = {
+                "generate": self._generate,
+                "regenerate": self._regenerate,
+                "analyze": self._analyze,
+            }.get(kind if isinstance(kind, str) else "")
+            if skill is not None:  # a chat skill: its embed placeholder and the chat message it is in
+                payload, message = await database_sync_to_async(skill)(content)
                 await self.send_json(
                     {
                         "type": "embed_created",
