@@ -4,9 +4,9 @@ Three things make a listed model unusable:
 
 - its provider has no key (``GOOGLE_API_KEY``, ``FAL_KEY``): not configured;
 - the provider says the model does not exist (Gemini's ``models.get`` answers 404, or a call
-  answered 404 for it): checked at start-up and every ``PROVIDER_CHECK_INTERVAL_SECONDS`` by
-  ``start_availability_monitor`` and ``manage.py check_providers``, and marked at once by the
-  provider when a call meets the 404;
+  answered 404 for it): checked for image and analysis models alike (``watched_models``) at
+  start-up and every ``PROVIDER_CHECK_INTERVAL_SECONDS`` by ``start_availability_monitor`` and
+  ``manage.py check_providers``, and marked at once by the provider when a call meets the 404;
 - its edits, or reverse search, need the provider to fetch our image from ``PUBLIC_BASE_URL``
   and that address is loopback or private while the provider is not (``edit_unavailable_reason``,
   ``search_unavailable_reason``).
@@ -98,18 +98,25 @@ def recorded(model_id: str) -> dict | None:
         return _local.get(model_id)
 
 
-def forget_all() -> None:
-    """Drop every probe result: they were made with settings that no longer hold (a new key, a
-    new base URL). Runs on every change of ``settings.GENERATION`` (tests)."""
+def watched_models() -> tuple:
+    """Every model whose availability is probed and reported: the image generators, then the
+    models that answer questions about images (their specs have the same ``id``, ``provider``,
+    ``provider_model`` and ``supports_edit``, so one loop serves both)."""
     from .analysis.models import ANALYSIS_MODELS
     from .registry import MODELS
 
+    return (*MODELS, *ANALYSIS_MODELS)
+
+
+def forget_all() -> None:
+    """Drop every probe result: they were made with settings that no longer hold (a new key, a
+    new base URL). Runs on every change of ``settings.GENERATION`` (tests)."""
     with _lock:
         _local.clear()
     try:
         client = _redis()
         if client is not None:
-            client.delete(*[_key(spec.id) for spec in (*MODELS, *ANALYSIS_MODELS)])
+            client.delete(*[_key(spec.id) for spec in watched_models()])
     except Exception:
         logger.warning("generation.availability.forget_failed")
 
@@ -121,10 +128,9 @@ def _reset(*, setting: str, **_: object) -> None:
 
 
 def mark_missing(provider_model: str, reason: str) -> None:
-    """A provider met a 404 for ``provider_model``: every model calling it is unavailable now."""
-    from .registry import MODELS
-
-    for spec in MODELS:
+    """A provider met a 404 for ``provider_model``: every model calling it (image or analysis)
+    is unavailable now."""
+    for spec in watched_models():
         if spec.provider_model == provider_model:
             record(spec.id, missing=reason)
             logger.warning("generation.availability.model_missing model=%s", spec.id)
@@ -185,7 +191,7 @@ def search_unavailable_reason() -> str | None:
 
 
 def model_status(spec) -> Availability:
-    """Whether ``spec`` (a registry ModelSpec) can take a request now, and why not."""
+    """Whether ``spec`` (an image or analysis model spec) can take a request now, and why not."""
     from .registry import provider_for
 
     if not provider_for(spec).is_available():
@@ -232,10 +238,10 @@ def check_models() -> list[tuple[object, Availability, str | None]]:
     every model, its status and why the probe itself failed (None when it answered). A probe that
     fails for another reason (network, 5xx, a wrong key) keeps what was known: it says nothing
     about the model."""
-    from .registry import MODELS, provider_for
+    from .registry import provider_for
 
     found = []
-    for spec in MODELS:
+    for spec in watched_models():
         provider = provider_for(spec)
         probe_error = None
         if provider.is_available():
@@ -250,11 +256,12 @@ def check_models() -> list[tuple[object, Availability, str | None]]:
 
 def warnings() -> dict[str, str]:
     """Every configured feature that cannot work, by name, with its reason (for /readyz and the
-    system check): missing models, and edits or search blocked by a private PUBLIC_BASE_URL."""
-    from .registry import MODELS, provider_for
+    system check): missing models (image or analysis), and edits or search blocked by a private
+    PUBLIC_BASE_URL."""
+    from .registry import provider_for
 
     found: dict[str, str] = {}
-    for spec in MODELS:
+    for spec in watched_models():
         if not provider_for(spec).is_available():
             continue  # not configured on purpose: nothing to warn about
         status = model_status(spec)

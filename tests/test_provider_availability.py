@@ -1,6 +1,7 @@
 """Which models really work, and why not: provider probes (Gemini models.get), a 404 at call
 time, the public address providers fetch from; reported by the models list, /readyz, the system
-checks and ``manage.py check_providers``. The GA model and the seed's preview id as its alias."""
+checks and ``manage.py check_providers``, for image and analysis models alike. The GA model and
+the seed's preview id as its alias."""
 
 from __future__ import annotations
 
@@ -86,9 +87,12 @@ def test_a_probe_finds_a_missing_model_and_every_report_says_so(alice_api, clien
     assert "ok           google/gemini-3-pro-image" in printed
     assert "UNAVAILABLE  google/gemini-3.1-flash-image: Google answers 404 NOT_FOUND" in printed
     assert "unconfigured fal-ai/flux-2/klein/9b/base: Not configured: FAL_KEY is not set." in printed
+    assert "ok           google/gemini-3.5-flash" in printed  # the analysis models are asked too
     assert [r["path"] for r in gemini.model_gets] == [
         "/v1beta/models/gemini-3-pro-image",
         "/v1beta/models/gemini-3.1-flash-image",
+        "/v1beta/models/gemini-3.5-flash",
+        "/v1beta/models/gemini-3.8-flash",
     ]
     assert gemini.calls == []  # asking costs nothing
 
@@ -112,6 +116,49 @@ def test_a_probe_finds_a_missing_model_and_every_report_says_so(alice_api, clien
         and "404" in refused.json()["error"]["message"]
     )
     assert gemini.calls == []
+
+
+def test_an_analysis_model_gone_at_google_is_reported_and_refused_before_any_call(
+    alice_api, client, gemini
+):
+    from generation.models import Task
+    from tests.test_analysis_api import _upload
+
+    gemini.models.discard("gemini-3.8-flash")  # e.g. withdrawn after this release
+    out = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("check_providers", stdout=out)
+    assert str(raised.value) == "Unavailable though configured: google/gemini-3.8-flash"
+    printed = out.getvalue()
+    assert "ok           local/inspector" in printed
+    assert "ok           google/gemini-3.5-flash" in printed
+    assert "UNAVAILABLE  google/gemini-3.8-flash: Google answers 404 NOT_FOUND" in printed
+    assert gemini.calls == []
+
+    listed = alice_api.get("/v1/apps/images/analyze/models").json()
+    by_id = {m["id"]: m for m in listed["models"]}
+    assert by_id["google/gemini-3.5-flash"]["available"] is True
+    gone = by_id["google/gemini-3.8-flash"]
+    assert gone["available"] is False and "404" in gone["unavailable_reason"]
+
+    warnings = client.get("/readyz").json()["warnings"]
+    assert "404" in warnings["google/gemini-3.8-flash"]
+    assert "google/gemini-3.5-flash" not in warnings and "local/inspector" not in warnings
+
+    embed_id = _upload(alice_api)["embed_id"]
+    refused = alice_api.post(
+        "/v1/apps/images/analyze",
+        {"embed_id": embed_id, "question": "What is this?", "model": "gemini-3.8-flash"},
+        format="json",
+    )
+    assert refused.status_code == 400, refused.content
+    error = refused.json()["error"]
+    assert error["code"] == "provider_unavailable" and error["field"] == "model" and "404" in error["message"]
+    assert gemini.calls == [] and not Task.objects.filter(kind=Task.Kind.ANALYZE).exists()
+
+    gemini.models.add("gemini-3.8-flash")  # back: the next probe clears it
+    availability.check_models()
+    assert "google/gemini-3.8-flash" not in client.get("/readyz").json()["warnings"]
 
 
 def test_a_404_at_call_time_marks_the_model_unavailable_at_once(alice_api, worker, gemini):

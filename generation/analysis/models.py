@@ -7,8 +7,9 @@ announced on Google's deprecations page as of 2026-12); ``gemini-2.5-flash`` was
 ``google/gemini-3.8-flash`` (GA 2026-09-02) is offered too. The offline inspector needs no key.
 
 A spec has the attributes the shared availability and ETA helpers read (``id``, ``provider``,
-``provider_model``, ``typical_seconds``), so ``availability.model_status`` and
-``actions.estimate_seconds`` serve both kinds of model.
+``provider_model``, ``supports_edit``, ``typical_seconds``), so ``availability`` (probes at
+start-up and every ``PROVIDER_CHECK_INTERVAL_SECONDS``, ``/readyz`` warnings, ``check_providers``,
+a 404 at call time) and ``actions.estimate_seconds`` serve both kinds of model.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from typing import ClassVar
 
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -34,6 +36,7 @@ class AnalysisModelSpec:
     timeout_seconds: float
     typical_seconds: float
     vision: bool  # False: answers only from what it can measure
+    supports_edit: ClassVar[bool] = False  # answers questions, never edits (read by availability)
 
 
 ANALYSIS_MODELS: tuple[AnalysisModelSpec, ...] = (
@@ -109,15 +112,6 @@ def analysis_model_entry(spec: AnalysisModelSpec) -> dict:
     }
 
 
-def mark_analysis_model_missing(provider_model: str, reason: str) -> None:
-    """Gemini answered 404 for ``provider_model``: the analysis models calling it are unavailable."""
-    from ..availability import record
-
-    for spec in ANALYSIS_MODELS:
-        if spec.provider_model == provider_model:
-            record(spec.id, missing=reason)
-
-
 @cache
 def get_analyzer(provider: str):
     """The configured analyzer for a provider name (built once per settings)."""
@@ -127,6 +121,7 @@ def get_analyzer(provider: str):
 
         return OfflineAnalyzer()
     if provider == "gemini":
+        from ..availability import mark_missing
         from ..providers.gemini_text import GeminiAnalyzer
 
         analyzer = GeminiAnalyzer(
@@ -135,7 +130,7 @@ def get_analyzer(provider: str):
             api_version=settings.GEMINI_API_VERSION,
             timeout=settings.GEMINI_TIMEOUT,
         )
-        analyzer.on_model_missing = mark_analysis_model_missing
+        analyzer.on_model_missing = mark_missing
         return analyzer
     raise LookupError(f"unknown analysis provider {provider!r}")
 

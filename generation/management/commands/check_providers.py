@@ -1,8 +1,9 @@
 """``manage.py check_providers``: ask each configured provider whether its models exist, now.
 
-Prints one line per model (and one for reverse search) with what works and why not: the same
-facts ``GET /v1/apps/images/models`` and ``/readyz`` report. Exits 1 when a configured model is
-unavailable, so it can gate a deploy.
+Prints one line per model, image and analysis models alike (and one for reverse search), with
+what works and why not: the same facts ``GET /v1/apps/images/models``,
+``GET /v1/apps/images/analyze/models`` and ``/readyz`` report. Exits 1 when a configured model
+is unavailable, so it can gate a deploy.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from generation.registry import provider_for
 
 
 class Command(BaseCommand):
-    help = "Ask each configured image provider whether its models exist, and report what works."
+    help = "Ask each configured provider whether its image and analysis models exist; report what works."
 
     def handle(self, *args, **options) -> None:
         broken = []
