@@ -78,6 +78,30 @@ def notify_task(task: Task, *, embed_status: str, files: dict | None = None) -> 
     transaction.on_commit(lambda: send_to_user(task.owner_id, EMBED_UPDATE, payload))
 
 
+def queue_new_task(
+    user: AbstractBaseUser,
+    embed: Embed,
+    *,
+    idempotency_key: str | None,
+    fingerprint: str,
+    **fields: object,
+) -> Task:
+    """Insert the task for a freshly sealed embed, queue its id on commit and tell the owner's
+    tabs: the one insert every kind of task (generate, edit, reverse search, analysis) goes
+    through. Call inside ``user_quota_lock`` after ``check_task_limits``. The fingerprint is
+    kept only with an Idempotency-Key (it is what a replay is compared with)."""
+    task = Task.objects.create(
+        owner=user,
+        embed=embed,
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint if idempotency_key else "",
+        **fields,
+    )
+    enqueue_task(task.id)
+    notify_task(task, embed_status=embed.status)
+    return task
+
+
 def estimate_seconds(spec: ModelSpec) -> float:
     """A running average of this model's recent durations, or its typical time before any."""
     recent = (
@@ -194,19 +218,17 @@ def check_create_generation(
             opened.embed.save()
             if params.mask is not None:
                 opened.store_file("mask", params.mask)
-            task = Task.objects.create(
-                owner=user,
+            task = queue_new_task(
+                user,
+                opened.embed,
                 kind=params.kind,
-                embed=opened.embed,
                 model=spec.id,
-                idempotency_key=idempotency_key or None,
-                request_fingerprint=fingerprint if idempotency_key else "",
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
                 webhook_url=webhook_url,
                 estimated_seconds=estimate_seconds(spec),
                 cost_usd=spec.cost_usd,
             )
-            enqueue_task(task.id)
-            notify_task(task, embed_status=opened.embed.status)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
         replayed = _replay(user, idempotency_key, fingerprint)
@@ -308,17 +330,15 @@ def _create_reverse_search_task(
             user, content=content, type=Embed.Type.IMAGE_SEARCH_RESULTS, derived_from=source
         )
         opened.embed.save()
-        task = Task.objects.create(
-            owner=user,
+        task = queue_new_task(
+            user,
+            opened.embed,
             kind=Task.Kind.REVERSE_SEARCH,
-            embed=opened.embed,
             model=f"serpapi/{content['engine']}",
-            idempotency_key=idempotency_key or None,
-            request_fingerprint=fingerprint if idempotency_key else "",
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
             estimated_seconds=REVERSE_SEARCH_SECONDS,
         )
-        enqueue_task(task.id)
-        notify_task(task, embed_status=opened.embed.status)
     return task
 
 

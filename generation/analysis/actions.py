@@ -24,10 +24,9 @@ from openmates_images.errors import ApiError
 
 from ..actions import (
     _replay,
-    enqueue_task,
     estimate_seconds,
     idempotency_digest,
-    notify_task,
+    queue_new_task,
     request_fingerprint,
 )
 from ..availability import model_status
@@ -145,19 +144,17 @@ def check_create_analysis(
                 user, content=content, type=Embed.Type.IMAGE_ANALYSIS, derived_from=source
             )
             opened.embed.save()
-            task = Task.objects.create(
-                owner=user,
+            task = queue_new_task(
+                user,
+                opened.embed,
                 kind=Task.Kind.ANALYZE,
-                embed=opened.embed,
                 model=spec.id,
-                idempotency_key=idempotency_key or None,
-                request_fingerprint=fingerprint if idempotency_key else "",
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
                 webhook_url=webhook_url,
                 estimated_seconds=estimate_seconds(spec),
                 cost_usd=spec.cost_usd,
             )
-            enqueue_task(task.id)
-            notify_task(task, embed_status=opened.embed.status)
     except ApiError:
         if uploaded:  # a parallel request took the last slot: the upload must not stay behind
             from embeds.actions import do_delete_embed
