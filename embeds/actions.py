@@ -20,6 +20,7 @@ from . import imaging, sealing
 from .conf import conf
 from .models import Embed
 from .shared_links import shared_variant
+from .signals import embed_deleting
 from .storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ def do_delete_embed(embed: Embed) -> None:
 
     embed_id = embed.id
     delete_shares(embed.shares.all())
-    embed.tasks.filter(status__in=("queued", "processing")).update(cancel_requested=True)
+    embed_deleting.send(sender=Embed, embed_id=embed_id)  # generation cancels the embed's tasks
     shared = tuple(shared_variant(task_id) for task_id in embed.tasks.values_list("id", flat=True))
     sealing.delete_files(embed, (*sealing.FILE_VARIANTS, "staging", "mask", *shared))
     embed.delete()

@@ -25,12 +25,11 @@ from embeds.models import Embed
 from embeds.storage import ObjectMissing
 from openmates_images.errors import ApiError
 
+from . import lifecycle
 from .availability import edit_unavailable_reason, model_status
 from .conf import conf
-from .events import EMBED_UPDATE, send_to_user
 from .limits import check_task_limits, user_quota_lock
 from .models import Task
-from .presenters import task_payload
 from .registry import ModelSpec
 from .webhooks import WebhookRefused, check_webhook_url
 
@@ -55,29 +54,6 @@ class GenerationParams:
     composite: bool = False  # edits of an uploaded photo are labelled composite
 
 
-def enqueue_task(task_id, *, delay_ms: int | None = None) -> None:
-    """Queue a task id once the surrounding transaction commits.
-
-    The task row is committed by then, so a broker that is down must not turn the request into
-    an error: the send is logged and skipped, and the reaper re-sends a task left queued."""
-    from .actors import run_task
-
-    def send() -> None:
-        options = {"delay": delay_ms} if delay_ms else {}
-        try:
-            run_task.send_with_options(args=(str(task_id),), **options)
-        except Exception:
-            logger.warning("generation.task.enqueue_failed task=%s", task_id, exc_info=True)
-
-    transaction.on_commit(send)
-
-
-def notify_task(task: Task, *, embed_status: str, files: dict | None = None) -> None:
-    """Push the task's state to the owner's tabs after commit."""
-    payload = task_payload(task, embed_status=embed_status, files=files)
-    transaction.on_commit(lambda: send_to_user(task.owner_id, EMBED_UPDATE, payload))
-
-
 def queue_new_task(
     user: AbstractBaseUser,
     embed: Embed,
@@ -90,16 +66,13 @@ def queue_new_task(
     tabs: the one insert every kind of task (generate, edit, reverse search, analysis) goes
     through. Call inside ``user_quota_lock`` after ``check_task_limits``. The fingerprint is
     kept only with an Idempotency-Key (it is what a replay is compared with)."""
-    task = Task.objects.create(
+    return lifecycle.create(
         owner=user,
         embed=embed,
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint if idempotency_key else "",
         **fields,
     )
-    enqueue_task(task.id)
-    notify_task(task, embed_status=embed.status)
-    return task
 
 
 def estimate_seconds(spec: ModelSpec) -> float:
@@ -249,18 +222,7 @@ def completed_files(task: Task) -> dict | None:
 def do_cancel_task(task: Task) -> Task:
     """Cancel a task: a queued one ends at once; a running one is flagged and the worker stops it
     at the provider (fal cancel URL) and ends it ``cancelled`` without storing anything."""
-    with transaction.atomic():
-        task = Task.objects.select_for_update().select_related("embed").get(pk=task.pk)
-        if task.is_terminal:
-            return task
-        if task.status == Task.Status.QUEUED:
-            from .pipeline.runner import mark_cancelled
-
-            mark_cancelled(task)
-        else:
-            task.cancel_requested = True
-            task.save(update_fields=["cancel_requested"])
-    return Task.objects.select_related("embed").get(pk=task.pk)
+    return lifecycle.cancel(task)
 
 
 REVERSE_SEARCH_SECONDS = 8.0

@@ -11,9 +11,19 @@ class GenerationConfig(AppConfig):
         from .broker import configure_broker
 
         configure_broker()
-        from . import actors, checks  # noqa: F401
+        from embeds.signals import embed_deleting
 
+        from . import actors, checks, lifecycle  # noqa: F401
+
+        embed_deleting.connect(_cancel_tasks_of_embed, dispatch_uid="generation.cancel_tasks_of_embed")
         user_logged_out.connect(_close_sockets_on_logout, dispatch_uid="generation.close_sockets_on_logout")
+
+
+def _cancel_tasks_of_embed(sender, embed_id, **kwargs) -> None:
+    """An embed about to be deleted: its unfinished tasks are flagged cancelled first."""
+    from .lifecycle import cancel_for_embed
+
+    cancel_for_embed(embed_id)
 
 
 def _close_sockets_on_logout(sender, request, user, **kwargs) -> None:

@@ -80,31 +80,6 @@ class Task(models.Model):
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
 
-    def save_end(self, status: str, *, stage: str, error_code: str = "", error_message: str = "") -> None:
-        """Write the one ending of a task (completed, failed or cancelled). The caller holds the
-        row lock and has checked that the task has not ended; its working objects are then owed
-        a clean-up, which ``cleanup_pending`` records until it is done."""
-        self.status = status
-        self.stage = stage
-        self.error_code = error_code
-        self.error_message = error_message
-        self.queue_position = None
-        self.finished_at = timezone.now()
-        self.cleanup_pending = True
-        fields = [
-            "status",
-            "stage",
-            "error_code",
-            "error_message",
-            "queue_position",
-            "finished_at",
-            "cleanup_pending",
-        ]
-        if status == self.Status.COMPLETED:
-            self.progress = 100
-            fields.append("progress")
-        self.save(update_fields=fields)
-
     @property
     def duration_seconds(self) -> float | None:
         if self.started_at and self.finished_at:
