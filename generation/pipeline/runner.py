@@ -190,6 +190,7 @@ class Run:
     content: dict
     report: _Reporter
     is_cancelled: Callable[[], bool]
+    resumed: bool = False  # an earlier attempt kept the provider's answer
     spec: ModelSpec | None = None
     request: GenerationRequest | None = None
     output: stages.ProviderOutput | None = None
@@ -231,7 +232,7 @@ def _at(name: str, run: Run) -> None:
 
 
 def _resumed(run: Run) -> bool:
-    return run.task.provider_result_stored
+    return run.resumed
 
 
 def _request(run: Run) -> None:
@@ -318,6 +319,7 @@ def _execute(task: Task) -> None:
         content={},
         report=_Reporter(task),
         is_cancelled=_cancel_checker(task),
+        resumed=task.provider_result_stored,
     )
     run.content = run.opened.content()
     steps = PIPELINES.get(task.kind, GENERATE)
