@@ -27,14 +27,15 @@ from datetime import datetime, timedelta
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from embeds import sealing, shared_links
+from core.realtime import EMBED_UPDATE, send_to_user
+from embeds import sealing
 from embeds.keyring import KeyringError
 from embeds.models import Embed
 from embeds.storage import StorageUnavailable
 
+from . import shared_links
 from .broker import RUN_TASK, enqueue_on_commit
 from .conf import conf
-from .events import EMBED_UPDATE, send_to_user
 from .models import Task
 from .presenters import task_payload
 from .providers.base import ErrorCode

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from embeds import imaging, sealing, shared_links
+from embeds import imaging, sealing
 from embeds.imaging.compositing import composite_through_mask
 from embeds.models import Embed
 from embeds.storage import ObjectMissing
 
+from .. import shared_links
 from ..models import Task
 from ..providers.base import ErrorCode, GenerationRequest, ProviderError
 from ..registry import ModelSpec, provider_for

@@ -15,11 +15,11 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.utils import timezone
 
+from core.realtime import user_group
 from embeds.models import Embed
 from embeds.signals import embed_deleting
 from generation import lifecycle
 from generation.actions import GenerationParams, check_create_generation
-from generation.events import user_group
 from generation.maintenance import reap_stale_tasks
 from generation.models import Task
 from generation.registry import default_model
@@ -27,7 +27,7 @@ from tests.conftest import wait_for_task
 from tests.generation.status_writes import state_writes_in_source, state_writes_in_tree
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("accounts", "chats", "embeds", "generation", "openmates_images", "sharing")
+PACKAGES = ("accounts", "chats", "core", "embeds", "generation", "openmates_images", "sharing")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -244,7 +244,7 @@ def test_staff_retry_starts_a_failed_task_again_and_tells_its_tabs(queued, admin
 
 
 def test_deleting_an_embed_flags_its_unfinished_tasks_through_the_signal(queued):
-    embed_deleting.send(sender=Embed, embed_id=queued.embed_id)
+    embed_deleting.send(sender=Embed, embed=queued.embed)
     assert Task.objects.get(pk=queued.pk).cancel_requested
     assert lifecycle.cancel_for_embed(queued.embed_id) == 1
     lifecycle.end_cancelled(queued)
