@@ -23,15 +23,17 @@ from django.utils.crypto import salted_hmac
 from core.errors import ApiError
 from core.quota import user_quota_lock
 from embeds import sealing
+from embeds.actions import do_create_upload_embed, do_delete_embed
 from embeds.models import Embed
 from embeds.storage import ObjectMissing
 
 from . import lifecycle
-from .availability import edit_unavailable_reason, model_status
+from .availability import edit_unavailable_reason, model_status, search_unavailable_reason
 from .conf import conf
 from .limits import check_task_limits
-from .models import Task
-from .registry import ModelSpec
+from .models import ImageReport, Task
+from .registry import ModelSpec, default_model, find_model
+from .reverse_search import is_available
 from .webhooks import WebhookRefused, check_webhook_url
 
 logger = logging.getLogger(__name__)
@@ -240,11 +242,6 @@ def check_create_reverse_search(
 
     The image is one of the user's embeds (``source``) or an ``upload`` (bytes, file name), which
     becomes an embed only once the request has passed every check."""
-    from embeds.actions import do_create_upload_embed
-
-    from .availability import search_unavailable_reason
-    from .reverse_search import is_available
-
     idempotency_key = idempotency_digest(idempotency_key)
     fingerprint = request_fingerprint(
         Task.Kind.REVERSE_SEARCH,
@@ -276,8 +273,6 @@ def check_create_reverse_search(
         task = _create_reverse_search_task(user, source, content, idempotency_key, fingerprint)
     except ApiError:
         if uploaded:  # a parallel request took the last slot: the upload must not stay behind
-            from embeds.actions import do_delete_embed
-
             do_delete_embed(source)  # after the rollback: its row is committed, its files stored
         raise
     logger.info("generation.task.created task=%s kind=reverse_search", task.id)
@@ -312,8 +307,6 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
     """The request that made ``embed``, to run once more: a generation with its prompt, or an edit
     of the same source with the same prompt and mask. Crops and drawings were not made by a
     provider, so there is nothing to run again."""
-    from .registry import default_model, find_model
-
     opened = sealing.open_embed(embed)
     content = opened.content()
     kind = {"generated": Task.Kind.GENERATE, "edit": Task.Kind.EDIT}.get(content.get("source"))
@@ -351,8 +344,6 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
 
 def do_report_image(user: AbstractBaseUser, embed: Embed, *, reason: str, regenerate: bool) -> Task | None:
     """Record a problem report; optionally make the image again from the same request."""
-    from .models import ImageReport
-
     params = request_again(user, embed) if regenerate else None
     with transaction.atomic():  # a refused regeneration (rate limit…) records no report either
         report = ImageReport.objects.create(owner=user, embed=embed, reason=reason)
