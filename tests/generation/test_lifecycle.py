@@ -249,3 +249,17 @@ def test_deleting_an_embed_flags_its_unfinished_tasks_through_the_signal(queued)
     assert lifecycle.cancel_for_embed(queued.embed_id) == 1
     lifecycle.end_cancelled(queued)
     assert lifecycle.cancel_for_embed(queued.embed_id) == 0  # an ended task is left as it is
+
+
+def test_a_heartbeat_keeps_the_reaper_off_and_tells_the_tabs_its_progress(queued):
+    task = lifecycle.claim(str(queued.pk))
+    Task.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    task.stage, task.progress = "provider", 40
+
+    def beat() -> None:
+        lifecycle.heartbeat(task, "stage", "progress", embed_status=Embed.Status.PROCESSING)
+
+    (event,) = events_during(task.owner_id, beat)
+    assert (event["stage"], event["progress"], event["status"]) == ("provider", 40, "processing")
+    assert reap_stale_tasks(stale_after=60)["requeued"] == 0
+    assert Task.objects.get(pk=task.pk).status == Task.Status.PROCESSING
