@@ -35,6 +35,7 @@ from ..availability import model_entry, reverse_search_entry
 from ..models import Task
 from ..presenters import task_payload
 from ..registry import MODELS, default_model
+from ..webhooks import webhook_secret_for
 from .serializers import EditInputSerializer, GenerateInputSerializer
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -225,8 +226,6 @@ class WebhookSecretView(APIView):
         }
     )
     def get(self, request: Request) -> Response:
-        from ..webhooks import webhook_secret_for
-
         return Response(
             {"secret": webhook_secret_for(request.user.pk), "scheme": "standard-webhooks v1 (HMAC-SHA256)"}
         )
