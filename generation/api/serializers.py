@@ -9,6 +9,10 @@ from openmates_images.api import StrictInputSerializer
 from ..registry import ASPECT_RATIOS, IMAGE_SIZES, MODELS, default_model, find_model
 
 PROMPT_MAX_LENGTH = 4000
+CHAT_ID_HELP = (
+    "One of your chats: the request and its result are written into it as one exchange (your "
+    "message, the assistant's reply with the new embed), in the transaction that creates the task."
+)
 
 
 def _validate_model(value: str):
@@ -57,3 +61,4 @@ class EditInputSerializer(GenerateInputSerializer):
         required=False, max_length=12_000_000, help_text="PNG mask, base64 (white = change)"
     )
     aspect_ratio = serializers.ChoiceField(choices=ASPECT_RATIOS, required=False)
+    chat_id = serializers.UUIDField(required=False, help_text=CHAT_ID_HELP)

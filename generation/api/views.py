@@ -35,7 +35,7 @@ from ..availability import model_entry, reverse_search_entry
 from ..models import Task
 from ..presenters import task_payload
 from ..registry import MODELS, default_model
-from .serializers import EditInputSerializer, GenerateInputSerializer
+from .serializers import CHAT_ID_HELP, EditInputSerializer, GenerateInputSerializer
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -116,6 +116,36 @@ def _decode_mask(value: str | None, original: dict) -> bytes | None:
     return mask
 
 
+def parse_edit_request(user, body: object) -> tuple[GenerationParams, dict]:
+    """An edit request (REST body or socket frame) validated: (the parameters, the validated
+    data, for ``webhook_url`` and ``chat_id``). One parser for both, so they refuse alike."""
+    serializer = EditInputSerializer(data=body)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    source = access_finished_image(user, data["embed_id"], field="embed_id")
+    source_content = sealing.open_embed(source).content()
+    mask = _decode_mask(data.get("mask"), (source_content.get("files") or {}).get("original") or {})
+    params = GenerationParams(
+        prompt=data["prompt"],
+        aspect_ratio=data.get("aspect_ratio") or source_content.get("aspect_ratio") or "1:1",
+        model=data.get("model") or default_model(),
+        seed=data.get("seed"),
+        image_size=data["image_size"],
+        kind=Task.Kind.EDIT,
+        source=source,
+        mask=mask,
+        composite=source_content.get("source") == "upload" or bool(source_content.get("composite")),
+    )
+    return params, data
+
+
+def _chat_or_none(request: Request, chat_id: object):
+    """The chat a REST skill writes its exchange into (someone else's or a missing one: 404)."""
+    from chats.access import access_chat
+
+    return access_chat(request.user, str(chat_id), field="chat_id") if chat_id else None
+
+
 class EditView(APIView):
     @extend_schema(
         request=EditInputSerializer,
@@ -127,29 +157,15 @@ class EditView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = EditInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        source = access_finished_image(request.user, data["embed_id"], field="embed_id")
-        source_content = sealing.open_embed(source).content()
-        mask = _decode_mask(data.get("mask"), (source_content.get("files") or {}).get("original") or {})
-        params = GenerationParams(
-            prompt=data["prompt"],
-            aspect_ratio=data.get("aspect_ratio") or source_content.get("aspect_ratio") or "1:1",
-            model=data.get("model") or default_model(),
-            seed=data.get("seed"),
-            image_size=data["image_size"],
-            kind=Task.Kind.EDIT,
-            source=source,
-            mask=mask,
-            composite=source_content.get("source") == "upload" or bool(source_content.get("composite")),
-        )
-        task, created = check_create_generation(
-            request.user,
-            params,
-            idempotency_key=_idempotency_key(request),
-            webhook_url=data.get("webhook_url", ""),
-        )
+        params, data = parse_edit_request(request.user, request.data)
+        chat = _chat_or_none(request, data.get("chat_id"))
+        options = {"idempotency_key": _idempotency_key(request), "webhook_url": data.get("webhook_url", "")}
+        if chat is None:
+            task, created = check_create_generation(request.user, params, **options)
+        else:
+            from chats.skills import do_edit_in_chat
+
+            task, created, _ = do_edit_in_chat(request.user, chat, params, **options)
         return _accepted(task, created)
 
 
@@ -234,10 +250,12 @@ class WebhookSecretView(APIView):
 
 class ReverseSearchJsonSerializer(StrictInputSerializer):
     embed_id = serializers.UUIDField(help_text="One of your images.")
+    chat_id = serializers.UUIDField(required=False, help_text=CHAT_ID_HELP)
 
 
 class ReverseSearchUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="An image file (a part with a filename).")
+    chat_id = serializers.UUIDField(required=False, help_text=CHAT_ID_HELP)
 
 
 class ReverseSearchView(APIView):
@@ -262,22 +280,35 @@ class ReverseSearchView(APIView):
 
         idempotency_key = _idempotency_key(request)
         if request.content_type.startswith("multipart/"):
+            chat = _chat_or_none(request, request.data.get("chat_id"))
+            target = {"upload": read_upload(request)}
+        else:
+            serializer = ReverseSearchJsonSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            chat = _chat_or_none(request, data.get("chat_id"))
+            target = {"source": access_finished_image(request.user, data["embed_id"], field="embed_id")}
+        if chat is None:
             task, created = check_create_reverse_search(
-                request.user, upload=read_upload(request), idempotency_key=idempotency_key
+                request.user, idempotency_key=idempotency_key, **target
             )
-            return _accepted(task, created)
-        serializer = ReverseSearchJsonSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        source = access_finished_image(request.user, serializer.validated_data["embed_id"], field="embed_id")
-        task, created = check_create_reverse_search(
-            request.user, source=source, idempotency_key=idempotency_key
-        )
+        else:
+            from chats.skills import do_reverse_search_in_chat
+
+            task, created, _ = do_reverse_search_in_chat(
+                request.user, chat, idempotency_key=idempotency_key, **target
+            )
         return _accepted(task, created)
 
 
 class ReportInputSerializer(StrictInputSerializer):
     reason = serializers.ChoiceField(choices=REPORT_REASONS)
     regenerate = serializers.BooleanField(default=False)
+    chat_id = serializers.UUIDField(
+        required=False,
+        help_text="With regenerate: one of your chats, into which the report and the new image are "
+        "written as one exchange, in the transaction that creates the task.",
+    )
 
 
 class ReportView(APIView):
@@ -291,7 +322,14 @@ class ReportView(APIView):
         embed = access_finished_image(request.user, embed_id)
         serializer = ReportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        task = do_report_image(request.user, embed, **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        chat = _chat_or_none(request, data.pop("chat_id", None))
+        if chat is None:
+            task = do_report_image(request.user, embed, **data)
+        else:
+            from chats.skills import do_report_in_chat
+
+            task, _ = do_report_in_chat(request.user, chat, embed, **data)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return _accepted(task, True)
