@@ -107,21 +107,14 @@ def _notify_message_created(message: Message) -> None:
     transaction.on_commit(lambda: send_to_user(owner_id, MESSAGE_CREATED, payload))
 
 
-def _generation_params(prompt: str, aspect_ratio: str, model: str | None):
+def _generation_params(prompt: object, aspect_ratio: object, model: object):
     """Validate a chat's generate request exactly as POST /v1/apps/images/generate does."""
-    from generation.actions import GenerationParams
-    from generation.api.serializers import GenerateInputSerializer
-    from generation.registry import default_model
+    from generation.requests import parse_generate_request
 
     body = {"prompt": prompt, "aspect_ratio": aspect_ratio or "1:1"}
     if model:
         body["model"] = model
-    serializer = GenerateInputSerializer(data=body)
-    serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
-    return GenerationParams(
-        prompt=data["prompt"], aspect_ratio=data["aspect_ratio"], model=data.get("model") or default_model()
-    )
+    return parse_generate_request(body)
 
 
 def _embed_id_list(value: object) -> list[str]:

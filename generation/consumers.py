@@ -169,8 +169,8 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         """The viewer's Mark to edit: validated as POST /v1/apps/images/edit validates."""
         from chats.skills import do_edit_in_chat
 
-        from .api.views import parse_edit_request
         from .presenters import task_payload
+        from .requests import parse_edit_request
 
         chat = self._chat(content)
         body = self._fields(

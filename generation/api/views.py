@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -12,9 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from embeds import imaging, sealing
+from embeds import sealing
 from embeds.access import access_finished_image
-from embeds.conf import conf as embeds_conf
 from embeds.models import Embed
 from openmates_images.api import StrictInputSerializer
 from openmates_images.errors import ApiError
@@ -35,6 +31,7 @@ from ..availability import model_entry, reverse_search_entry
 from ..models import Task
 from ..presenters import task_payload
 from ..registry import MODELS, default_model
+from ..requests import parse_edit_request
 from .serializers import CHAT_ID_HELP, EditInputSerializer, GenerateInputSerializer
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -85,58 +82,6 @@ class GenerateView(APIView):
             webhook_url=data.get("webhook_url", ""),
         )
         return _accepted(task, created)
-
-
-def _decode_mask(value: str | None, original: dict) -> bytes | None:
-    """The mask as a clean PNG (pixels only: nothing a user's file carried reaches a provider),
-    the size of the image it masks."""
-    if not value:
-        return None
-    if value.startswith("data:"):
-        value = value.partition(",")[2]
-    try:
-        mask = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ApiError("invalid_value", "The mask must be a base64-encoded PNG.", field="mask") from exc
-    if not mask.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise ApiError("invalid_value", "The mask must be a PNG image.", field="mask")
-    try:
-        mask = imaging.clean_image_bytes(mask, wait_seconds=embeds_conf().IMAGE_QUEUE_SECONDS)
-        size = imaging.image_size(mask)
-    except imaging.InvalidImage as exc:
-        raise ApiError(
-            "invalid_value", f"The mask is not a readable PNG: {exc.message}", field="mask"
-        ) from exc
-    if size != (original.get("width"), original.get("height")):
-        raise ApiError(
-            "invalid_value",
-            f"The mask must be {original.get('width')}×{original.get('height')} pixels, like the image.",
-            field="mask",
-        )
-    return mask
-
-
-def parse_edit_request(user, body: object) -> tuple[GenerationParams, dict]:
-    """An edit request (REST body or socket frame) validated: (the parameters, the validated
-    data, for ``webhook_url`` and ``chat_id``). One parser for both, so they refuse alike."""
-    serializer = EditInputSerializer(data=body)
-    serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
-    source = access_finished_image(user, data["embed_id"], field="embed_id")
-    source_content = sealing.open_embed(source).content()
-    mask = _decode_mask(data.get("mask"), (source_content.get("files") or {}).get("original") or {})
-    params = GenerationParams(
-        prompt=data["prompt"],
-        aspect_ratio=data.get("aspect_ratio") or source_content.get("aspect_ratio") or "1:1",
-        model=data.get("model") or default_model(),
-        seed=data.get("seed"),
-        image_size=data["image_size"],
-        kind=Task.Kind.EDIT,
-        source=source,
-        mask=mask,
-        composite=source_content.get("source") == "upload" or bool(source_content.get("composite")),
-    )
-    return params, data
 
 
 def _chat_or_none(request: Request, chat_id: object):
