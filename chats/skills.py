@@ -113,3 +113,30 @@ def do_crop_in_chat(
 
     embed, message = do_exchange_in_chat(user, chat, request_text=f"Crop ({ratio})", start=start)
     return embed, message
+
+
+def register_rest_skills() -> None:
+    """Let the REST skills of ``generation`` (edit, reverse search, report) write into a chat they
+    are given (``generation.in_chat``): the chat authorized first, then the skill's exchange."""
+    from generation.in_chat import register_chat_skill
+
+    from .access import access_chat
+
+    def chat(user, chat_id) -> Chat:
+        return access_chat(user, str(chat_id), field="chat_id")
+
+    def edit(user, chat_id, *, params, **options):
+        task, created, _ = do_edit_in_chat(user, chat(user, chat_id), params, **options)
+        return task, created
+
+    def reverse_search(user, chat_id, **options):
+        task, created, _ = do_reverse_search_in_chat(user, chat(user, chat_id), **options)
+        return task, created
+
+    def report(user, chat_id, *, embed, reason, regenerate):
+        task, _ = do_report_in_chat(user, chat(user, chat_id), embed, reason=reason, regenerate=regenerate)
+        return task
+
+    register_chat_skill("edit", edit)
+    register_chat_skill("reverse_search", reverse_search)
+    register_chat_skill("report", report)

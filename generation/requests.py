@@ -12,11 +12,11 @@ import binascii
 from django.contrib.auth.models import AbstractBaseUser
 from rest_framework import serializers
 
+from core.api import StrictInputSerializer
+from core.errors import ApiError
 from embeds import imaging, sealing
 from embeds.access import access_finished_image
 from embeds.conf import conf as embeds_conf
-from openmates_images.api import StrictInputSerializer
-from openmates_images.errors import ApiError
 
 from .actions import GenerationParams
 from .models import Task

@@ -50,7 +50,7 @@ def _generated(client) -> str:
 
 def _socket(user, frames: list[dict]) -> list[dict]:
     """Send each frame through the real consumer and collect the reply to each."""
-    from generation.consumers import UserEventsConsumer
+    from chats.consumers import UserEventsConsumer
 
     async def scenario():
         comm = WebsocketCommunicator(UserEventsConsumer.as_asgi(), "/ws/")

@@ -9,13 +9,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import StrictInputSerializer
+from core.errors import ApiError
+from core.json_input import LimitedJSONParser
+from core.schema import TaskSerializer, errors
 from embeds import sealing
 from embeds.access import access_finished_image
 from embeds.models import Embed
-from openmates_images.api import StrictInputSerializer
-from openmates_images.errors import ApiError
-from openmates_images.json_input import LimitedJSONParser
-from openmates_images.schema import TaskSerializer, errors
 
 from ..access import access_task, poll_task
 from ..actions import (
@@ -28,6 +28,7 @@ from ..actions import (
     do_report_image,
 )
 from ..availability import model_entry, reverse_search_entry
+from ..in_chat import run_in_chat
 from ..models import Task
 from ..presenters import task_payload
 from ..registry import MODELS, default_model
@@ -84,13 +85,6 @@ class GenerateView(APIView):
         return _accepted(task, created)
 
 
-def _chat_or_none(request: Request, chat_id: object):
-    """The chat a REST skill writes its exchange into (someone else's or a missing one: 404)."""
-    from chats.access import access_chat
-
-    return access_chat(request.user, str(chat_id), field="chat_id") if chat_id else None
-
-
 class EditView(APIView):
     @extend_schema(
         request=EditInputSerializer,
@@ -103,14 +97,11 @@ class EditView(APIView):
     )
     def post(self, request: Request) -> Response:
         params, data = parse_edit_request(request.user, request.data)
-        chat = _chat_or_none(request, data.get("chat_id"))
         options = {"idempotency_key": _idempotency_key(request), "webhook_url": data.get("webhook_url", "")}
-        if chat is None:
-            task, created = check_create_generation(request.user, params, **options)
+        if data.get("chat_id"):
+            task, created = run_in_chat("edit", request.user, data["chat_id"], params=params, **options)
         else:
-            from chats.skills import do_edit_in_chat
-
-            task, created, _ = do_edit_in_chat(request.user, chat, params, **options)
+            task, created = check_create_generation(request.user, params, **options)
         return _accepted(task, created)
 
 
@@ -225,23 +216,21 @@ class ReverseSearchView(APIView):
 
         idempotency_key = _idempotency_key(request)
         if request.content_type.startswith("multipart/"):
-            chat = _chat_or_none(request, request.data.get("chat_id"))
+            chat_id = request.data.get("chat_id")
             target = {"upload": read_upload(request)}
         else:
             serializer = ReverseSearchJsonSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
-            chat = _chat_or_none(request, data.get("chat_id"))
+            chat_id = data.get("chat_id")
             target = {"source": access_finished_image(request.user, data["embed_id"], field="embed_id")}
-        if chat is None:
-            task, created = check_create_reverse_search(
-                request.user, idempotency_key=idempotency_key, **target
+        if chat_id:
+            task, created = run_in_chat(
+                "reverse_search", request.user, chat_id, idempotency_key=idempotency_key, **target
             )
         else:
-            from chats.skills import do_reverse_search_in_chat
-
-            task, created, _ = do_reverse_search_in_chat(
-                request.user, chat, idempotency_key=idempotency_key, **target
+            task, created = check_create_reverse_search(
+                request.user, idempotency_key=idempotency_key, **target
             )
         return _accepted(task, created)
 
@@ -268,13 +257,11 @@ class ReportView(APIView):
         serializer = ReportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        chat = _chat_or_none(request, data.pop("chat_id", None))
-        if chat is None:
-            task = do_report_image(request.user, embed, **data)
+        chat_id = data.pop("chat_id", None)
+        if chat_id:
+            task = run_in_chat("report", request.user, chat_id, embed=embed, **data)
         else:
-            from chats.skills import do_report_in_chat
-
-            task, _ = do_report_in_chat(request.user, chat, embed, **data)
+            task = do_report_image(request.user, embed, **data)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return _accepted(task, True)

@@ -12,10 +12,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 
-from openmates_images import json_input
-from openmates_images.errors import ApiError, exception_handler
-
-from .events import user_group
+from core import json_input
+from core.errors import ApiError, exception_handler
+from core.realtime import user_group
 
 logger = logging.getLogger(__name__)
 
@@ -168,9 +167,8 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     def _edit(self, content: dict) -> tuple[dict, dict]:
         """The viewer's Mark to edit: validated as POST /v1/apps/images/edit validates."""
         from chats.skills import do_edit_in_chat
-
-        from .presenters import task_payload
-        from .requests import parse_edit_request
+        from generation.presenters import task_payload
+        from generation.requests import parse_edit_request
 
         chat = self._chat(content)
         body = self._fields(
@@ -184,8 +182,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         """The viewer's Find similar on the web, for one of the user's images."""
         from chats.skills import do_reverse_search_in_chat
         from embeds.access import access_finished_image
-
-        from .presenters import task_payload
+        from generation.presenters import task_payload
 
         chat = self._chat(content)
         source = access_finished_image(self.user, content.get("embed_id"), field="embed_id")
@@ -197,9 +194,8 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         new image is the reply (a ``done`` frame without one)."""
         from chats.skills import do_report_in_chat
         from embeds.access import access_finished_image
-
-        from .api.views import ReportInputSerializer
-        from .presenters import task_payload
+        from generation.api.views import ReportInputSerializer
+        from generation.presenters import task_payload
 
         chat = self._chat(content)
         embed = access_finished_image(self.user, content.get("embed_id"), field="embed_id")
@@ -251,9 +247,9 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         return payload, self._reply(message)
 
     def _cancel(self, task_id) -> dict:
-        from .access import access_task
-        from .actions import do_cancel_task
-        from .presenters import task_payload
+        from generation.access import access_task
+        from generation.actions import do_cancel_task
+        from generation.presenters import task_payload
 
         task = do_cancel_task(access_task(self.user, task_id))
         return task_payload(task, embed_status=task.embed.status)
