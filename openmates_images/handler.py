@@ -64,8 +64,12 @@ class _LoopChain:
 
     @classmethod
     def from_settings(cls) -> _LoopChain | None:
-        """The loop chain, or None when a middleware is of a kind it cannot call inline."""
+        """The loop chain, or None when a middleware is of a kind it cannot call inline (or
+        ASYNC_HOT_READS is off)."""
         from whitenoise.middleware import WhiteNoiseMiddleware
+
+        if not getattr(settings, "ASYNC_HOT_READS", True):
+            return None
 
         mixins: list[MiddlewareMixin] = []
         around_view: list = []

@@ -299,6 +299,8 @@ API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "60"))
 # Threads per web process for the blocking part (database, object store, keyring) of the two
 # reads served in the event loop (openmates_images/hot_path.py); each holds at most one pooled
 # database connection, and only for the length of one call.
+# ASYNC_HOT_READS=0 sends those two reads the sync (one-hop) way like every other request.
+ASYNC_HOT_READS = _flag("ASYNC_HOT_READS", True)
 HOT_PATH_IO_THREADS = int(env("HOT_PATH_IO_THREADS", "8"))
 # Visits to share pages per client IP per minute (README "Share links").
 SHARE_RATE_PER_MINUTE = int(env("SHARE_RATE_PER_MINUTE", "60"))
