@@ -89,7 +89,7 @@ async def aget_user_for_api_key(raw_key: str) -> tuple[AbstractBaseUser, ApiKey]
     """``get_user_for_api_key`` for the event loop: a warm cache entry answers with one awaited
     epoch read and no thread; anything else (a miss, a ``last_used_at`` to write, the cache off
     or Redis unreadable) runs the sync lookup once on the hot path's I/O threads."""
-    from openmates_images.hot_path import blocking
+    from core.hot_path import blocking
 
     if not _well_formed(raw_key):
         return None
@@ -101,7 +101,7 @@ async def aget_user_for_api_key(raw_key: str) -> tuple[AbstractBaseUser, ApiKey]
 
 def do_revoke_api_key(api_key: ApiKey) -> None:
     """Revoke the key: requests with it are refused from now on, and sockets it opened close."""
-    from generation.events import close_user_sockets
+    from core.realtime import close_user_sockets
 
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()

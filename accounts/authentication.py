@@ -52,12 +52,12 @@ class CsrfSessionAuthentication(authentication.SessionAuthentication):
 
 async def authenticate_read(request: HttpRequest) -> AbstractBaseUser:
     """The REST API's two authenticators, in their order, for a safe request served in the
-    event loop (``openmates_images.hot_path``): a ``Bearer`` key (a warm cache answers without a
+    event loop (``core.hot_path``): a ``Bearer`` key (a warm cache answers without a
     thread; a revoked key is refused at once), else the session's active user (its row and the
     session are read on the hot path's I/O threads). CSRF does not apply to a safe method, as in
     DRF's ``SessionAuthentication``. Raises what DRF raises: AuthenticationFailed for a bad key,
     NotAuthenticated without credentials."""
-    from openmates_images.hot_path import blocking
+    from core.hot_path import blocking
 
     raw_key = ApiKeyAuthentication.raw_key(request)
     if raw_key is not None:

@@ -19,7 +19,7 @@ for a cause not found in time: it is not done (bench/RESULTS.md).
 Reading the body, the ``request_started``/``request_finished`` signals and sending the response
 stay Django's (async, in the event loop).
 
-The two hot reads take no thread of their own (``openmates_images.hot_path``): a GET or HEAD
+The two hot reads take no thread of their own (``core.hot_path``): a GET or HEAD
 whose view has an ``async_get`` twin runs in the event loop through the same middleware's
 hooks, called inline (``_LoopChain``): every middleware here does only in-memory work on a
 safe request's way in and out, the session being read lazily (on the hot path's I/O threads,
@@ -140,7 +140,7 @@ class _LoopChain:
         session = getattr(request, "session", None)
         if session is not None and session.modified:
             # SessionMiddleware saves a modified session (a database write): off the loop.
-            from .hot_path import blocking
+            from core.hot_path import blocking
 
             return await blocking(middleware.process_response, request, response)
         return middleware.process_response(request, response)

@@ -255,6 +255,7 @@ EMBEDS = {
     "DATA_KEY_CACHE_SECONDS": float(env("DATA_KEY_CACHE_SECONDS", "300")),
     "DATA_KEY_CACHE_MAX_USES": int(env("DATA_KEY_CACHE_MAX_USES", "1000")),
     "DATA_KEY_CACHE_MAX_ENTRIES": int(env("DATA_KEY_CACHE_MAX_ENTRIES", "1000")),
+    "UPLOAD_RATE_LIMIT_PER_MINUTE": int(env("UPLOAD_RATE_LIMIT_PER_MINUTE", "30")),
 }
 
 GENERATION = {
@@ -269,7 +270,6 @@ GENERATION = {
     "WORKER_THREADS": WORKER_THREADS,
     "RATE_LIMIT_PER_MINUTE": int(env("GENERATION_RATE_LIMIT_PER_MINUTE", "30")),
     "MAX_CONCURRENT_PER_USER": int(env("GENERATION_MAX_CONCURRENT_PER_USER", "8")),
-    "UPLOAD_RATE_LIMIT_PER_MINUTE": int(env("UPLOAD_RATE_LIMIT_PER_MINUTE", "30")),
     "GOOGLE_API_KEY": env("GOOGLE_API_KEY", ""),
     "GEMINI_BASE_URL": env("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
     "GEMINI_API_VERSION": env("GEMINI_API_VERSION", "v1beta"),
@@ -297,11 +297,13 @@ GENERATION = {
 # "Performance and caches"); 0 turns the cache off.
 API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "60"))
 # Threads per web process for the blocking part (database, object store, keyring) of the two
-# reads served in the event loop (openmates_images/hot_path.py); each holds at most one pooled
+# reads served in the event loop (core/hot_path.py); each holds at most one pooled
 # database connection, and only for the length of one call.
 # ASYNC_HOT_READS=0 sends those two reads the sync (one-hop) way like every other request.
 ASYNC_HOT_READS = _flag("ASYNC_HOT_READS", True)
 HOT_PATH_IO_THREADS = int(env("HOT_PATH_IO_THREADS", "8"))
+# REST_FRAMEWORK's two authentication classes, for the reads served in the event loop.
+HOT_READ_AUTHENTICATOR = "accounts.authentication.authenticate_read"
 # Visits to share pages per client IP per minute (README "Share links").
 SHARE_RATE_PER_MINUTE = int(env("SHARE_RATE_PER_MINUTE", "60"))
 
@@ -311,9 +313,9 @@ REST_FRAMEWORK = {
         "accounts.authentication.CsrfSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["openmates_images.json_input.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.json_input.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "openmates_images.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # `?format=` selects an image rendition here, not a DRF renderer.

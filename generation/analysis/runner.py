@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 from django.utils import timezone
 
+from core.realtime import send_to_user
 from embeds import imaging, sealing
 from embeds.actions import is_ai_made
 from embeds.models import Embed
 
-from ..events import send_to_user
 from ..models import Task
 from ..providers.base import ErrorCode, ProviderError
 from .base import AnalysisRequest

@@ -6,7 +6,8 @@ sync server) and gets an ``async_get`` twin registered with ``async_twin``. Unde
 handler (``openmates_images/handler.py``) sends a GET or HEAD for such a view through the same
 middleware hooks, called in the loop, and awaits the twin; everything else goes the one-hop sync
 way. The twin answers as DRF would: the same authenticators in the same order
-(``accounts.authentication.authenticate_read``), ``IsAuthenticated``, the project's exception
+(``accounts.authentication.authenticate_read``, named by HOT_READ_AUTHENTICATOR),
+``IsAuthenticated``, the project's exception
 handler and JSON renderer (so the same error shapes and bytes), and DRF's ``Allow`` header.
 tests/test_asgi_handler.py compares the two answers request by request.
 
@@ -33,6 +34,7 @@ from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_vary_headers
+from django.utils.module_loading import import_string
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -71,6 +73,16 @@ def release_db() -> None:
 
 
 _renderer = JSONRenderer()
+
+
+@functools.cache
+def _authenticator() -> Callable[[HttpRequest], Awaitable[Any]]:
+    """settings.HOT_READ_AUTHENTICATOR: the async twin of REST_FRAMEWORK's authentication
+    classes (``accounts.authentication.authenticate_read``), named by setting as DRF names them,
+    since accounts sits above core."""
+    return import_string(settings.HOT_READ_AUTHENTICATOR)
+
+
 Twin = Callable[..., Awaitable[HttpResponseBase | dict[str, Any]]]
 
 
@@ -102,10 +114,8 @@ def async_twin(view_class: type) -> Callable[[Twin], Twin]:
 
         @functools.wraps(twin)
         async def serve(request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
-            from accounts.authentication import authenticate_read
-
             try:
-                user = await authenticate_read(request)
+                user = await _authenticator()(request)
                 answer = await twin(request, user, **kwargs)
                 response = answer if isinstance(answer, HttpResponseBase) else Response(answer)
             except Exception as exc:  # as DRF's handle_exception: unknown ones re-raised

@@ -80,7 +80,7 @@ def read(name: str) -> int | None:
 
 
 async def aread(name: str) -> int | None:
-    """``read`` for the event loop (the hot reads in ``openmates_images.hot_path``): the same
+    """``read`` for the event loop (the hot reads in ``core.hot_path``): the same
     answer without blocking the loop or taking a thread."""
     if not settings.REDIS_URL:
         return _local[name]
