@@ -339,3 +339,39 @@ def test_a_revoked_key_is_refused_at_once_on_the_poll_with_a_warm_cache(alice, a
     do_revoke_api_key(created.api_key)
     refused = asgi("GET", f"/v1/tasks/{task_id}", headers=bearer(created.raw_key))
     assert refused["status"] == 401 and refused["headers"]["www-authenticate"] == "Bearer"
+
+
+# --- The caches' guarantees hold on the hot path too --------------------------------------------
+
+
+def test_the_hot_file_read_keeps_the_data_key_cache_guarantees(alice_key, alice_image, alice_api):
+    from embeds.keyring.cache import data_keys
+    from embeds.models import Embed
+
+    path = f"/v1/embeds/{alice_image}/file"
+    embed_pk = Embed.objects.get(pk=alice_image).id
+    data_keys.clear()
+    assert asgi("GET", path, headers=bearer(alice_key))["status"] == 200
+    assert embed_pk in data_keys  # filled by the event loop's blocking call
+    assert alice_api.delete(f"/v1/embeds/{alice_image}").status_code == 204
+    assert embed_pk not in data_keys
+    gone = asgi("GET", path, headers=bearer(alice_key))
+    assert gone["status"] == 404 and json.loads(gone["body"])["error"]["code"] == "not_found"
+
+
+def test_the_hot_reads_cache_nothing_with_the_caches_off(alice, alice_image, settings):
+    from embeds.keyring.cache import data_keys
+    from embeds.models import Embed
+
+    settings.EMBEDS = {**settings.EMBEDS, "DATA_KEY_CACHE_SECONDS": 0}
+    settings.API_KEY_CACHE_SECONDS = 0
+    api_key_cache.clear()
+    data_keys.clear()
+    created = do_create_api_key(alice)
+    for _ in range(2):
+        answer = asgi("GET", f"/v1/embeds/{alice_image}/file", headers=bearer(created.raw_key))
+        assert answer["status"] == 200 and answer["body"][:4] == b"RIFF"
+    assert Embed.objects.get(pk=alice_image).id not in data_keys
+    assert len(api_key_cache._entries) == 0
+    do_revoke_api_key(created.api_key)
+    assert asgi("GET", f"/v1/embeds/{alice_image}/file", headers=bearer(created.raw_key))["status"] == 401
