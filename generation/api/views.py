@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -11,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.api import StrictInputSerializer
 from core.errors import ApiError
+from core.hot_path import async_twin, blocking
 from core.json_input import LimitedJSONParser
 from core.schema import TaskSerializer, errors
 from embeds import sealing
@@ -33,6 +35,7 @@ from ..models import Task
 from ..presenters import task_payload
 from ..registry import MODELS, default_model
 from ..requests import parse_edit_request
+from ..webhooks import webhook_secret_for
 from .serializers import CHAT_ID_HELP, EditInputSerializer, GenerateInputSerializer
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -108,11 +111,24 @@ class EditView(APIView):
 class TaskView(APIView):
     @extend_schema(responses={200: TaskSerializer, **errors(401, 404, 503)})
     def get(self, request: Request, task_id: str) -> Response:
-        task = poll_task(request.user, task_id)
-        files = None
-        if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
-            files = sealing.open_embed(task.embed, cached=True).content().get("files")
-        return Response(task_payload(task, embed_status=task.embed.status, files=files))
+        return Response(_poll(request.user, task_id))
+
+
+def _poll(user, task_id: str) -> dict:
+    """A poll's answer: one query (owner check included), and a completed task's file metadata
+    from its sealed content (the data-key cache usually holds the key). Blocking: the sync view
+    calls it on its request thread, the async twin in one hop."""
+    task = poll_task(user, task_id)
+    files = None
+    if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
+        files = sealing.open_embed(task.embed, cached=True).content().get("files")
+    return task_payload(task, embed_status=task.embed.status, files=files)
+
+
+@async_twin(TaskView)
+async def task_async(request: HttpRequest, user, task_id: str) -> dict:
+    """TaskView.get in the event loop (ASGI): the same answer, one blocking hop."""
+    return await blocking(_poll, user, task_id)
 
 
 class CancelTaskView(APIView):
@@ -177,8 +193,6 @@ class WebhookSecretView(APIView):
         }
     )
     def get(self, request: Request) -> Response:
-        from ..webhooks import webhook_secret_for
-
         return Response(
             {"secret": webhook_secret_for(request.user.pk), "scheme": "standard-webhooks v1 (HMAC-SHA256)"}
         )
