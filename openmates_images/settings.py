@@ -287,6 +287,9 @@ GENERATION = {
     "PROVIDER_DOWNLOAD_MAX_BYTES": int(env("PROVIDER_DOWNLOAD_MAX_BYTES", str(50 * 1024 * 1024))),
     "WEBHOOK_ALLOW_PRIVATE": _flag("WEBHOOK_ALLOW_PRIVATE"),
     "TEST_PROMPT_HOOKS": _flag("TEST_PROMPT_HOOKS"),
+    # Dotted path of a callable run before each pipeline stage (fault injection in the worker
+    # crash tests); empty, as in production, runs none.
+    "STAGE_HOOK": env("GENERATION_STAGE_HOOK", ""),
     "PROVIDER_CHECK_INTERVAL_SECONDS": float(env("PROVIDER_CHECK_INTERVAL_SECONDS", "1800")),
     # Image analysis (questions about an image): empty = Gemini when GOOGLE_API_KEY is set, else offline.
     "ANALYSIS_DEFAULT_MODEL": env("IMAGES_ANALYSIS_MODEL", ""),
