@@ -210,9 +210,7 @@ def do_answer_message(
 
     attachments = _embed_id_list(list(embed_ids))
     if not attachments:
-        return do_generate_in_chat(
-            user, chat, prompt=text, aspect_ratio=aspect_ratio, model=model, text=text
-        )
+        return do_generate_in_chat(user, chat, prompt=text, aspect_ratio=aspect_ratio, model=model, text=text)
     if text.strip():
         return do_analyze_in_chat(
             user, chat, question=text, embed_id=attachments[0], model=None, attachments=attachments

@@ -10,6 +10,7 @@ import { analysisDelta } from "./analysis.js";
 import { configureEmbeds, hasCard, imageEmbed, refreshProcessing, updateTask } from "./embeds.js";
 import { configureViewer, openViewer } from "./fullscreen.js";
 import { Socket } from "./socket.js";
+import { privateChosen, uploadPrivate } from "./private-upload.js";
 
 const app = document.getElementById("app");
 const list = app.querySelector("[data-testid=messages]");
@@ -723,7 +724,8 @@ async function attachFiles(files, derivedFrom = null, region = null) {
       const form = new FormData();
       form.append("file", file, file.name);
       if (derivedFrom) form.append("derived_from", derivedFrom);
-      const content = await api("/v1/embeds/upload", { method: "POST", form });
+      const content = !derivedFrom && privateChosen(composer) // private: encrypted here (private-upload.js)
+        ? await uploadPrivate(file) : await api("/v1/embeds/upload", { method: "POST", form });
       const remove = document.createElement("button");
       remove.type = "button";
       remove.className = "remove";

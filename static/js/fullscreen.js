@@ -3,6 +3,7 @@
 // mark-to-edit (a mask at the original's size for POST /v1/apps/images/edit).
 import { regionFromShapes } from "./analysis.js";
 import { api, embedContent, fileUrl, humanSize } from "./api.js";
+import { decryptInto, privateDownloads } from "./hybrid-embeds.js";
 
 const root = document.querySelector("[data-testid=fullscreen]");
 const image = root.querySelector(".fs-image");
@@ -59,7 +60,8 @@ async function show(embedId) {
   root.dataset.currentEmbed = embedId; // for share.js's "Share" button
   const full = content.files.full;
   const original = content.files.original;
-  image.src = fileUrl(embedId, "full");
+  if (content.private) decryptInto(image, content, "full"); // client mode (hybrid-embeds.js)
+  else image.src = fileUrl(embedId, "full");
   image.alt = content.prompt || content.file_name || "Image";
   image.width = full.width;
   image.height = full.height;
@@ -76,6 +78,7 @@ async function show(embedId) {
   Object.assign(root.querySelector("[data-action=download]"), { href: fileUrl(embedId, "full"), download: `${stem}.webp` });
   Object.assign(root.querySelector("[data-action=download-original]"), {
     href: fileUrl(embedId, "original"), download: `${stem}.${original.format === "jpeg" ? "jpg" : original.format}` });
+  if (content.private) privateDownloads(root, content); // decrypted copies, not the ciphertext
   root.querySelector("[data-action=mark]").hidden = false;
   const made = ["generated", "edit"].includes(content.source);
   root.querySelector("[data-action=regenerate]").hidden = !(content.source === "generated" && content.prompt);
@@ -84,7 +87,8 @@ async function show(embedId) {
   root.querySelector("[data-action=edit-retry]").hidden = !(content.source === "generated" && content.prompt);
   updatePosition();
   provenance.textContent = "";
-  api(`/v1/embeds/${embedId}/provenance`).then((data) => {
+  // A private image's credentials are inside its ciphertext: the server cannot read them.
+  (content.private ? Promise.resolve({ renditions: {} }) : api(`/v1/embeds/${embedId}/provenance`)).then((data) => {
     if (current?.id !== embedId) return;
     const report = data.renditions.full || data.renditions.original;
     if (report && report.state !== "none") {
