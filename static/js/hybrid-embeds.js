@@ -75,25 +75,30 @@ export function withKey(content, found) {
   return merged;
 }
 
-const urls = new Map(); // `${embedId}|${variant}` -> promise of an object URL
-/** The decrypted file as an object URL (fetched once per tab). */
-export function privateFileUrl(content, variant) {
+const blobs = new Map(); // `${embedId}|${variant}` -> promise of {blob, url}: fetched once per tab
+function decrypted(content, variant) {
   const cacheKey = `${content.embed_id}|${variant}`;
-  if (!urls.has(cacheKey)) {
+  if (!blobs.has(cacheKey)) {
     const promise = (async () => {
       const found = await embedKey(content.embed_id);
       if (!found || found.locked) throw new Error("This private image cannot be opened in this browser.");
       const response = await fetch(fileUrl(content.embed_id, variant), { credentials: "same-origin" });
       if (!response.ok) throw new Error(`The image could not be loaded (${response.status}).`);
       const plain = await open(found.key, variant, await response.arrayBuffer());
-      const mime = content.files?.[variant]?.mime || "image/webp";
-      return URL.createObjectURL(new Blob([plain], { type: mime }));
+      const blob = new Blob([plain], { type: content.files?.[variant]?.mime || "image/webp" });
+      return { blob, url: URL.createObjectURL(blob) };
     })();
-    promise.catch(() => urls.delete(cacheKey));
-    urls.set(cacheKey, promise);
+    promise.catch(() => blobs.delete(cacheKey));
+    blobs.set(cacheKey, promise);
   }
-  return urls.get(cacheKey);
+  return blobs.get(cacheKey);
 }
+
+/** The decrypted file as an object URL (for <img> and download links). */
+export const privateFileUrl = (content, variant) => decrypted(content, variant).then((d) => d.url);
+/** The decrypted file as a Blob (for a share or a consented copy: no fetch of a blob: URL,
+ *  which the app's CSP, connect-src 'self', does not allow). */
+export const privateFileBlob = (content, variant) => decrypted(content, variant).then((d) => d.blob);
 
 /** Show a private embed's file in an <img>: decrypted here, or a locked placeholder. */
 export function decryptInto(img, content, variant) {

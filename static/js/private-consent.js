@@ -6,7 +6,7 @@
 // stays private; the consent (and the copy) is remembered for this tab.
 import { api } from "./api.js";
 import { openViewer } from "./fullscreen.js";
-import { knownPrivate, privateFileUrl } from "./hybrid-embeds.js";
+import { knownPrivate, privateFileBlob } from "./hybrid-embeds.js";
 
 const viewer = document.querySelector("[data-testid=fullscreen]");
 const dialog = document.querySelector("[data-testid=consent-dialog]");
@@ -21,8 +21,7 @@ function ask() {
 }
 
 async function vaultCopy(content) {
-  const response = await fetch(await privateFileUrl(content, "original"));
-  const blob = await response.blob();
+  const blob = await privateFileBlob(content, "original");
   const form = new FormData();
   form.append("file", blob, content.file_name || "image");
   form.append("derived_from", content.embed_id);
