@@ -8,9 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from openmates_images.api import StrictInputSerializer
-from openmates_images.errors import ApiError
-from openmates_images.schema import errors
+from core.api import StrictInputSerializer
+from core.errors import ApiError
+from core.schema import errors
 
 from .master_keys import (
     MAX_ITERATIONS,

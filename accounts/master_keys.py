@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
-from openmates_images.api import decode_b64url
-from openmates_images.errors import ApiError
+from core.api import decode_b64url
+from core.errors import ApiError
 
 from .models import MasterKey
 

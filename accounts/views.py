@@ -16,8 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.errors import ApiError
 from embeds import crypto
-from openmates_images.errors import ApiError
 
 from .api_keys import do_create_api_key, do_revoke_api_key
 from .deletion import do_delete_account

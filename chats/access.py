@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.errors import ApiError
 from embeds.access import parse_uuid
-from openmates_images.errors import ApiError
 
 from .actions import chat_key, read_text, read_title
 from .models import Chat, Message

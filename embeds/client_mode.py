@@ -21,12 +21,12 @@ import uuid
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from generation.limits import reserve_upload
-from openmates_images.api import decode_b64url
-from openmates_images.errors import ApiError
+from core.api import decode_b64url
+from core.errors import ApiError
 
 from . import sealing
 from .conf import conf
+from .limits import reserve_upload
 from .models import Embed, EmbedKey
 from .storage import StorageUnavailable
 

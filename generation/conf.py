@@ -23,7 +23,6 @@ class GenerationConf:
     WORKER_THREADS: int
     RATE_LIMIT_PER_MINUTE: int
     MAX_CONCURRENT_PER_USER: int
-    UPLOAD_RATE_LIMIT_PER_MINUTE: int
     GOOGLE_API_KEY: str
     GEMINI_BASE_URL: str
     GEMINI_API_VERSION: str
@@ -45,6 +44,8 @@ class GenerationConf:
     PROVIDER_CHECK_INTERVAL_SECONDS: float = 1800.0
     # The model answering questions about images ("" = Gemini when configured, else offline).
     ANALYSIS_DEFAULT_MODEL: str = ""
+    # Dotted path of ``hook(stage, run)`` called before each pipeline stage ("" = none, production).
+    STAGE_HOOK: str = ""
 
 
 @cache

@@ -12,7 +12,6 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 
 
 class Task(models.Model):
@@ -80,31 +79,6 @@ class Task(models.Model):
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
 
-    def save_end(self, status: str, *, stage: str, error_code: str = "", error_message: str = "") -> None:
-        """Write the one ending of a task (completed, failed or cancelled). The caller holds the
-        row lock and has checked that the task has not ended; its working objects are then owed
-        a clean-up, which ``cleanup_pending`` records until it is done."""
-        self.status = status
-        self.stage = stage
-        self.error_code = error_code
-        self.error_message = error_message
-        self.queue_position = None
-        self.finished_at = timezone.now()
-        self.cleanup_pending = True
-        fields = [
-            "status",
-            "stage",
-            "error_code",
-            "error_message",
-            "queue_position",
-            "finished_at",
-            "cleanup_pending",
-        ]
-        if status == self.Status.COMPLETED:
-            self.progress = 100
-            fields.append("progress")
-        self.save(update_fields=fields)
-
     @property
     def duration_seconds(self) -> float | None:
         if self.started_at and self.finished_at:
@@ -132,21 +106,3 @@ class ImageReport(models.Model):
 
     def __str__(self) -> str:
         return f"report {self.reason} on {self.embed_id}"
-
-
-class UsageEvent(models.Model):
-    """One use of a limited resource that makes no Task (an image decoded for an upload or a
-    crop), kept for a minute so ``generation.limits`` can count a user's last minute."""
-
-    class Kind(models.TextChoices):
-        IMAGE_DECODE = "image_decode", "Image decoded (upload, crop)"
-
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=["owner", "kind", "created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.kind} by {self.owner_id} at {self.created_at}"

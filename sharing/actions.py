@@ -19,11 +19,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 
+from core.api import decode_b64url
+from core.errors import ApiError
 from embeds import imaging, sealing, storage
 from embeds.actions import inherited_label
 from embeds.models import Embed
-from openmates_images.api import decode_b64url
-from openmates_images.errors import ApiError
 
 from . import clock
 from .models import Share

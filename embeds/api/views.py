@@ -13,10 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import StrictInputSerializer
+from core.errors import ApiError
+from core.schema import EmbedContentSerializer, errors
 from generation.presenters import public_files
-from openmates_images.api import StrictInputSerializer
-from openmates_images.errors import ApiError
-from openmates_images.schema import EmbedContentSerializer, errors
 
 from .. import client_mode, imaging, sealing
 from ..access import access_embed, access_finished_image
@@ -346,33 +346,3 @@ class EmbedProvenanceView(APIView):
             for variant, meta in files.items()
         }
         return Response({"embed_id": str(embed.id), "renditions": renditions})
-
-
-def shared_image(request, token: str) -> HttpResponse:
-    """A provider fetching a published copy: no auth, only a valid, unexpired, live token."""
-    from generation.models import Task
-
-    from ..keyring import KeyringUnavailable
-    from ..shared_links import read_token, shared_variant
-    from ..storage import ObjectMissing, StorageUnavailable
-
-    link = read_token(token)
-    not_found = HttpResponse(status=404)
-    if link is None:
-        return not_found
-    task = Task.objects.select_related("embed").filter(pk=link.task_id, embed_id=link.embed_id).first()
-    if task is None or task.is_terminal:
-        return not_found
-    try:
-        data = sealing.open_embed(task.embed).load_file(shared_variant(task.id))
-    except ObjectMissing:
-        return not_found
-    except (KeyringUnavailable, StorageUnavailable):
-        unavailable = HttpResponse(status=503)  # the provider's fetch may retry
-        unavailable["Retry-After"] = "5"
-        return unavailable
-    response = HttpResponse(data, content_type="image/png")
-    response["Cache-Control"] = "no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Referrer-Policy"] = "no-referrer"
-    return response

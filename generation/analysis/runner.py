@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 from django.utils import timezone
 
+from core.realtime import send_to_user
 from embeds import imaging, sealing
 from embeds.actions import is_ai_made
 from embeds.models import Embed
 
-from ..events import send_to_user
 from ..models import Task
 from ..providers.base import ErrorCode, ProviderError
 from .base import AnalysisRequest
@@ -84,7 +84,9 @@ def analyze(
     content: dict,
     report: Callable[..., None],
     is_cancelled: Callable[[], bool],
-) -> None:
+) -> dict:
+    """Answer the question in ``content`` (which gets the answer); returns the provider's usage
+    for the runner to record (this stage writes no row)."""
     spec = find_analysis_model(task.model)
     if spec is None:
         raise ProviderError(ErrorCode.INVALID_REQUEST, f"The model {task.model} is no longer configured.")
@@ -113,7 +115,5 @@ def analyze(
     content["model_version"] = result.model_version
     content["measurements"] = result.measurements or None
     content["analyzed_at"] = timezone.now().isoformat()
-    if result.usage:
-        task.usage = result.usage
-        Task.objects.filter(pk=task.pk).update(usage=result.usage)
     logger.info("generation.analysis.answered task=%s chars=%s", task.id, len(result.answer))
+    return result.usage or {}

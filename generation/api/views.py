@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -12,14 +9,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from embeds import imaging, sealing
+from core.api import StrictInputSerializer
+from core.errors import ApiError
+from core.json_input import LimitedJSONParser
+from core.schema import TaskSerializer, errors
+from embeds import sealing
 from embeds.access import access_finished_image
-from embeds.conf import conf as embeds_conf
 from embeds.models import Embed
-from openmates_images.api import StrictInputSerializer
-from openmates_images.errors import ApiError
-from openmates_images.json_input import LimitedJSONParser
-from openmates_images.schema import TaskSerializer, errors
 
 from ..access import access_task, poll_task
 from ..actions import (
@@ -32,10 +28,13 @@ from ..actions import (
     do_report_image,
 )
 from ..availability import model_entry, reverse_search_entry
+from ..in_chat import run_in_chat
 from ..models import Task
 from ..presenters import task_payload
 from ..registry import MODELS, default_model
-from .serializers import EditInputSerializer, GenerateInputSerializer
+from ..requests import parse_edit_request
+from ..webhooks import webhook_secret_for
+from .serializers import CHAT_ID_HELP, EditInputSerializer, GenerateInputSerializer
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -87,35 +86,6 @@ class GenerateView(APIView):
         return _accepted(task, created)
 
 
-def _decode_mask(value: str | None, original: dict) -> bytes | None:
-    """The mask as a clean PNG (pixels only: nothing a user's file carried reaches a provider),
-    the size of the image it masks."""
-    if not value:
-        return None
-    if value.startswith("data:"):
-        value = value.partition(",")[2]
-    try:
-        mask = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ApiError("invalid_value", "The mask must be a base64-encoded PNG.", field="mask") from exc
-    if not mask.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise ApiError("invalid_value", "The mask must be a PNG image.", field="mask")
-    try:
-        mask = imaging.clean_image_bytes(mask, wait_seconds=embeds_conf().IMAGE_QUEUE_SECONDS)
-        size = imaging.image_size(mask)
-    except imaging.InvalidImage as exc:
-        raise ApiError(
-            "invalid_value", f"The mask is not a readable PNG: {exc.message}", field="mask"
-        ) from exc
-    if size != (original.get("width"), original.get("height")):
-        raise ApiError(
-            "invalid_value",
-            f"The mask must be {original.get('width')}×{original.get('height')} pixels, like the image.",
-            field="mask",
-        )
-    return mask
-
-
 class EditView(APIView):
     @extend_schema(
         request=EditInputSerializer,
@@ -127,29 +97,12 @@ class EditView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = EditInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        source = access_finished_image(request.user, data["embed_id"], field="embed_id")
-        source_content = sealing.open_embed(source).content()
-        mask = _decode_mask(data.get("mask"), (source_content.get("files") or {}).get("original") or {})
-        params = GenerationParams(
-            prompt=data["prompt"],
-            aspect_ratio=data.get("aspect_ratio") or source_content.get("aspect_ratio") or "1:1",
-            model=data.get("model") or default_model(),
-            seed=data.get("seed"),
-            image_size=data["image_size"],
-            kind=Task.Kind.EDIT,
-            source=source,
-            mask=mask,
-            composite=source_content.get("source") == "upload" or bool(source_content.get("composite")),
-        )
-        task, created = check_create_generation(
-            request.user,
-            params,
-            idempotency_key=_idempotency_key(request),
-            webhook_url=data.get("webhook_url", ""),
-        )
+        params, data = parse_edit_request(request.user, request.data)
+        options = {"idempotency_key": _idempotency_key(request), "webhook_url": data.get("webhook_url", "")}
+        if data.get("chat_id"):
+            task, created = run_in_chat("edit", request.user, data["chat_id"], params=params, **options)
+        else:
+            task, created = check_create_generation(request.user, params, **options)
         return _accepted(task, created)
 
 
@@ -225,8 +178,6 @@ class WebhookSecretView(APIView):
         }
     )
     def get(self, request: Request) -> Response:
-        from ..webhooks import webhook_secret_for
-
         return Response(
             {"secret": webhook_secret_for(request.user.pk), "scheme": "standard-webhooks v1 (HMAC-SHA256)"}
         )
@@ -234,10 +185,12 @@ class WebhookSecretView(APIView):
 
 class ReverseSearchJsonSerializer(StrictInputSerializer):
     embed_id = serializers.UUIDField(help_text="One of your images.")
+    chat_id = serializers.UUIDField(required=False, help_text=CHAT_ID_HELP)
 
 
 class ReverseSearchUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="An image file (a part with a filename).")
+    chat_id = serializers.UUIDField(required=False, help_text=CHAT_ID_HELP)
 
 
 class ReverseSearchView(APIView):
@@ -262,22 +215,33 @@ class ReverseSearchView(APIView):
 
         idempotency_key = _idempotency_key(request)
         if request.content_type.startswith("multipart/"):
-            task, created = check_create_reverse_search(
-                request.user, upload=read_upload(request), idempotency_key=idempotency_key
+            chat_id = request.data.get("chat_id")
+            target = {"upload": read_upload(request)}
+        else:
+            serializer = ReverseSearchJsonSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            chat_id = data.get("chat_id")
+            target = {"source": access_finished_image(request.user, data["embed_id"], field="embed_id")}
+        if chat_id:
+            task, created = run_in_chat(
+                "reverse_search", request.user, chat_id, idempotency_key=idempotency_key, **target
             )
-            return _accepted(task, created)
-        serializer = ReverseSearchJsonSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        source = access_finished_image(request.user, serializer.validated_data["embed_id"], field="embed_id")
-        task, created = check_create_reverse_search(
-            request.user, source=source, idempotency_key=idempotency_key
-        )
+        else:
+            task, created = check_create_reverse_search(
+                request.user, idempotency_key=idempotency_key, **target
+            )
         return _accepted(task, created)
 
 
 class ReportInputSerializer(StrictInputSerializer):
     reason = serializers.ChoiceField(choices=REPORT_REASONS)
     regenerate = serializers.BooleanField(default=False)
+    chat_id = serializers.UUIDField(
+        required=False,
+        help_text="With regenerate: one of your chats, into which the report and the new image are "
+        "written as one exchange, in the transaction that creates the task.",
+    )
 
 
 class ReportView(APIView):
@@ -291,7 +255,12 @@ class ReportView(APIView):
         embed = access_finished_image(request.user, embed_id)
         serializer = ReportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        task = do_report_image(request.user, embed, **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        chat_id = data.pop("chat_id", None)
+        if chat_id:
+            task = run_in_chat("report", request.user, chat_id, embed=embed, **data)
+        else:
+            task = do_report_image(request.user, embed, **data)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return _accepted(task, True)

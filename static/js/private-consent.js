@@ -5,7 +5,7 @@
 // one, switches the viewer to that copy and carries on with the tool. The private original
 // stays private; the consent (and the copy) is remembered for this tab.
 import { api } from "./api.js";
-import { openViewer } from "./fullscreen.js";
+import { openViewer } from "./viewer.js";
 import { knownPrivate, privateFileBlob } from "./hybrid-embeds.js";
 
 const viewer = document.querySelector("[data-testid=fullscreen]");

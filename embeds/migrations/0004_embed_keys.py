@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('embeds', '0002_embed_type_image_analysis'),
+        ('embeds', '0003_usage_event'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

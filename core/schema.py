@@ -142,7 +142,7 @@ class StrictInputSchema(OpenApiSerializerExtension):
     what its own validation checks as ``schema_rules`` (merged into its schema) and
     ``schema_properties()`` (merged into its properties)."""
 
-    target_class = "openmates_images.api.StrictInputSerializer"
+    target_class = "core.api.StrictInputSerializer"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
