@@ -78,6 +78,11 @@ def _open_viewer(page, embed_id: str) -> None:
     card.locator("[data-testid=open-image]").click()
 
 
+def _close_viewer(page) -> None:
+    page.click("[data-testid=fullscreen] [data-action=close]")
+    page.locator("[data-testid=fullscreen]").wait_for(state="hidden")
+
+
 def _shown(page, embed_id: str) -> int:
     img = page.locator(f"{CARD}[data-embed-id='{embed_id}'] img[data-private=open]").first
     img.wait_for(timeout=30_000)
@@ -107,13 +112,14 @@ def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  #
     viewer.wait_for(state="visible")
     assert "photo.jpg" in page.locator("[data-testid=fullscreen-info]").inner_text()
     assert page.locator("[data-testid=fullscreen-meta]").inner_text().startswith("JPEG · 32×64")
-    href = page.locator("[data-testid=download-original]").get_attribute("href")
-    assert href.startswith("blob:")
+    download = page.locator("[data-testid=download-original][href^='blob:']")  # decrypted in the page
+    download.wait_for(state="attached", timeout=30_000)
+    href = download.get_attribute("href")
     original = page.evaluate(
         "async (u) => Array.from(new Uint8Array(await (await fetch(u)).arrayBuffer()))", href
     )
     assert bytes(original[:2]) == b"\xff\xd8" and b"SecretCam" not in bytes(original)
-    page.keyboard.press("Escape")
+    _close_viewer(page)
 
     # Same session cookie, no key in this browser: only ciphertext, shown locked.
     thief = browser.new_context(base_url=stack.url, storage_state=owner.storage_state())
@@ -149,7 +155,7 @@ def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  #
     page.locator("[data-testid=crop-tool][aria-pressed=true]").wait_for(timeout=10_000)
     private = page.request.get(f"/v1/embeds/{embed_id}/content").json()
     assert private["encryption_mode"] == "client"
-    page.keyboard.press("Escape")
+    _close_viewer(page)
 
     # Password change re-wraps the key; a log-in with the new password unwraps it.
     page.goto("/settings/")

@@ -107,7 +107,7 @@ async function show(embedId) {
 function showProvenance(embedId) {
   provenance.textContent = "";
   // A private image's credentials are inside its ciphertext: the server cannot read them.
-  (content.private ? Promise.resolve({ renditions: {} }) : api(`/v1/embeds/${embedId}/provenance`)).then((data) => {
+  (current?.content?.private ? Promise.resolve({ renditions: {} }) : api(`/v1/embeds/${embedId}/provenance`)).then((data) => {
     if (current?.id !== embedId) return;
     const report = data.renditions.full || data.renditions.original;
     if (report && report.state !== "none") {
