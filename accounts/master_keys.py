@@ -4,7 +4,7 @@ The browser draws an AES-256 master key, wraps it under a key it derives from th
 (PBKDF2-SHA256, this user's random salt, at least OWASP's 600,000 iterations, with a purpose
 prefix so it never equals Django's own password hash) and sends only the wrapped form. These
 actions check the shape of what arrives and store it; they cannot check the key itself, because
-the server holds nothing that opens it (see README "Zero-knowledge images").
+the server holds nothing that opens it (see README "Private (zero-knowledge) images").
 """
 
 from __future__ import annotations
