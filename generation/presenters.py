@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from embeds.content import Files, public_files
+
 from .models import Task
 
-PUBLIC_FILE_FIELDS = ("width", "height", "size_bytes", "format")
 # The task columns task_payload reads: a poll loads these and no others.
 TASK_PAYLOAD_FIELDS = (
     "id",
@@ -28,13 +29,6 @@ TASK_PAYLOAD_FIELDS = (
     "error_code",
     "error_message",
 )
-
-
-def public_files(files: dict | None) -> dict | None:
-    """Per-format metadata without anything internal."""
-    if not files:
-        return None
-    return {variant: {k: meta[k] for k in PUBLIC_FILE_FIELDS if k in meta} for variant, meta in files.items()}
 
 
 def _iso(value) -> str | None:
@@ -65,7 +59,7 @@ def estimated_finish_at(task: Task, position: int | None = None):
     return start + timedelta(seconds=task.estimated_seconds)
 
 
-def task_payload(task: Task, *, embed_status: str | None = None, files: dict | None = None) -> dict:
+def task_payload(task: Task, *, embed_status: str | None = None, files: Files | None = None) -> dict:
     position = server_queue_position(task)
     finish_at = estimated_finish_at(task, position)
     eta = max(0.0, (finish_at - timezone.now()).total_seconds()) if finish_at else None

@@ -1,14 +1,22 @@
 """Response shapes for the OpenAPI schema (documentation and contract tests).
 
 Responses are built by presenters (plain dicts shared with WebSocket events); these serializers
-describe them exactly, so /v1/openapi.json is a contract a client can validate against.
+describe them exactly, so /v1/openapi.json is a contract a client can validate against. The embed
+content shape is not written here a second time: its fields come from ``embeds.content``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+from collections.abc import Mapping
+from functools import cache
+
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+
+from embeds import content
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -67,54 +75,78 @@ class TaskSerializer(serializers.Serializer):
     files = FilesSerializer(allow_null=True)
 
 
-class SearchResultSerializer(serializers.Serializer):
-    title = serializers.CharField(allow_blank=True)
-    link = serializers.URLField()
-    source = serializers.CharField(allow_blank=True)
-    thumbnail = serializers.URLField(allow_null=True)
-    width = serializers.IntegerField(allow_null=True)
-    height = serializers.IntegerField(allow_null=True)
+def _schema_field(hint: object, metadata: Mapping[str, object], *, required: bool) -> serializers.Field:
+    """The serializer field describing one content field, from its type hint (and its ``fmt``)."""
+    args = typing.get_args(hint)
+    nullable = type(None) in args
+    inner = next((a for a in args if a is not type(None)), hint) if nullable else hint
+    options = {"required": required, "allow_null": nullable}
+    if metadata.get("help"):
+        options["help_text"] = metadata["help"]
+    fmt = metadata.get("format")
+    if fmt == "date-time":
+        return serializers.DateTimeField(**options)
+    if fmt == "uuid":
+        return serializers.UUIDField(**options)
+    if inner is bool:
+        return serializers.BooleanField(**options)
+    if inner is int:
+        return serializers.IntegerField(**options)
+    if inner is str:
+        return serializers.CharField(**options)
+    if typing.get_origin(inner) is list:
+        (item,) = typing.get_args(inner)
+        return content_part_serializer(item)(many=True, **options)
+    if dataclasses.is_dataclass(inner):
+        return content_part_serializer(inner)(**options)
+    return serializers.JSONField(**options)
 
 
-class EmbedContentSerializer(serializers.Serializer):
+@cache
+def content_part_serializer(cls: type) -> type[serializers.Serializer]:
+    """A serializer describing a part of the content (a crop box, a search result), field by
+    field from its dataclass, so the schema cannot drift from what is stored."""
+    # A part writes every field (None as null), so every one is present in what the API returns.
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: _schema_field(hints[f.name], {}, required=True) for f in dataclasses.fields(cls)}
+    return type(f"{cls.__name__}Serializer", (serializers.Serializer,), fields)
+
+
+def _content_fields() -> dict[str, serializers.Field]:
+    """Every public field of every content type (``embeds.content``), once each."""
+    fields: dict[str, serializers.Field] = {}
+    for cls in content.CONTENT_TYPES.values():
+        hints = typing.get_type_hints(cls)
+        for f in cls.public_fields():
+            if f.name not in fields:
+                fields[f.name] = _schema_field(hints[f.name], f.metadata, required=False)
+    return fields
+
+
+class EmbedContentEnvelopeSerializer(serializers.Serializer):
+    """What every content response carries besides the content type's public fields."""
+
     embed_id = serializers.UUIDField()
-    type = serializers.ChoiceField(choices=["image", "image_search_results", "image_analysis"])
+    type = serializers.ChoiceField(choices=list(content.CONTENT_TYPES))
     status = serializers.ChoiceField(choices=["processing", "finished", "error"])
     encryption_mode = serializers.ChoiceField(choices=["vault", "client"])
     files = FilesSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
-    source = serializers.CharField(required=False)
     ai_made = serializers.BooleanField(
         required=False, help_text="Images only: AI-made, or derived from an AI-made image (and labelled so)."
     )
-    prompt = serializers.CharField(required=False, allow_null=True)
-    model = serializers.CharField(required=False, allow_null=True)
-    model_label = serializers.CharField(required=False)
-    model_version = serializers.CharField(required=False)
-    aspect_ratio = serializers.CharField(required=False, allow_null=True)
-    image_size = serializers.CharField(required=False)
-    seed = serializers.IntegerField(required=False, allow_null=True)
-    file_name = serializers.CharField(required=False, allow_null=True)
-    derived_from = serializers.UUIDField(required=False, allow_null=True)
-    generated_at = serializers.DateTimeField(required=False)
-    uploaded_at = serializers.DateTimeField(required=False)
-    requested_at = serializers.DateTimeField(required=False)
+    model_version = serializers.CharField(required=False, allow_null=True)
     task_id = serializers.UUIDField(required=False)
     cost_usd = serializers.CharField(required=False)
     error = EmbedErrorSerializer(required=False)
-    results = SearchResultSerializer(many=True, required=False, allow_null=True)
-    message = serializers.CharField(required=False, allow_null=True)
-    engine = serializers.CharField(required=False)
-    source_embed_id = serializers.UUIDField(required=False)
-    question = serializers.CharField(required=False, help_text="image_analysis: the question asked.")
-    answer = serializers.CharField(
-        required=False, allow_null=True, help_text="image_analysis: the answer (null until it is ready)."
-    )
-    region = serializers.JSONField(required=False, allow_null=True, help_text="image_analysis: the shapes.")
-    region_box = serializers.JSONField(required=False, allow_null=True)
-    truncated = serializers.BooleanField(required=False, help_text="image_analysis: the answer was cut off.")
-    analyzed_at = serializers.DateTimeField(required=False)
-    measurements = serializers.JSONField(required=False, allow_null=True)
+
+
+# The content shape: the envelope plus the public fields of embeds.content, one list of them.
+EmbedContentSerializer = type(
+    "EmbedContentSerializer",
+    (EmbedContentEnvelopeSerializer,),
+    {name: value for name, value in _content_fields().items() if name not in ("type", "model_version")},
+)
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from embeds import imaging, sealing
 from embeds.access import access_finished_image
 from embeds.conf import conf as embeds_conf
+from embeds.content import FileMeta
 from embeds.models import Embed
 from openmates_images.api import StrictInputSerializer
 from openmates_images.errors import ApiError
@@ -87,7 +88,7 @@ class GenerateView(APIView):
         return _accepted(task, created)
 
 
-def _decode_mask(value: str | None, original: dict) -> bytes | None:
+def _decode_mask(value: str | None, original: FileMeta | None) -> bytes | None:
     """The mask as a clean PNG (pixels only: nothing a user's file carried reaches a provider),
     the size of the image it masks."""
     if not value:
@@ -107,10 +108,11 @@ def _decode_mask(value: str | None, original: dict) -> bytes | None:
         raise ApiError(
             "invalid_value", f"The mask is not a readable PNG: {exc.message}", field="mask"
         ) from exc
-    if size != (original.get("width"), original.get("height")):
+    width, height = (original.width, original.height) if original else (None, None)
+    if size != (width, height):
         raise ApiError(
             "invalid_value",
-            f"The mask must be {original.get('width')}×{original.get('height')} pixels, like the image.",
+            f"The mask must be {width}×{height} pixels, like the image.",
             field="mask",
         )
     return mask
@@ -131,18 +133,18 @@ class EditView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         source = access_finished_image(request.user, data["embed_id"], field="embed_id")
-        source_content = sealing.open_embed(source).content()
-        mask = _decode_mask(data.get("mask"), (source_content.get("files") or {}).get("original") or {})
+        source_content = sealing.open_embed(source).image()
+        mask = _decode_mask(data.get("mask"), source_content.original)
         params = GenerationParams(
             prompt=data["prompt"],
-            aspect_ratio=data.get("aspect_ratio") or source_content.get("aspect_ratio") or "1:1",
+            aspect_ratio=data.get("aspect_ratio") or source_content.aspect_ratio or "1:1",
             model=data.get("model") or default_model(),
             seed=data.get("seed"),
             image_size=data["image_size"],
             kind=Task.Kind.EDIT,
             source=source,
             mask=mask,
-            composite=source_content.get("source") == "upload" or bool(source_content.get("composite")),
+            composite=source_content.source == "upload" or source_content.composite,
         )
         task, created = check_create_generation(
             request.user,
@@ -159,7 +161,7 @@ class TaskView(APIView):
         task = poll_task(request.user, task_id)
         files = None
         if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
-            files = sealing.open_embed(task.embed, cached=True).content().get("files")
+            files = sealing.open_embed(task.embed, cached=True).content().files
         return Response(task_payload(task, embed_status=task.embed.status, files=files))
 
 

@@ -15,6 +15,7 @@ import random
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 from accounts.models import UserPreferences
 from embeds import imaging, sealing, shared_links
+from embeds.content import EmbedContent, Files, ImageContent, Label, ProviderResult, SearchResultsContent
 from embeds.imaging.compositing import composite_through_mask
 from embeds.keyring import KeyringError, KeyringUnavailable
 from embeds.models import Embed
@@ -93,12 +95,13 @@ class _Reporter:
 
 
 def _crash_point(
-    task: Task, content: dict, name: str, *, partial: Callable[[], object] | None = None
+    task: Task, content: EmbedContent, name: str, *, partial: Callable[[], object] | None = None
 ) -> None:
     """Fault injection for the worker-crash tests, with TEST_PROMPT_HOOKS only (never in
     production): a prompt containing ``[[crash:<name>]]`` SIGKILLs this worker process at that
     point of its first attempt, after ``partial`` (half of a stage's work) when given."""
-    if conf().TEST_PROMPT_HOOKS and task.attempts == 1 and f"[[crash:{name}]]" in content.get("prompt", ""):
+    prompt = getattr(content, "prompt", None) or ""  # search and analysis contents have none
+    if conf().TEST_PROMPT_HOOKS and task.attempts == 1 and f"[[crash:{name}]]" in prompt:
         if partial is not None:
             partial()
         logger.warning("generation.task.crash_injected task=%s at=%s", task.id, name)
@@ -219,11 +222,11 @@ def _attempt(task: Task) -> None:
         _fail_or_retry(task, ErrorCode.INTERNAL, "Something went wrong on our side while making the image.")
 
 
-def _provider_request(task: Task, content: dict, opened: sealing.OpenEmbed) -> GenerationRequest:
+def _provider_request(task: Task, content: ImageContent, opened: sealing.OpenEmbed) -> GenerationRequest:
     spec = find_model(task.model)
     source_image = mask = source_url = None
     if task.kind == Task.Kind.EDIT:
-        source = Embed.objects.filter(pk=content.get("derived_from"), owner_id=task.owner_id).first()
+        source = Embed.objects.filter(pk=content.derived_from, owner_id=task.owner_id).first()
         if source is None:
             raise ProviderError(ErrorCode.INVALID_REQUEST, "The image to edit no longer exists.")
         source_image = imaging.clean_image_bytes(sealing.open_embed(source).load_file("original"))
@@ -234,11 +237,11 @@ def _provider_request(task: Task, content: dict, opened: sealing.OpenEmbed) -> G
         except ObjectMissing:
             mask = None
     return GenerationRequest(
-        prompt=content["prompt"],
-        aspect_ratio=content["aspect_ratio"],
+        prompt=content.prompt,
+        aspect_ratio=content.aspect_ratio,
         provider_model=spec.provider_model,
-        seed=content.get("seed"),
-        image_size=content.get("image_size") or "1K",
+        seed=content.seed,
+        image_size=content.image_size or "1K",
         source_image=source_image,
         mask=mask,
         source_image_url=source_url,
@@ -252,21 +255,25 @@ def _execute(task: Task) -> None:
     opened = sealing.open_embed(task.embed)
     content = opened.content()
     if task.kind == Task.Kind.REVERSE_SEARCH:
-        _search(task, opened, content, report)
+        content = _search(task, opened, content, report)
         _finish(task, opened, content, files=None)
     elif task.kind == Task.Kind.ANALYZE:
         from ..analysis.runner import analyze
 
-        analyze(task, opened, content, report, is_cancelled)
+        content = analyze(task, opened, content, report, is_cancelled)
         _finish(task, opened, content, files=None)
     else:
-        files = _generate(task, opened, content, report, is_cancelled)
-        _finish(task, opened, content, files=files)
+        content = _generate(task, opened, content, report, is_cancelled)
+        _finish(task, opened, content, files=content.files)
 
 
 def _generate(
-    task: Task, opened: sealing.OpenEmbed, content: dict, report: _Reporter, is_cancelled: Callable[[], bool]
-) -> dict:
+    task: Task,
+    opened: sealing.OpenEmbed,
+    content: ImageContent,
+    report: _Reporter,
+    is_cancelled: Callable[[], bool],
+) -> ImageContent:
     spec = find_model(task.model)
     if spec is None:
         raise ProviderError(ErrorCode.INVALID_REQUEST, f"The model {task.model} is no longer configured.")
@@ -283,13 +290,11 @@ def _generate(
             image = composite_through_mask(request.source_image, image, request.mask)
         _crash_point(task, content, "provider")  # paid for, not yet kept: the one call repeated
         opened.store_file(STAGING, image)
-        content["provider"] = {
-            "mime": result.mime,
-            "model_version": result.model_version,
-            "seed": result.seed,
-        }
-        if content.get("seed") is None and result.seed is not None:
-            content["seed"] = result.seed
+        content = replace(
+            content,
+            provider=ProviderResult(mime=result.mime, model_version=result.model_version, seed=result.seed),
+            seed=result.seed if content.seed is None else content.seed,
+        )
         opened.seal_content(content)
         with transaction.atomic():
             Embed.objects.filter(pk=task.embed_id).update(encrypted_content=opened.embed.encrypted_content)
@@ -303,21 +308,17 @@ def _generate(
     # 2. Renditions: original (pixels untouched) + full + preview, labelled and signed.
     report(stage="encoding", progress=ENCODING_PROGRESS, force=True)
     prefs = UserPreferences.objects.filter(user_id=task.owner_id).first()
-    label = imaging.AiLabel(
-        model_name=spec.provider_model,
-        model_version=(content.get("provider") or {}).get("model_version"),
-        prompt=content["prompt"] if (prefs is None or prefs.embed_prompt_in_metadata) else None,
-        composite=bool(content.get("composite")),
-        actions=("c2pa.edited",) if task.kind == Task.Kind.EDIT else (),
-    )
     # Kept (encrypted) so that a crop of this image carries the very same label.
-    content["ai_label"] = {
-        "model_name": label.model_name,
-        "model_version": label.model_version,
-        "prompt": label.prompt,
-        "composite": label.composite,
-    }
-    renditions = imaging.render_generated(image, label)
+    label = Label(
+        model_name=spec.provider_model,
+        model_version=content.model_version,
+        prompt=content.prompt if (prefs is None or prefs.embed_prompt_in_metadata) else None,
+        composite=content.composite,
+    )
+    content = replace(content, ai_label=label)
+    renditions = imaging.render_generated(
+        image, label.for_image(actions=("c2pa.edited",) if task.kind == Task.Kind.EDIT else ())
+    )
     _crash_point(task, content, "encoded")
 
     # 3. Encrypt and store (names derived from the embed id: a retry overwrites). A task that
@@ -331,27 +332,27 @@ def _generate(
     )
     files = opened.store_renditions(renditions)
     _crash_point(task, content, "stored")
-    content["files"] = files
-    content["generated_at"] = timezone.now().isoformat()
-    return files
+    return replace(content, files=files, generated_at=timezone.now().isoformat())
 
 
-def _search(task: Task, opened: sealing.OpenEmbed, content: dict, report: _Reporter) -> None:
+def _search(
+    task: Task, opened: sealing.OpenEmbed, content: SearchResultsContent, report: _Reporter
+) -> SearchResultsContent:
     """Reverse image search: publish a stripped copy briefly, ask SerpApi, keep the results."""
     from ..reverse_search import search_by_image
 
-    source = Embed.objects.filter(pk=content.get("source_embed_id"), owner_id=task.owner_id).first()
+    source = Embed.objects.filter(pk=content.source_embed_id, owner_id=task.owner_id).first()
     if source is None:
         raise ProviderError(ErrorCode.INVALID_REQUEST, "The image to search for no longer exists.")
     report(stage="provider", progress=10, force=True)
     url = shared_links.publish_copy(source, task.embed, task.id)
     results = search_by_image(url)
-    content["results"] = results.results
-    content["message"] = results.message
-    content["searched_at"] = timezone.now().isoformat()
+    return replace(
+        content, results=results.results, message=results.message, searched_at=timezone.now().isoformat()
+    )
 
 
-def _finish(task: Task, opened: sealing.OpenEmbed, content: dict, *, files: dict | None) -> None:
+def _finish(task: Task, opened: sealing.OpenEmbed, content: EmbedContent, *, files: Files | None) -> None:
     """Seal the final content and end the task ``completed`` atomically, unless a cancel
     arrived meanwhile; then drop what only the pipeline needed."""
     opened.seal_content(content)
@@ -433,9 +434,7 @@ def _seal_error_detail(embed: Embed, detail: str) -> None:
     """Keep the provider's own words (which may quote the prompt) in the encrypted content only."""
     try:
         opened = sealing.open_embed(embed)
-        content = opened.content()
-        content["error_detail"] = detail
-        opened.seal_content(content)
+        opened.seal_content(replace(opened.content(), error_detail=detail))
     except (KeyringError, DatabaseError):
         logger.warning("generation.task.error_detail_dropped embed=%s", embed.id)
         return
