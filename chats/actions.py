@@ -3,6 +3,9 @@ key (wrapped by the owner's keyring key), with the same envelope as embeds."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -20,6 +23,19 @@ TEXT_MAX = 8000
 
 def chat_key(chat: Chat) -> bytes:
     return get_keyring().unwrap(key_name_for_user(chat.owner_id), chat.wrapped_key)
+
+
+def chat_keys(chats: Sequence[Chat]) -> dict[uuid.UUID, bytes]:
+    """The data keys of many chats: one keyring call per owner (``unwrap_many``: one Vault
+    round trip), not one per chat."""
+    by_owner: dict[int, list[Chat]] = {}
+    for chat in chats:
+        by_owner.setdefault(chat.owner_id, []).append(chat)
+    keys: dict[uuid.UUID, bytes] = {}
+    for owner_id, owned in by_owner.items():
+        unwrapped = get_keyring().unwrap_many(key_name_for_user(owner_id), [c.wrapped_key for c in owned])
+        keys.update(zip((c.id for c in owned), unwrapped, strict=True))
+    return keys
 
 
 def read_title(chat: Chat, key: bytes) -> str:
@@ -210,9 +226,7 @@ def do_answer_message(
 
     attachments = _embed_id_list(list(embed_ids))
     if not attachments:
-        return do_generate_in_chat(
-            user, chat, prompt=text, aspect_ratio=aspect_ratio, model=model, text=text
-        )
+        return do_generate_in_chat(user, chat, prompt=text, aspect_ratio=aspect_ratio, model=model, text=text)
     if text.strip():
         return do_analyze_in_chat(
             user, chat, question=text, embed_id=attachments[0], model=None, attachments=attachments

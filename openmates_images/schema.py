@@ -19,6 +19,21 @@ from rest_framework import serializers
 from embeds import content
 
 
+class IsoDateTimeField(serializers.DateTimeField):
+    """A timestamp rendered as Python writes it (``isoformat()``: ``+00:00``), as the chats'
+    shapes always have; the schema says ``date-time``."""
+
+    def to_representation(self, value):
+        return value.isoformat() if value is not None else None
+
+
+class ZuluDateTimeField(serializers.DateTimeField):
+    """A UTC timestamp rendered ending in ``Z`` (tasks, shares, embeds); the schema says ``date-time``."""
+
+    def to_representation(self, value):
+        return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
