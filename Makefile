@@ -37,10 +37,12 @@ worker: install
 test: install-test
 	bash scripts/ensure-test-services.sh
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 --dist loadgroup -q --ds=tests.settings
 
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check .
 
 bench: install-test

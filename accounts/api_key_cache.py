@@ -1,7 +1,7 @@
 """A per-process cache of API-key lookups that revocation empties at once, in every process.
 
 Every authenticated request used to pay an ORM query (compiled each time) for its key. Here a
-hit costs one epoch read (``openmates_images.epochs``: a Redis GET on the full stack) instead.
+hit costs one epoch read (``core.epochs``: a Redis GET on the full stack) instead.
 Entries are keyed by the key's HMAC (never the raw key), hold the key's and user's rows as
 loaded, and are used only while the ``api_keys`` epoch is the one they were filled under and
 for at most ``API_KEY_CACHE_SECONDS`` (0 turns the cache off). Saving or deleting any API key
@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models.signals import post_delete, post_save
 
-from openmates_images import epochs
+from core import epochs
 
 from .models import ApiKey
 

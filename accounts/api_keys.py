@@ -79,7 +79,7 @@ def get_user_for_api_key(raw_key: str) -> tuple[AbstractBaseUser, ApiKey] | None
 
 def do_revoke_api_key(api_key: ApiKey) -> None:
     """Revoke the key: requests with it are refused from now on, and sockets it opened close."""
-    from generation.events import close_user_sockets
+    from core.realtime import close_user_sockets
 
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()

@@ -10,11 +10,11 @@ import logging
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from core.realtime import close_user_sockets
 from embeds.actions import do_delete_embed
 from embeds.keyring import get_keyring, key_name_for_user
 from embeds.keyring.cache import data_keys
 from embeds.models import Embed
-from generation.events import close_user_sockets
 from sharing.actions import delete_shares
 
 logger = logging.getLogger(__name__)

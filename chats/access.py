@@ -9,9 +9,9 @@ from collections.abc import Iterable
 
 from django.db.models import OuterRef, Subquery, prefetch_related_objects
 
+from core.errors import ApiError
 from embeds.access import parse_uuid
 from embeds.models import Embed
-from openmates_images.errors import ApiError
 
 from .actions import chat_key, chat_keys, read_text, read_title
 from .models import Chat, Message, MessageEmbed

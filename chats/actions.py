@@ -10,10 +10,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import ApiError
 from embeds import crypto
 from embeds.keyring import get_keyring, key_name_for_user
 from embeds.models import Embed
-from openmates_images.errors import ApiError
 
 from .models import Chat, Message, MessageEmbed
 
@@ -111,7 +111,7 @@ MESSAGE_CREATED = "message_created"
 def _notify_message_created(message: Message) -> None:
     """Tell the owner's open tabs, after commit, that a chat has a new message, so every tab
     showing that chat re-reads it over REST. Ids only: no text travels over the socket."""
-    from generation.events import send_to_user
+    from core.realtime import send_to_user
 
     owner_id = message.chat.owner_id
     payload = {"chat_id": str(message.chat_id), "message_id": str(message.id), "role": message.role}

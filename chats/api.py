@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from openmates_images.api import StrictInputSerializer
-from openmates_images.schema import errors
+from core.api import StrictInputSerializer
+from core.schema import errors
 
 from .access import access_chat, chat_list, chat_messages, chat_payload, message_payload
 from .actions import (

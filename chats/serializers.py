@@ -13,7 +13,7 @@ from datetime import datetime
 
 from rest_framework import serializers
 
-from openmates_images.schema import IsoDateTimeField
+from core.schema import IsoDateTimeField
 
 
 @dataclass(frozen=True)

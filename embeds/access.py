@@ -6,7 +6,7 @@ import uuid
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from openmates_images.errors import ApiError
+from core.errors import ApiError
 
 from .models import Embed
 

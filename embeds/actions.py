@@ -14,14 +14,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from generation.limits import reserve_upload
-from openmates_images.errors import ApiError
+from core.errors import ApiError
 
 from . import imaging, sealing
 from .conf import conf
 from .content import CropBox, ImageContent
+from .limits import reserve_upload
 from .models import Embed
-from .shared_links import shared_variant
+from .signals import extra_variants_of
 from .storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -126,12 +126,8 @@ def do_delete_embed(embed: Embed) -> None:
     stored after this point itself, whether it sees the flag or finds its row already gone.
     If storage is down this raises StorageUnavailable before the row goes, so nothing is left
     pointing nowhere and the delete can simply be tried again."""
-    from sharing.actions import delete_shares  # its links end with it (sharing depends on embeds)
-
     embed_id = embed.id
-    delete_shares(embed.shares.all())
-    embed.tasks.filter(status__in=("queued", "processing")).update(cancel_requested=True)
-    shared = tuple(shared_variant(task_id) for task_id in embed.tasks.values_list("id", flat=True))
-    sealing.delete_files(embed, (*sealing.FILE_VARIANTS, "staging", "mask", *shared))
+    extra = extra_variants_of(embed)  # its share links end, its running tasks are cancelled
+    sealing.delete_files(embed, (*sealing.FILE_VARIANTS, "staging", "mask", *extra))
     embed.delete()
     logger.info("embeds.embed.deleted embed=%s", embed_id)

@@ -36,6 +36,7 @@ class EmbedsConf:
     DATA_KEY_CACHE_SECONDS: float
     DATA_KEY_CACHE_MAX_USES: int
     DATA_KEY_CACHE_MAX_ENTRIES: int
+    UPLOAD_RATE_LIMIT_PER_MINUTE: int
 
 
 @cache

@@ -17,6 +17,8 @@ import uuid
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.faults import StoredDataUnreadable
+
 VERSION = b"OMI1"
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -24,7 +26,7 @@ TAG_BYTES = 16
 _AAD_PREFIX = b"openmates-images/v1|"
 
 
-class DecryptionError(Exception):
+class DecryptionError(StoredDataUnreadable):
     """The envelope is malformed, or the key or associated data is wrong, or it was tampered with."""
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from . import sealing, storage
 from .models import Embed
-from .shared_links import shared_variant
+from .signals import object_names_kept_elsewhere
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +28,7 @@ def expected_object_names() -> set[str]:
     for embed_id, owner_id in Embed.objects.values_list("id", "owner_id").iterator():
         variants = (*sealing.FILE_VARIANTS, *WORKING_VARIANTS)
         names.update(storage.object_name(owner_id, embed_id, variant) for variant in variants)
-    for embed_id, owner_id, task_id in Embed.objects.values_list("id", "owner_id", "tasks__id").iterator():
-        if task_id is not None:
-            names.add(storage.object_name(owner_id, embed_id, shared_variant(task_id)))
-    from sharing.maintenance import share_object_names  # share links' ciphertext is accounted for
-
-    names.update(share_object_names())
+    names.update(object_names_kept_elsewhere())  # the pipeline's published copies, share links
     return names
 
 

@@ -12,6 +12,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Embed(models.Model):
@@ -67,3 +68,24 @@ class KeyringKey(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class UsageEvent(models.Model):
+    """One use of a limited resource that makes no Task (an image decoded for an upload or a
+    crop), kept for a minute so ``embeds.limits`` can count a user's last minute."""
+
+    class Kind(models.TextChoices):
+        IMAGE_DECODE = "image_decode", "Image decoded (upload, crop)"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "generation_usageevent"  # made by generation before the limit moved here
+        indexes = [
+            models.Index(fields=["owner", "kind", "created_at"], name="generation__owner_i_1027ef_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.owner_id} at {self.created_at}"

@@ -21,6 +21,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.utils.crypto import salted_hmac
 
+from core.faults import DependencyUnavailable, StoredDataUnreadable
+
 logger = logging.getLogger(__name__)
 
 _client_lock = threading.Lock()
@@ -28,11 +30,11 @@ _USER_SALT = "openmates_images.storage.user"
 _OBJECT_SALT = "openmates_images.storage.object"
 
 
-class StorageUnavailable(Exception):
+class StorageUnavailable(DependencyUnavailable):
     """The object store could not be reached or failed; the caller may retry later."""
 
 
-class ObjectMissing(Exception):
+class ObjectMissing(StoredDataUnreadable):
     """The object does not exist (deleted, or never written)."""
 
 

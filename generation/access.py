@@ -6,9 +6,9 @@ from functools import cache
 
 from django.db import connection
 
+from core.errors import ApiError
 from embeds.access import parse_uuid
 from embeds.models import Embed
-from openmates_images.errors import ApiError
 
 from .models import Task
 from .presenters import TASK_PAYLOAD_FIELDS

@@ -20,16 +20,17 @@ from django.db.models import Avg, F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from core.errors import ApiError
+from core.quota import user_quota_lock
+from core.realtime import EMBED_UPDATE, send_to_user
 from embeds import sealing
 from embeds.content import Files, ImageContent, SearchResultsContent
 from embeds.models import Embed
 from embeds.storage import ObjectMissing
-from openmates_images.errors import ApiError
 
 from .availability import edit_unavailable_reason, model_status
 from .conf import conf
-from .events import EMBED_UPDATE, send_to_user
-from .limits import check_task_limits, user_quota_lock
+from .limits import check_task_limits
 from .models import Task
 from .presenters import task_payload
 from .registry import ModelSpec

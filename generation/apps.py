@@ -11,7 +11,12 @@ class GenerationConfig(AppConfig):
         from .broker import configure_broker
 
         configure_broker()
-        from . import actors, checks  # noqa: F401
+        from embeds.signals import collect_object_names, embed_deleting
+
+        from . import actors, checks, cleanup  # noqa: F401
+
+        embed_deleting.connect(cleanup.release_embed, dispatch_uid="generation.release_embed")
+        collect_object_names.connect(cleanup.kept_object_names, dispatch_uid="generation.kept_object_names")
 
         user_logged_out.connect(_close_sockets_on_logout, dispatch_uid="generation.close_sockets_on_logout")
 
@@ -19,6 +24,6 @@ class GenerationConfig(AppConfig):
 def _close_sockets_on_logout(sender, request, user, **kwargs) -> None:
     """A log-out ends the session's sockets too (they authenticated once, at connect)."""
     if user is not None and request is not None:
-        from .events import close_user_sockets
+        from core.realtime import close_user_sockets
 
         close_user_sockets(user.pk, session_key=request.session.session_key)

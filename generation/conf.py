@@ -23,7 +23,6 @@ class GenerationConf:
     WORKER_THREADS: int
     RATE_LIMIT_PER_MINUTE: int
     MAX_CONCURRENT_PER_USER: int
-    UPLOAD_RATE_LIMIT_PER_MINUTE: int
     GOOGLE_API_KEY: str
     GEMINI_BASE_URL: str
     GEMINI_API_VERSION: str

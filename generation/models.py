@@ -132,21 +132,3 @@ class ImageReport(models.Model):
 
     def __str__(self) -> str:
         return f"report {self.reason} on {self.embed_id}"
-
-
-class UsageEvent(models.Model):
-    """One use of a limited resource that makes no Task (an image decoded for an upload or a
-    crop), kept for a minute so ``generation.limits`` can count a user's last minute."""
-
-    class Kind(models.TextChoices):
-        IMAGE_DECODE = "image_decode", "Image decoded (upload, crop)"
-
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=["owner", "kind", "created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.kind} by {self.owner_id} at {self.created_at}"

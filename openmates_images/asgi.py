@@ -14,8 +14,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.authentication import ApiKeySocketAuthMiddleware  # noqa: E402
+from chats.routing import websocket_urlpatterns  # noqa: E402
 from generation.broker import start_inprocess_workers  # noqa: E402
-from generation.routing import websocket_urlpatterns  # noqa: E402
 from openmates_images.body_limit import BodySizeLimit  # noqa: E402
 from openmates_images.socket_origin import SocketOriginGuard  # noqa: E402
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 
+from core.errors import error_body
 from embeds.conf import conf
-
-from .errors import error_body
 
 MULTIPART_OVERHEAD = 1024 * 1024
 

@@ -255,6 +255,7 @@ EMBEDS = {
     "DATA_KEY_CACHE_SECONDS": float(env("DATA_KEY_CACHE_SECONDS", "300")),
     "DATA_KEY_CACHE_MAX_USES": int(env("DATA_KEY_CACHE_MAX_USES", "1000")),
     "DATA_KEY_CACHE_MAX_ENTRIES": int(env("DATA_KEY_CACHE_MAX_ENTRIES", "1000")),
+    "UPLOAD_RATE_LIMIT_PER_MINUTE": int(env("UPLOAD_RATE_LIMIT_PER_MINUTE", "30")),
 }
 
 GENERATION = {
@@ -269,7 +270,6 @@ GENERATION = {
     "WORKER_THREADS": WORKER_THREADS,
     "RATE_LIMIT_PER_MINUTE": int(env("GENERATION_RATE_LIMIT_PER_MINUTE", "30")),
     "MAX_CONCURRENT_PER_USER": int(env("GENERATION_MAX_CONCURRENT_PER_USER", "8")),
-    "UPLOAD_RATE_LIMIT_PER_MINUTE": int(env("UPLOAD_RATE_LIMIT_PER_MINUTE", "30")),
     "GOOGLE_API_KEY": env("GOOGLE_API_KEY", ""),
     "GEMINI_BASE_URL": env("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
     "GEMINI_API_VERSION": env("GEMINI_API_VERSION", "v1beta"),
@@ -305,9 +305,9 @@ REST_FRAMEWORK = {
         "accounts.authentication.CsrfSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["openmates_images.json_input.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.json_input.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "openmates_images.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # `?format=` selects an image rendition here, not a DRF renderer.

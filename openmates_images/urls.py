@@ -5,10 +5,10 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
-from embeds.api.views import shared_image
+from core.errors import bad_request, not_found
+from generation.views import shared_image
 
 from . import health
-from .errors import bad_request, not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),

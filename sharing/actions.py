@@ -21,9 +21,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 
+from core.errors import ApiError
 from embeds import imaging, sealing, storage
 from embeds.models import Embed
-from openmates_images.errors import ApiError
 
 from . import clock
 from .models import Share

@@ -13,10 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ApiError
+from core.schema import errors
 from embeds.access import access_finished_image
 from embeds.conf import conf as embeds_conf
-from openmates_images.errors import ApiError
-from openmates_images.schema import errors
 
 from . import actions
 from .models import Share

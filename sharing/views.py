@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from openmates_images.errors import error_body
+from core.errors import error_body
 
 from . import actions, ratelimit
 from .models import Share

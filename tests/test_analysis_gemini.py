@@ -16,7 +16,7 @@ from google import genai
 from google.genai import types
 from PIL import Image
 
-from generation.events import user_group
+from core.realtime import user_group
 from generation.models import Task
 from tests.conftest import wait_for_task
 from tests.fakes.gemini_server import GeminiServer

@@ -148,7 +148,7 @@ def test_a_refused_generate_leaves_nothing_behind(alice, prompt, aspect_ratio, m
     from rest_framework.exceptions import ValidationError
 
     from chats.actions import do_generate_in_chat
-    from openmates_images.errors import ApiError
+    from core.errors import ApiError
 
     # No chat yet (the first request of a new chat): it is made in the generation's transaction.
     with pytest.raises((ValidationError, ApiError)) as caught:
@@ -161,7 +161,7 @@ def test_a_refused_generate_leaves_nothing_behind(alice, prompt, aspect_ratio, m
 def test_a_refused_generate_keeps_an_existing_chat(alice):
     from chats.actions import do_generate_in_chat, do_post_message
     from chats.models import Chat as ChatModel
-    from openmates_images.errors import ApiError
+    from core.errors import ApiError
 
     chat = ChatModel.objects.get(pk=alice_chat(alice).pk)  # a fresh instance: not "made for this request"
     with pytest.raises(ApiError):
@@ -181,7 +181,7 @@ def alice_chat(user):
 
 def test_generate_with_someone_elses_attachment_creates_nothing(alice, bob, bob_api):
     from chats.actions import do_generate_in_chat
-    from openmates_images.errors import ApiError
+    from core.errors import ApiError
 
     bobs = _upload(bob_api)
     with pytest.raises(ApiError) as caught:
@@ -208,7 +208,7 @@ def test_socket_generate_refusals_leave_no_empty_chat(alice):
     from asgiref.sync import async_to_sync
     from channels.testing.websocket import WebsocketCommunicator
 
-    from generation.consumers import UserEventsConsumer
+    from chats.consumers import UserEventsConsumer
 
     async def scenario():
         comm = WebsocketCommunicator(UserEventsConsumer.as_asgi(), "/ws/")
@@ -243,7 +243,7 @@ def test_new_messages_are_announced_to_the_owners_tabs_by_id_only(alice, bob, al
     from asgiref.sync import async_to_sync, sync_to_async
     from channels.testing.websocket import WebsocketCommunicator
 
-    from generation.consumers import UserEventsConsumer
+    from chats.consumers import UserEventsConsumer
 
     async def scenario():
         tabs = []

@@ -11,8 +11,8 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
-from generation.consumers import UserEventsConsumer
-from generation.events import EMBED_UPDATE, send_to_user
+from chats.consumers import UserEventsConsumer
+from core.realtime import EMBED_UPDATE, send_to_user
 from tests.test_embedded_mode import embedded_server  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -410,7 +410,7 @@ async def test_sends_from_worker_threads_arrive_in_order_and_survive_a_fork(alic
     worker process) gets a loop of its own instead of a dead thread's."""
     import os
 
-    from generation import events
+    from core import realtime as events
 
     comm = communicator(alice)
     assert (await comm.connect())[0]

@@ -15,7 +15,8 @@ import pytest
 import requests
 from PIL import Image
 
-from generation.models import Task, UsageEvent
+from embeds.models import UsageEvent
+from generation.models import Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,7 +82,7 @@ def test_parallel_generates_never_exceed_the_rate_per_minute(live_server, alice_
 
 
 def test_parallel_uploads_never_exceed_the_upload_rate(live_server, alice_key, settings):
-    settings.GENERATION = {**settings.GENERATION, "UPLOAD_RATE_LIMIT_PER_MINUTE": 5}
+    settings.EMBEDS = {**settings.EMBEDS, "UPLOAD_RATE_LIMIT_PER_MINUTE": 5}
     png = _png()
 
     def upload(n: int) -> requests.Response:
@@ -174,8 +175,8 @@ def test_parallel_reverse_searches_hold_the_cap_and_leave_no_upload_behind(
         "SERPAPI_BASE_URL": "http://127.0.0.1:9",
         "MAX_CONCURRENT_PER_USER": 3,
         "RATE_LIMIT_PER_MINUTE": 1000,
-        "UPLOAD_RATE_LIMIT_PER_MINUTE": 1000,
     }
+    settings.EMBEDS = {**settings.EMBEDS, "UPLOAD_RATE_LIMIT_PER_MINUTE": 1000}
     png = _png()
 
     def search(n: int) -> requests.Response:

@@ -9,8 +9,8 @@ import pytest
 import requests
 from PIL import Image
 
-from embeds import shared_links
 from embeds.models import Embed
+from generation import shared_links
 from tests.conftest import wait_for_task
 from tests.fakes.serpapi_server import SerpApiServer
 

@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from openmates_images.api import StrictInputSerializer
-from openmates_images.errors import ApiError
-from openmates_images.schema import EmbedContentSerializer, errors
+from core.api import StrictInputSerializer
+from core.errors import ApiError
+from core.schema import errors
 
 from .. import imaging, sealing
 from ..access import access_embed, access_finished_image
@@ -23,6 +23,7 @@ from ..actions import do_create_upload_embed, do_crop_embed, do_delete_embed
 from ..conf import conf
 from ..content import EmbedContent, ImageContent, public_files
 from ..models import Embed
+from .serializers import EmbedContentSerializer
 
 FORMATS = ("preview", "full", "original")
 # What serving a file reads of its embed: the owner check, its state and the wrapped data key.
@@ -226,33 +227,3 @@ class EmbedProvenanceView(APIView):
             for variant, meta in files.items()
         }
         return Response({"embed_id": str(embed.id), "renditions": renditions})
-
-
-def shared_image(request, token: str) -> HttpResponse:
-    """A provider fetching a published copy: no auth, only a valid, unexpired, live token."""
-    from generation.models import Task
-
-    from ..keyring import KeyringUnavailable
-    from ..shared_links import read_token, shared_variant
-    from ..storage import ObjectMissing, StorageUnavailable
-
-    link = read_token(token)
-    not_found = HttpResponse(status=404)
-    if link is None:
-        return not_found
-    task = Task.objects.select_related("embed").filter(pk=link.task_id, embed_id=link.embed_id).first()
-    if task is None or task.is_terminal:
-        return not_found
-    try:
-        data = sealing.open_embed(task.embed).load_file(shared_variant(task.id))
-    except ObjectMissing:
-        return not_found
-    except (KeyringUnavailable, StorageUnavailable):
-        unavailable = HttpResponse(status=503)  # the provider's fetch may retry
-        unavailable["Retry-After"] = "5"
-        return unavailable
-    response = HttpResponse(data, content_type="image/png")
-    response["Cache-Control"] = "no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Referrer-Policy"] = "no-referrer"
-    return response

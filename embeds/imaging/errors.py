@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.faults import DependencyBusy
+
 
 class InvalidImage(Exception):
     """``code``: not_an_image | truncated | too_many_pixels | side_too_long | image_too_large |
@@ -13,5 +15,5 @@ class InvalidImage(Exception):
         self.message = message
 
 
-class ImagingBusy(Exception):
+class ImagingBusy(DependencyBusy):
     """No memory was free in time to process the image: the caller may try again shortly."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from core.faults import DependencyUnavailable, StoredDataUnreadable
 
-class KeyringError(Exception):
+
+class KeyringError(StoredDataUnreadable):
     """The key is gone (destroyed) or the wrapped value is invalid: retrying will not help."""
 
 
-class KeyringUnavailable(KeyringError):
+class KeyringUnavailable(KeyringError, DependencyUnavailable):
     """The keyring could not be reached or failed; retry later (callers answer 503)."""
 
 

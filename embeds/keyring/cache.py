@@ -10,7 +10,7 @@ recently used first out. Keys never leave memory: not the database, Redis, a mes
 ``DATA_KEY_CACHE_SECONDS=0`` turns it off.
 
 Crypto-shredding still works at once: deleting an embed or an account forgets its keys here and
-bumps the ``data_keys`` epoch (``openmates_images.epochs``), so every other process drops its
+bumps the ``data_keys`` epoch (``core.epochs``), so every other process drops its
 whole cache on its next read. A read also needs the embed's row (and its owner's) first, so a
 deleted embed's key could not be asked for anyway. Entries are keyed by the embed and its
 wrapped key, so a re-wrapped key is unwrapped afresh.
@@ -24,7 +24,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from openmates_images import epochs
+from core import epochs
 
 from ..conf import conf
 

@@ -18,10 +18,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError
 from django.utils import timezone
 
+from core.errors import ApiError
+from core.quota import user_quota_lock
 from embeds import imaging, sealing
 from embeds.content import AnalysisContent
 from embeds.models import Embed
-from openmates_images.errors import ApiError
 
 from ..actions import (
     _replay,
@@ -31,7 +32,7 @@ from ..actions import (
     request_fingerprint,
 )
 from ..availability import model_status
-from ..limits import check_task_limits, user_quota_lock
+from ..limits import check_task_limits
 from ..models import Task
 from ..webhooks import WebhookRefused, check_webhook_url
 from .models import AnalysisModelSpec

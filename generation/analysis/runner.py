@@ -16,11 +16,11 @@ from dataclasses import replace
 
 from django.utils import timezone
 
+from core.realtime import send_to_user
 from embeds import imaging, sealing
 from embeds.content import AnalysisContent, ImageContent
 from embeds.models import Embed
 
-from ..events import send_to_user
 from ..models import Task
 from ..providers.base import ErrorCode, ProviderError
 from .base import AnalysisRequest

@@ -9,10 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from openmates_images.api import StrictInputSerializer
-from openmates_images.errors import ApiError
-from openmates_images.json_input import LimitedJSONParser
-from openmates_images.schema import TaskSerializer, errors
+from core.api import StrictInputSerializer
+from core.errors import ApiError
+from core.json_input import LimitedJSONParser
+from core.schema import TaskSerializer, errors
 
 from ..analysis.actions import check_create_analysis, parse_analysis_request
 from ..analysis.models import ANALYSIS_MODELS, analysis_model_entry, default_analysis_model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from openmates_images.api import StrictInputSerializer
+from core.api import StrictInputSerializer
 
 from ..registry import ASPECT_RATIOS, IMAGE_SIZES, MODELS, default_model, find_model
 

@@ -12,15 +12,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import StrictInputSerializer
+from core.errors import ApiError
+from core.json_input import LimitedJSONParser
+from core.schema import TaskSerializer, errors
 from embeds import imaging, sealing
 from embeds.access import access_finished_image
 from embeds.conf import conf as embeds_conf
 from embeds.content import FileMeta
 from embeds.models import Embed
-from openmates_images.api import StrictInputSerializer
-from openmates_images.errors import ApiError
-from openmates_images.json_input import LimitedJSONParser
-from openmates_images.schema import TaskSerializer, errors
 
 from ..access import access_task, poll_task
 from ..actions import (

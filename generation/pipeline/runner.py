@@ -23,13 +23,14 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.models import UserPreferences
-from embeds import imaging, sealing, shared_links
+from embeds import imaging, sealing
 from embeds.content import EmbedContent, Files, ImageContent, Label, ProviderResult, SearchResultsContent
 from embeds.imaging.compositing import composite_through_mask
 from embeds.keyring import KeyringError, KeyringUnavailable
 from embeds.models import Embed
 from embeds.storage import ObjectMissing, StorageUnavailable
 
+from .. import shared_links
 from ..actions import enqueue_task, notify_task
 from ..conf import conf
 from ..models import Task

@@ -45,7 +45,7 @@ def close_user_sockets(user_id: int, *, session_key: str | None = None, api_key_
     try:
         _group_send(layer, user_group(user_id), message)
     except Exception:  # the sessions are already gone; the sockets only lose their next event
-        logger.warning("generation.events.close_failed", exc_info=True)
+        logger.warning("core.realtime.close_failed", exc_info=True)
 
 
 def send_to_user(user_id: int, event_type: str, payload: dict) -> None:
@@ -58,7 +58,7 @@ def send_to_user(user_id: int, event_type: str, payload: dict) -> None:
         message = {"type": "user.event", "event": event_type, "payload": payload}
         _group_send(layer, user_group(user_id), message)
     except Exception:  # a down Redis must not fail the job whose state is already saved
-        logger.warning("generation.events.send_failed event=%s", event_type, exc_info=True)
+        logger.warning("core.realtime.send_failed event=%s", event_type, exc_info=True)
 
 
 class _SendLoop:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
+
+from .faults import DependencyBusy, DependencyUnavailable, StoredDataUnreadable
 
 logger = logging.getLogger(__name__)
 
@@ -88,20 +91,13 @@ _VALIDATION_CODES = {
 
 def _translate_dependency_error(exc: Exception) -> Exception:
     """Failures of our own adapters become clean API errors instead of tracebacks."""
-    from django.db import DatabaseError
-
-    from embeds.crypto import DecryptionError
-    from embeds.imaging import ImagingBusy
-    from embeds.keyring import KeyringError, KeyringUnavailable
-    from embeds.storage import ObjectMissing, StorageUnavailable
-
-    if isinstance(exc, ImagingBusy):
+    if isinstance(exc, DependencyBusy):
         logger.warning("api.imaging_busy")
         return ServiceUnavailable(str(exc), retry_after=5)
-    if isinstance(exc, KeyringUnavailable | StorageUnavailable | DatabaseError):
+    if isinstance(exc, DependencyUnavailable | DatabaseError):
         logger.warning("api.dependency_unavailable error=%s", type(exc).__name__)
         return ServiceUnavailable()
-    if isinstance(exc, DecryptionError | KeyringError | ObjectMissing):
+    if isinstance(exc, StoredDataUnreadable):
         logger.error("api.integrity_error error=%s", type(exc).__name__)
         return ApiError(
             "integrity_error",

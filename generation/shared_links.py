@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from django.core.signing import BadSignature, Signer
 from django.urls import reverse
 
-from generation.conf import conf
+from embeds import imaging, sealing
+from embeds.models import Embed
 
-from . import imaging, sealing
-from .models import Embed
+from .conf import conf
 
 LINK_SALT = "openmates_images.embeds.shared_link"
 LINK_SECONDS = 10 * 60

@@ -10,10 +10,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 
-from openmates_images import json_input
-from openmates_images.errors import ApiError, exception_handler
-
-from .events import user_group
+from core import json_input
+from core.errors import ApiError, exception_handler
+from core.realtime import user_group
 
 logger = logging.getLogger(__name__)
 
@@ -147,9 +146,9 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         return payload, message_payload(message, chat_key(message.chat))
 
     def _cancel(self, task_id) -> dict:
-        from .access import access_task
-        from .actions import do_cancel_task
-        from .presenters import task_payload
+        from generation.access import access_task
+        from generation.actions import do_cancel_task
+        from generation.presenters import task_payload
 
         task = do_cancel_task(access_task(self.user, task_id))
         return task_payload(task, embed_status=task.embed.status)
