@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from core.api import StrictInputSerializer
 from core.errors import ApiError
 from core.json_input import LimitedJSONParser
-from core.schema import TaskSerializer, errors
+from core.schema import TaskSerializer, compile_shape, errors
 from embeds import imaging, sealing
 from embeds.access import access_finished_image
 from embeds.conf import conf as embeds_conf
@@ -202,16 +202,20 @@ class ModelsSerializer(serializers.Serializer):
     reverse_search = ReverseSearchStatusSerializer()
 
 
+_render_models = compile_shape(ModelsSerializer)  # the shape is ModelsSerializer, rendered and documented
+
+
 class ModelsView(APIView):
     @extend_schema(responses={200: ModelsSerializer, **errors(401)})
     def get(self, request: Request) -> Response:
-        default = default_model().id
         return Response(
-            {
-                "default": default,
-                "models": [model_entry(spec) for spec in MODELS],
-                "reverse_search": reverse_search_entry(),
-            }
+            _render_models(
+                {
+                    "default": default_model().id,
+                    "models": [model_entry(spec) for spec in MODELS],
+                    "reverse_search": reverse_search_entry(),
+                }
+            )
         )
 
 
