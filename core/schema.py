@@ -1,7 +1,9 @@
-"""Response shapes for the OpenAPI schema (documentation and contract tests).
+"""Shared response shapes and the helpers every shape uses.
 
-Responses are built by presenters (plain dicts shared with WebSocket events); these serializers
-describe them exactly, so /v1/openapi.json is a contract a client can validate against.
+Each output shape is one serializer that both renders the JSON and describes it in
+/v1/openapi.json (a contract schemathesis checks): small shapes render with DRF, the task (on
+every poll, socket event and webhook) with a renderer compiled from its serializer's declared
+fields (``compile_shape``). Presenters only compute the values a shape shows.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def compile_shape(serializer_class: type[serializers.Serializer]) -> Callable[[M
     (and of its schema). It renders a mapping of already-computed values: UUIDs and timestamps
     become strings as the serializer's fields would write them, nested shapes are rendered by
     their own compiled renderer (a nested null stays null), everything else passes through.
-    DRF's own ``to_representation`` costs ~10× more per call (bench/RESULTS.md)."""
+    DRF's own ``to_representation`` costs ~20× more per call (bench/RESULTS.md)."""
     steps: list[tuple[str, Callable[[object], object]]] = []
     for name, field in serializer_class().fields.items():
         if isinstance(field, serializers.ListSerializer):

@@ -2,8 +2,9 @@
 one keyring round trip: N items (N ≥ 5) cost what one costs, so an N+1 fails here.
 
 The lists (from the URL maps): GET /v1/chats, GET /v1/chats/{id}/messages, GET /v1/shares,
-GET /v1/apps/images/models, GET /v1/apps/images/analyze/models. Each is asked once before it is
-counted, so the API-key lookup (cached per process) is the same in every counted request."""
+GET /v1/apps/images/models, GET /v1/apps/images/analyze/models, and the settings page (keys and
+links). Each is asked once before it is counted, so the API-key lookup (cached per process) is
+the same in every counted request."""
 
 from __future__ import annotations
 
@@ -91,3 +92,19 @@ def test_a_chat_list_of_ten_chats_is_one_vault_round_trip(alice, alice_api, vaul
     body = _get(alice_api, "/v1/chats")
     assert len(body) == 10
     assert vault_server.requests[before:] == [f"POST /v1/transit/decrypt/openmates-user-user-{alice.pk}"]
+
+
+def test_settings_page_lists_keys_and_links(alice, image, client, django_assert_num_queries):
+    """The settings page (HTML) lists the user's API keys and share links."""
+    from accounts.api_keys import do_create_api_key
+
+    for _ in range(N):
+        do_create_api_key(alice)
+        sharing_actions.do_create_share(
+            alice, image, b"OMS1" + os.urandom(64), expires_in=None, lock=None, include_prompt=True
+        )
+    client.force_login(alice)
+    assert client.get("/settings/").status_code == 200
+    with django_assert_num_queries(6):
+        response = client.get("/settings/")
+    assert response.status_code == 200
