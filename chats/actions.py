@@ -4,7 +4,8 @@ key (wrapped by the owner's keyring key), with the same envelope as embeds."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -19,6 +20,8 @@ from .models import Chat, Message, MessageEmbed
 
 TITLE_MAX = 200
 TEXT_MAX = 8000
+
+Result = TypeVar("Result")
 
 
 def chat_key(chat: Chat) -> bytes:
@@ -118,21 +121,14 @@ def _notify_message_created(message: Message) -> None:
     transaction.on_commit(lambda: send_to_user(owner_id, MESSAGE_CREATED, payload))
 
 
-def _generation_params(prompt: str, aspect_ratio: str, model: str | None):
+def _generation_params(prompt: object, aspect_ratio: object, model: object):
     """Validate a chat's generate request exactly as POST /v1/apps/images/generate does."""
-    from generation.actions import GenerationParams
-    from generation.api.serializers import GenerateInputSerializer
-    from generation.registry import default_model
+    from generation.requests import parse_generate_request
 
     body = {"prompt": prompt, "aspect_ratio": aspect_ratio or "1:1"}
     if model:
         body["model"] = model
-    serializer = GenerateInputSerializer(data=body)
-    serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
-    return GenerationParams(
-        prompt=data["prompt"], aspect_ratio=data["aspect_ratio"], model=data.get("model") or default_model()
-    )
+    return parse_generate_request(body)
 
 
 def _embed_id_list(value: object) -> list[str]:
@@ -173,13 +169,15 @@ def do_generate_in_chat(
 
     params = _generation_params(prompt, aspect_ratio, model)
     attachments = _embed_id_list(embed_ids)
-    with transaction.atomic():
-        if chat is None:
-            chat = do_create_chat(user)
+    request_text = (text if text is not None else params.prompt).strip() or params.prompt
+
+    def start():
         task, _ = check_create_generation(user, params)
-        request_text = (text if text is not None else params.prompt).strip() or params.prompt
-        do_post_message(chat, role=Message.Role.USER, text=request_text, embed_ids=attachments)
-        message = do_post_message(chat, role=Message.Role.ASSISTANT, embed_ids=[task.embed_id])
+        return task, task.embed_id
+
+    task, message = do_exchange_in_chat(
+        user, chat, request_text=request_text, request_embed_ids=attachments, start=start
+    )
     return task_payload(task, embed_status=task.embed.status), message
 
 
@@ -191,13 +189,39 @@ def do_regenerate_in_chat(user: AbstractBaseUser, chat: Chat | None, embed) -> t
     from generation.presenters import task_payload
 
     params = request_again(user, embed)
+
+    def start():
+        task, _ = check_create_generation(user, params)
+        return task, task.embed_id
+
+    task, message = do_exchange_in_chat(user, chat, request_text=f"Regenerate: {params.prompt}", start=start)
+    return task_payload(task, embed_status=task.embed.status), message
+
+
+def do_exchange_in_chat(
+    user: AbstractBaseUser,
+    chat: Chat | None,
+    *,
+    request_text: str,
+    start: Callable[[], tuple[Result, object | None]],
+    request_embed_ids: list | tuple = (),
+) -> tuple[Result, Message | None]:
+    """Every chat skill is one exchange: ``start()`` does the work (queues a task, makes a crop…)
+    and returns (its result, the embed to show as the reply); the user's request and the
+    assistant's reply with that embed are written with it, in one transaction. A refused request
+    (``start`` or a message raising) leaves nothing: no task, no message, and, with ``chat=None``
+    (a new chat), no chat. When ``start`` has nothing to show (an idempotent replay, whose
+    exchange the first request wrote; a report without regeneration), no message is written and
+    no chat is made. Returns (result, the assistant's message or None)."""
     with transaction.atomic():
+        result, embed_id = start()
+        if embed_id is None:
+            return result, None
         if chat is None:
             chat = do_create_chat(user)
-        task, _ = check_create_generation(user, params)
-        do_post_message(chat, role=Message.Role.USER, text=f"Regenerate: {params.prompt}")
-        message = do_post_message(chat, role=Message.Role.ASSISTANT, embed_ids=[task.embed_id])
-    return task_payload(task, embed_status=task.embed.status), message
+        do_post_message(chat, role=Message.Role.USER, text=request_text, embed_ids=request_embed_ids)
+        message = do_post_message(chat, role=Message.Role.ASSISTANT, embed_ids=[embed_id])
+    return result, message
 
 
 # Images attached without a question: asked what to look at rather than left without a reply.

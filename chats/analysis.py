@@ -9,9 +9,8 @@ fullscreen viewer's "Ask about this".
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
 
-from .actions import _embed_id_list, do_create_chat, do_post_message
+from .actions import _embed_id_list, do_exchange_in_chat
 from .models import Chat, Message
 
 
@@ -37,10 +36,12 @@ def do_analyze_in_chat(
     body = {"embed_id": embed_id, "question": question, "region": region, "model": model}
     params = parse_analysis_request(user, {k: v for k, v in body.items() if v is not None})
     shown = _embed_id_list(attachments) or [str(params.source.id)]
-    with transaction.atomic():
-        if chat is None:
-            chat = do_create_chat(user)
+
+    def start():
         task, _ = check_create_analysis(user, params)
-        do_post_message(chat, role=Message.Role.USER, text=params.question, embed_ids=shown)
-        message = do_post_message(chat, role=Message.Role.ASSISTANT, embed_ids=[task.embed_id])
+        return task, task.embed_id
+
+    task, message = do_exchange_in_chat(
+        user, chat, request_text=params.question, request_embed_ids=shown, start=start
+    )
     return task_payload(task, embed_status=task.embed.status), message

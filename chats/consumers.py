@@ -1,6 +1,8 @@
 """The WebSocket consumer: a logged-in user's tabs receive their own events, and can invoke the
-"Generate image" skill and cancel their own tasks. Anonymous sockets are refused; another user's
-ids answer not_found, exactly as over REST."""
+chat skills (generate, regenerate, analyze, edit, reverse search, report, crop, and a plain
+message answered as Enter answers it) and cancel their own tasks. Each skill is one exchange in
+the chat (``chat_id``, or a new chat), written with its task by the chat action. Anonymous
+sockets are refused; another user's ids answer not_found, exactly as over REST."""
 
 from __future__ import annotations
 
@@ -73,12 +75,17 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
                 "generate": self._generate,
                 "regenerate": self._regenerate,
                 "analyze": self._analyze,
+                "edit": self._edit,
+                "reverse_search": self._reverse_search,
+                "report": self._report,
+                "crop": self._crop,
+                "message": self._message,
             }.get(kind if isinstance(kind, str) else "")
-            if skill is not None:  # a chat skill: its embed placeholder and the chat message it is in
+            if skill is not None:  # a chat skill: its embed (task payload) and the reply it is in
                 payload, message = await database_sync_to_async(skill)(content)
                 await self.send_json(
                     {
-                        "type": "embed_created",
+                        "type": "embed_created" if payload is not None else "done",
                         "request_id": request_id,
                         "payload": payload,
                         "message": message,
@@ -94,12 +101,29 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         except (APIException, Exception) as exc:  # every failure answers, the socket stays open
             await self.send_json({"type": "error", "request_id": request_id, "error": _error_payload(exc)})
 
-    def _generate(self, content: dict) -> tuple[dict, dict]:
-        from chats.access import access_chat, message_payload
-        from chats.actions import chat_key, do_generate_in_chat
+    def _chat(self, content: dict):
+        """The frame's chat (someone else's or a missing one: not_found); None: a new chat."""
+        from chats.access import access_chat
 
         chat_id = content.get("chat_id")
-        chat = access_chat(self.user, chat_id, field="chat_id") if chat_id else None  # None: a new chat
+        return access_chat(self.user, chat_id, field="chat_id") if chat_id else None
+
+    @staticmethod
+    def _reply(message) -> dict | None:
+        from chats.access import message_payload
+        from chats.actions import chat_key
+
+        return message_payload(message, chat_key(message.chat)) if message is not None else None
+
+    @staticmethod
+    def _fields(content: dict, *names: str) -> dict:
+        """The frame's body for a REST serializer: its own fields, without the frame's envelope."""
+        return {name: content[name] for name in names if name in content}
+
+    def _generate(self, content: dict) -> tuple[dict, dict]:
+        from chats.actions import do_generate_in_chat
+
+        chat = self._chat(content)
         if "prompt" not in content:
             raise ValidationError({"prompt": [ErrorDetail("This field is required.", code="required")]})
         # The values go on as sent (never str()-ed): the chat action validates them with the
@@ -112,28 +136,23 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             model=content.get("model"),
             embed_ids=content.get("embed_ids") or None,
         )
-        return payload, message_payload(message, chat_key(message.chat))
+        return payload, self._reply(message)
 
     def _regenerate(self, content: dict) -> tuple[dict, dict]:
         """One of the user's images made again, as an exchange in the chat (``chats.actions``)."""
-        from chats.access import access_chat, message_payload
-        from chats.actions import chat_key, do_regenerate_in_chat
+        from chats.actions import do_regenerate_in_chat
         from embeds.access import access_embed
 
-        chat_id = content.get("chat_id")
-        chat = access_chat(self.user, chat_id, field="chat_id") if chat_id else None
+        chat = self._chat(content)
         embed = access_embed(self.user, content.get("embed_id"), field="embed_id")
         payload, message = do_regenerate_in_chat(self.user, chat, embed)
-        return payload, message_payload(message, chat_key(message.chat))
+        return payload, self._reply(message)
 
     def _analyze(self, content: dict) -> tuple[dict, dict]:
         """A question about an image, answered in the chat (``chats.analysis``)."""
-        from chats.access import access_chat, message_payload
-        from chats.actions import chat_key
         from chats.analysis import do_analyze_in_chat
 
-        chat_id = content.get("chat_id")
-        chat = access_chat(self.user, chat_id, field="chat_id") if chat_id else None
+        chat = self._chat(content)
         payload, message = do_analyze_in_chat(
             self.user,
             chat,
@@ -143,7 +162,89 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             model=content.get("model") or None,
             attachments=content.get("embed_ids") or None,
         )
-        return payload, message_payload(message, chat_key(message.chat))
+        return payload, self._reply(message)
+
+    def _edit(self, content: dict) -> tuple[dict, dict]:
+        """The viewer's Mark to edit: validated as POST /v1/apps/images/edit validates."""
+        from chats.skills import do_edit_in_chat
+        from generation.presenters import task_payload
+        from generation.requests import parse_edit_request
+
+        chat = self._chat(content)
+        body = self._fields(
+            content, "embed_id", "prompt", "mask", "model", "seed", "aspect_ratio", "image_size"
+        )
+        params, _ = parse_edit_request(self.user, body)
+        task, _, message = do_edit_in_chat(self.user, chat, params)
+        return task_payload(task, embed_status=task.embed.status), self._reply(message)
+
+    def _reverse_search(self, content: dict) -> tuple[dict, dict]:
+        """The viewer's Find similar on the web, for one of the user's images."""
+        from chats.skills import do_reverse_search_in_chat
+        from embeds.access import access_finished_image
+        from generation.presenters import task_payload
+
+        chat = self._chat(content)
+        source = access_finished_image(self.user, content.get("embed_id"), field="embed_id")
+        task, _, message = do_reverse_search_in_chat(self.user, chat, source=source)
+        return task_payload(task, embed_status=task.embed.status), self._reply(message)
+
+    def _report(self, content: dict) -> tuple[dict | None, dict | None]:
+        """A problem report, validated as POST /v1/embeds/{id}/report; with ``regenerate`` the
+        new image is the reply (a ``done`` frame without one)."""
+        from chats.skills import do_report_in_chat
+        from embeds.access import access_finished_image
+        from generation.api.views import ReportInputSerializer
+        from generation.presenters import task_payload
+
+        chat = self._chat(content)
+        embed = access_finished_image(self.user, content.get("embed_id"), field="embed_id")
+        serializer = ReportInputSerializer(data=self._fields(content, "reason", "regenerate"))
+        serializer.is_valid(raise_exception=True)
+        task, message = do_report_in_chat(self.user, chat, embed, **serializer.validated_data)
+        payload = task_payload(task, embed_status=task.embed.status) if task is not None else None
+        return payload, self._reply(message)
+
+    def _crop(self, content: dict) -> tuple[dict, dict]:
+        """The viewer's Crop: a rectangle of the original (validated as POST
+        /v1/embeds/{id}/crop), with the aspect lock it was drawn with named in the request."""
+        from chats.skills import CROP_RATIOS, do_crop_in_chat
+        from embeds.access import access_finished_image
+        from embeds.api.views import CropInputSerializer
+
+        chat = self._chat(content)
+        source = access_finished_image(self.user, content.get("embed_id"), field="embed_id")
+        serializer = CropInputSerializer(data=self._fields(content, "x", "y", "width", "height"))
+        serializer.is_valid(raise_exception=True)
+        ratio = content.get("ratio", "free")
+        if ratio not in CROP_RATIOS:
+            choices = ", ".join(CROP_RATIOS)
+            raise ValidationError({"ratio": [ErrorDetail(f"One of {choices}.", code="invalid")]})
+        box = serializer.validated_data
+        embed, message = do_crop_in_chat(
+            self.user, chat, source, (box["x"], box["y"], box["width"], box["height"]), ratio=ratio
+        )
+        return {"embed_id": str(embed.id), "embed_status": embed.status}, self._reply(message)
+
+    def _message(self, content: dict) -> tuple[dict | None, dict]:
+        """The composer's Send, answered as POST /v1/chats/{id}/messages with ``reply`` answers."""
+        from chats.actions import do_answer_message
+        from chats.api import MessageInputSerializer
+
+        chat = self._chat(content)
+        body = self._fields(content, "text", "embed_ids", "aspect_ratio", "model")
+        serializer = MessageInputSerializer(data={**body, "reply": True})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        payload, message = do_answer_message(
+            self.user,
+            chat,
+            text=data["text"],
+            embed_ids=[str(i) for i in data["embed_ids"]],
+            aspect_ratio=data["aspect_ratio"],
+            model=data["model"] or None,
+        )
+        return payload, self._reply(message)
 
     def _cancel(self, task_id) -> dict:
         from generation.access import access_task

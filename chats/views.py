@@ -18,7 +18,7 @@ def app(request: HttpRequest, chat_id: str | None = None) -> HttpResponse:
     if chat_id and not Chat.objects.filter(pk=chat_id, owner=request.user).exists():
         raise Http404("No such chat")  # a bad or foreign link says so; it never opens a new chat
     from accounts.models import UserPreferences
-    from generation.api.serializers import PROMPT_MAX_LENGTH
+    from generation.requests import PROMPT_MAX_LENGTH
 
     preferences = UserPreferences.objects.filter(user=request.user).first()
     return render(

@@ -22,18 +22,19 @@ from django.utils.crypto import salted_hmac
 
 from core.errors import ApiError
 from core.quota import user_quota_lock
-from core.realtime import EMBED_UPDATE, send_to_user
 from embeds import sealing
+from embeds.actions import do_create_upload_embed, do_delete_embed
 from embeds.content import Files, ImageContent, SearchResultsContent
 from embeds.models import Embed
 from embeds.storage import ObjectMissing
 
-from .availability import edit_unavailable_reason, model_status
+from . import lifecycle
+from .availability import edit_unavailable_reason, model_status, search_unavailable_reason
 from .conf import conf
 from .limits import check_task_limits
-from .models import Task
-from .presenters import task_payload
-from .registry import ModelSpec
+from .models import ImageReport, Task
+from .registry import ModelSpec, default_model, find_model
+from .reverse_search import is_available
 from .webhooks import WebhookRefused, check_webhook_url
 
 logger = logging.getLogger(__name__)
@@ -57,29 +58,6 @@ class GenerationParams:
     composite: bool = False  # edits of an uploaded photo are labelled composite
 
 
-def enqueue_task(task_id, *, delay_ms: int | None = None) -> None:
-    """Queue a task id once the surrounding transaction commits.
-
-    The task row is committed by then, so a broker that is down must not turn the request into
-    an error: the send is logged and skipped, and the reaper re-sends a task left queued."""
-    from .actors import run_task
-
-    def send() -> None:
-        options = {"delay": delay_ms} if delay_ms else {}
-        try:
-            run_task.send_with_options(args=(str(task_id),), **options)
-        except Exception:
-            logger.warning("generation.task.enqueue_failed task=%s", task_id, exc_info=True)
-
-    transaction.on_commit(send)
-
-
-def notify_task(task: Task, *, embed_status: str, files: Files | None = None) -> None:
-    """Push the task's state to the owner's tabs after commit."""
-    payload = task_payload(task, embed_status=embed_status, files=files)
-    transaction.on_commit(lambda: send_to_user(task.owner_id, EMBED_UPDATE, payload))
-
-
 def queue_new_task(
     user: AbstractBaseUser,
     embed: Embed,
@@ -92,16 +70,13 @@ def queue_new_task(
     tabs: the one insert every kind of task (generate, edit, reverse search, analysis) goes
     through. Call inside ``user_quota_lock`` after ``check_task_limits``. The fingerprint is
     kept only with an Idempotency-Key (it is what a replay is compared with)."""
-    task = Task.objects.create(
+    return lifecycle.create(
         owner=user,
         embed=embed,
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint if idempotency_key else "",
         **fields,
     )
-    enqueue_task(task.id)
-    notify_task(task, embed_status=embed.status)
-    return task
 
 
 def estimate_seconds(spec: ModelSpec) -> float:
@@ -249,18 +224,7 @@ def completed_files(task: Task) -> Files | None:
 def do_cancel_task(task: Task) -> Task:
     """Cancel a task: a queued one ends at once; a running one is flagged and the worker stops it
     at the provider (fal cancel URL) and ends it ``cancelled`` without storing anything."""
-    with transaction.atomic():
-        task = Task.objects.select_for_update().select_related("embed").get(pk=task.pk)
-        if task.is_terminal:
-            return task
-        if task.status == Task.Status.QUEUED:
-            from .pipeline.runner import mark_cancelled
-
-            mark_cancelled(task)
-        else:
-            task.cancel_requested = True
-            task.save(update_fields=["cancel_requested"])
-    return Task.objects.select_related("embed").get(pk=task.pk)
+    return lifecycle.cancel(task)
 
 
 REVERSE_SEARCH_SECONDS = 8.0
@@ -277,11 +241,6 @@ def check_create_reverse_search(
 
     The image is one of the user's embeds (``source``) or an ``upload`` (bytes, file name), which
     becomes an embed only once the request has passed every check."""
-    from embeds.actions import do_create_upload_embed
-
-    from .availability import search_unavailable_reason
-    from .reverse_search import is_available
-
     idempotency_key = idempotency_digest(idempotency_key)
     fingerprint = request_fingerprint(
         Task.Kind.REVERSE_SEARCH,
@@ -309,8 +268,6 @@ def check_create_reverse_search(
         task = _create_reverse_search_task(user, source, content, idempotency_key, fingerprint)
     except ApiError:
         if uploaded:  # a parallel request took the last slot: the upload must not stay behind
-            from embeds.actions import do_delete_embed
-
             do_delete_embed(source)  # after the rollback: its row is committed, its files stored
         raise
     logger.info("generation.task.created task=%s kind=reverse_search", task.id)
@@ -347,8 +304,6 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
     """The request that made ``embed``, to run once more: a generation with its prompt, or an edit
     of the same source with the same prompt and mask. Crops and drawings were not made by a
     provider, so there is nothing to run again."""
-    from .registry import default_model, find_model
-
     opened = sealing.open_embed(embed)
     content = opened.content()
     kinds = {"generated": Task.Kind.GENERATE, "edit": Task.Kind.EDIT}
@@ -387,8 +342,6 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
 
 def do_report_image(user: AbstractBaseUser, embed: Embed, *, reason: str, regenerate: bool) -> Task | None:
     """Record a problem report; optionally make the image again from the same request."""
-    from .models import ImageReport
-
     params = request_again(user, embed) if regenerate else None
     with transaction.atomic():  # a refused regeneration (rate limit…) records no report either
         report = ImageReport.objects.create(owner=user, embed=embed, reason=reason)

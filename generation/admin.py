@@ -6,11 +6,9 @@ images are AI-made and which were uploaded, which the embed list deliberately do
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db import transaction
 
-from embeds.models import Embed
-
-from .actions import do_cancel_task, enqueue_task
+from . import lifecycle
+from .actions import do_cancel_task
 from .models import Task
 
 
@@ -64,20 +62,9 @@ class TaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed tasks")
     def retry_failed(self, request, queryset) -> None:
-        count = 0
-        with transaction.atomic():
-            for task in queryset.select_for_update().filter(status=Task.Status.FAILED):
-                task.status = Task.Status.QUEUED
-                task.stage = "queued"
-                task.progress = 0
-                task.attempts = 0
-                task.provider_result_stored = False
-                task.error_code = task.error_message = ""
-                task.finished_at = None
-                task.save()
-                Embed.objects.filter(pk=task.embed_id).update(status=Embed.Status.PROCESSING)
-                enqueue_task(task.id)
-                count += 1
+        """Each failed task from scratch (lifecycle.retry: queued, and its owner's tabs told)."""
+        ids = queryset.filter(status=Task.Status.FAILED).values_list("id", flat=True)
+        count = sum(lifecycle.retry(task_id) for task_id in list(ids))
         self.message_user(request, f"Queued {count} task(s) again.")
 
     @admin.action(description="Cancel selected queued tasks")

@@ -11,7 +11,7 @@ import threading
 
 import dramatiq
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 
@@ -25,6 +25,32 @@ logger = logging.getLogger(__name__)
 IDLE_POLL_MS = 25
 _inprocess_worker: dramatiq.Worker | None = None
 _lock = threading.Lock()
+
+# The actors' names: queued messages carry them, so they never change. Senders name the actor
+# here instead of importing it, so only app start-up (GenerationConfig.ready) imports actors.py.
+RUN_TASK = "generation.run_task"
+DELIVER_WEBHOOK = "generation.deliver_webhook"
+
+
+def enqueue(actor_name: str, *args: object, delay_ms: int | None = None) -> None:
+    """Send a message naming ``actor_name`` now, with ids as its arguments (never payloads)."""
+    actor = dramatiq.get_broker().get_actor(actor_name)
+    actor.send_with_options(args=args, delay=delay_ms or None)
+
+
+def enqueue_on_commit(actor_name: str, *args: object, delay_ms: int | None = None) -> None:
+    """Send the message once the surrounding transaction commits (at once outside one).
+
+    The rows it names are committed by then, so a broker that is down must not turn the request
+    into an error: the send is logged and skipped, and the reaper re-sends a task left queued."""
+
+    def send() -> None:
+        try:
+            enqueue(actor_name, *args, delay_ms=delay_ms)
+        except Exception:
+            logger.warning("generation.enqueue_failed actor=%s args=%s", actor_name, args, exc_info=True)
+
+    transaction.on_commit(send)
 
 
 class CloseDbConnections(Middleware):

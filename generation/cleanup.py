@@ -6,6 +6,7 @@ from __future__ import annotations
 from embeds import storage
 from embeds.models import Embed
 
+from .lifecycle import cancel_for_embed
 from .models import Task
 from .shared_links import shared_variant
 
@@ -13,7 +14,7 @@ from .shared_links import shared_variant
 def release_embed(sender: type, embed: Embed, **_: object) -> tuple[str, ...]:
     """A task still working on the embed is flagged cancelled (committed before any object goes),
     so its worker stops and cleans up after itself; the copies published for providers go too."""
-    embed.tasks.filter(status__in=(Task.Status.QUEUED, Task.Status.PROCESSING)).update(cancel_requested=True)
+    cancel_for_embed(embed.id)
     return tuple(shared_variant(task_id) for task_id in embed.tasks.values_list("id", flat=True))
 
 

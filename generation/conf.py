@@ -44,6 +44,8 @@ class GenerationConf:
     PROVIDER_CHECK_INTERVAL_SECONDS: float = 1800.0
     # The model answering questions about images ("" = Gemini when configured, else offline).
     ANALYSIS_DEFAULT_MODEL: str = ""
+    # Dotted path of ``hook(stage, run)`` called before each pipeline stage ("" = none, production).
+    STAGE_HOOK: str = ""
 
 
 @cache

@@ -14,21 +14,21 @@ import logging
 import threading
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from .actions import enqueue_task
+from sharing.actions import purge_expired
+
+from . import lifecycle
 from .conf import conf
 from .models import Task
-from .providers.base import ErrorCode
 
 logger = logging.getLogger(__name__)
 
 
 def reap_stale_tasks(*, stale_after: float | None = None) -> dict[str, int]:
-    from .pipeline.runner import clean_up, mark_failed
-
+    """One pass of the reaper; every transition it makes is the lifecycle's (and tells the tabs)."""
     deadline = timezone.now() - timedelta(
         seconds=stale_after if stale_after is not None else conf().STALE_TASK_SECONDS
     )
@@ -37,24 +37,14 @@ def reap_stale_tasks(*, stale_after: float | None = None) -> dict[str, int]:
         "id", flat=True
     )
     for task_id in list(stale):
-        with transaction.atomic():
-            task = Task.objects.select_for_update(skip_locked=True).filter(pk=task_id).first()
-            if task is None or task.status != Task.Status.PROCESSING or task.heartbeat_at >= deadline:
-                continue
-            if task.attempts <= conf().MAX_RETRIES:
-                task.status = Task.Status.QUEUED
-                task.stage = "retrying"
-                task.save(update_fields=["status", "stage"])
-                enqueue_task(task.id)
-                counts["requeued"] += 1
-                continue
-        mark_failed(task, ErrorCode.INTERNAL, "The worker handling this image stopped; please try again.")
-        counts["failed"] += 1
+        outcome = lifecycle.requeue_stale(task_id, stale_before=deadline)
+        if outcome is not None:
+            counts[outcome] += 1
     swept_before = timezone.now() - timedelta(seconds=min(30.0, conf().STALE_TASK_SECONDS))
     for task in Task.objects.select_related("embed").filter(
         cleanup_pending=True, finished_at__lt=swept_before
     ):
-        clean_up(task)  # a worker died between ending the task and deleting its working objects
+        lifecycle.clean_up(task)  # a worker died between ending the task and deleting its working objects
         counts["swept"] += 1
     # Queued with no worker on it for too long: its message was lost (an in-process broker that
     # died, or a worker killed between committing a retry and sending its message).
@@ -62,10 +52,8 @@ def reap_stale_tasks(*, stale_after: float | None = None) -> dict[str, int]:
         Q(heartbeat_at__lt=deadline) | Q(heartbeat_at__isnull=True, created_at__lt=deadline)
     )
     for task_id in list(lost.values_list("id", flat=True)):
-        with transaction.atomic():
-            if Task.objects.filter(pk=task_id, status=Task.Status.QUEUED).update(heartbeat_at=timezone.now()):
-                enqueue_task(task_id)
-                counts["resent"] += 1
+        if lifecycle.resend_if_queued(task_id):
+            counts["resent"] += 1
     if any(counts.values()):
         logger.warning("generation.reaper.ran %s", " ".join(f"{k}={v}" for k, v in counts.items()))
     return counts
@@ -77,14 +65,10 @@ def start_reaper_thread() -> threading.Thread:
     interval = conf().REAPER_INTERVAL_SECONDS
 
     def loop() -> None:
-        from django.db import close_old_connections
-
         while not stop.wait(interval):
             try:
                 reap_stale_tasks()
-                from sharing.actions import purge_expired  # expired share links lose their ciphertext
-
-                purge_expired()
+                purge_expired()  # expired share links lose their ciphertext
             except Exception:
                 logger.exception("generation.reaper.crashed")
             finally:
@@ -100,12 +84,8 @@ def resume_inprocess_tasks() -> int:
     """Embedded default only: the in-memory queue died with the last process, so every task
     that was not finished is queued again (it resumes from whatever it had stored)."""
     count = 0
-    for task_id in Task.objects.filter(status__in=(Task.Status.QUEUED, Task.Status.PROCESSING)).values_list(
-        "id", flat=True
-    ):
-        with transaction.atomic():
-            Task.objects.filter(pk=task_id, status=Task.Status.PROCESSING).update(status=Task.Status.QUEUED)
-            enqueue_task(task_id)
+    for task_id in Task.objects.filter(status__in=lifecycle.ACTIVE).values_list("id", flat=True):
+        lifecycle.resume(task_id)
         count += 1
     if count:
         logger.info("generation.tasks.resumed count=%s", count)

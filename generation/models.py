@@ -12,7 +12,6 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 
 
 class Task(models.Model):
@@ -79,31 +78,6 @@ class Task(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
-
-    def save_end(self, status: str, *, stage: str, error_code: str = "", error_message: str = "") -> None:
-        """Write the one ending of a task (completed, failed or cancelled). The caller holds the
-        row lock and has checked that the task has not ended; its working objects are then owed
-        a clean-up, which ``cleanup_pending`` records until it is done."""
-        self.status = status
-        self.stage = stage
-        self.error_code = error_code
-        self.error_message = error_message
-        self.queue_position = None
-        self.finished_at = timezone.now()
-        self.cleanup_pending = True
-        fields = [
-            "status",
-            "stage",
-            "error_code",
-            "error_message",
-            "queue_position",
-            "finished_at",
-            "cleanup_pending",
-        ]
-        if status == self.Status.COMPLETED:
-            self.progress = 100
-            fields.append("progress")
-        self.save(update_fields=fields)
 
     @property
     def duration_seconds(self) -> float | None:

@@ -32,9 +32,12 @@ from django.db import transaction
 from requests.adapters import HTTPAdapter
 
 from accounts.models import UserPreferences
+from embeds import sealing
 
+from .broker import DELIVER_WEBHOOK, enqueue, enqueue_on_commit
 from .conf import conf
 from .models import Task
+from .presenters import task_payload
 
 logger = logging.getLogger(__name__)
 
@@ -171,21 +174,12 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 def schedule_webhook(task: Task) -> None:
     """Queue delivery of the task's final state after commit, if it has a webhook URL."""
-    if not task.webhook_url:
-        return
-    from .actors import deliver_webhook
-
-    task_id = str(task.id)
-    transaction.on_commit(lambda: deliver_webhook.send(task_id))
+    if task.webhook_url:
+        enqueue_on_commit(DELIVER_WEBHOOK, str(task.id))
 
 
 def deliver(task_id: str, attempt: int = 1) -> None:
     """POST the task's final state; on failure, send it again later (up to MAX_ATTEMPTS)."""
-    from embeds import sealing
-
-    from .actors import deliver_webhook
-    from .presenters import task_payload
-
     task = Task.objects.select_related("embed").filter(pk=task_id).first()
     if task is None or not task.webhook_url or not task.is_terminal:
         return
@@ -224,4 +218,4 @@ def deliver(task_id: str, attempt: int = 1) -> None:
     logger.warning(
         "generation.webhook.failed task=%s %s attempt=%s retry_in_ms=%s", task.id, failure, attempt, delay_ms
     )
-    deliver_webhook.send_with_options(args=(str(task.id), attempt + 1), delay=delay_ms)
+    enqueue(DELIVER_WEBHOOK, str(task.id), attempt + 1, delay_ms=delay_ms)

@@ -287,6 +287,9 @@ GENERATION = {
     "PROVIDER_DOWNLOAD_MAX_BYTES": int(env("PROVIDER_DOWNLOAD_MAX_BYTES", str(50 * 1024 * 1024))),
     "WEBHOOK_ALLOW_PRIVATE": _flag("WEBHOOK_ALLOW_PRIVATE"),
     "TEST_PROMPT_HOOKS": _flag("TEST_PROMPT_HOOKS"),
+    # Dotted path of a callable run before each pipeline stage (fault injection in the worker
+    # crash tests); empty, as in production, runs none.
+    "STAGE_HOOK": env("GENERATION_STAGE_HOOK", ""),
     "PROVIDER_CHECK_INTERVAL_SECONDS": float(env("PROVIDER_CHECK_INTERVAL_SECONDS", "1800")),
     # Image analysis (questions about an image): empty = Gemini when GOOGLE_API_KEY is set, else offline.
     "ANALYSIS_DEFAULT_MODEL": env("IMAGES_ANALYSIS_MODEL", ""),
@@ -296,6 +299,14 @@ GENERATION = {
 # API-key lookups cached per process, emptied in every process by any revocation (README
 # "Performance and caches"); 0 turns the cache off.
 API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "60"))
+# Threads per web process for the blocking part (database, object store, keyring) of the two
+# reads served in the event loop (core/hot_path.py); each holds at most one pooled
+# database connection, and only for the length of one call.
+# ASYNC_HOT_READS=0 sends those two reads the sync (one-hop) way like every other request.
+ASYNC_HOT_READS = _flag("ASYNC_HOT_READS", True)
+HOT_PATH_IO_THREADS = int(env("HOT_PATH_IO_THREADS", "8"))
+# REST_FRAMEWORK's two authentication classes, for the reads served in the event loop.
+HOT_READ_AUTHENTICATOR = "accounts.authentication.authenticate_read"
 # Visits to share pages per client IP per minute (README "Share links").
 SHARE_RATE_PER_MINUTE = int(env("SHARE_RATE_PER_MINUTE", "60"))
 

@@ -145,4 +145,7 @@ def test_request_bodies_say_what_the_server_enforces(client):
         assert "429" in document["paths"][path]["post"]["responses"], path
     body = document["paths"]["/v1/apps/images/reverse-search"]["post"]["requestBody"]["content"]
     json_schema = components[body["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
-    assert set(json_schema["properties"]) == {"embed_id"} and json_schema["required"] == ["embed_id"]
+    # The image to search for, and optionally the chat the exchange is written into.
+    assert set(json_schema["properties"]) == {"embed_id", "chat_id"} and json_schema["required"] == [
+        "embed_id"
+    ]

@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 
+from tests import fault_hooks
 from tests.fakes.gemini_server import GeminiServer
 from tests.live_stack import Stack
 
@@ -71,8 +72,8 @@ def test_jobs_survive_repeated_worker_kills():
             assert preview.status_code == 200 and preview.content[:4] == b"RIFF"
 
 
-# Where the runner can be killed (generation/pipeline/runner.py _crash_point), in pipeline order.
-CRASH_POINTS = ("provider", "staged", "encoded", "uploading", "stored", "finished")
+# Where the runner can be killed (tests/fault_hooks.py, the stage hook), in pipeline order.
+CRASH_POINTS = tuple(fault_hooks.CRASH_POINTS)
 
 
 def test_a_kill_at_every_stage_loses_nothing_and_never_pays_twice():
@@ -87,6 +88,7 @@ def test_a_kill_at_every_stage_loses_nothing_and_never_pays_twice():
             "STALE_TASK_SECONDS": "2",
             "REAPER_INTERVAL_SECONDS": "0.5",
             "WORKER_THREADS": "1",
+            "GENERATION_STAGE_HOOK": "tests.fault_hooks.crash_at_marked_stage",
         }
         with Stack(web_workers=1, worker_processes=1, env=env) as stack:
             auth = stack.auth_header()

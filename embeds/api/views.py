@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from core.api import StrictInputSerializer
 from core.errors import ApiError
+from core.hot_path import async_twin, blocking, release_db
 from core.schema import errors
 
 from .. import imaging, sealing
@@ -36,7 +37,7 @@ def _etag(embed: Embed, variant: str) -> str:
     return '"' + hashlib.sha256(f"{embed.id}|{variant}".encode()).hexdigest()[:32] + '"'
 
 
-def _if_none_match(request: Request, etag: str) -> bool:
+def _if_none_match(request: HttpRequest, etag: str) -> bool:
     """If-None-Match uses the weak comparison (RFC 9110 13.1.2): ``W/"x"`` matches ``"x"``."""
     header = request.headers.get("If-None-Match", "")
     return header.strip() == "*" or etag in [t.strip().removeprefix("W/") for t in header.split(",")]
@@ -54,29 +55,52 @@ class EmbedFileView(APIView):
         },
     )
     def get(self, request: Request, embed_id: str) -> HttpResponse:
-        variant = request.query_params.get("format", "preview")
-        if variant not in FORMATS:
-            raise ApiError("invalid_value", f"format must be one of {', '.join(FORMATS)}.", field="format")
-        embed = access_finished_image(request.user, embed_id, only=FILE_COLUMNS)
-        etag = _etag(embed, variant)
-        cache_control = f"private, max-age={conf().FILE_CACHE_SECONDS}, immutable"
-        if _if_none_match(request, etag):
-            response = HttpResponse(status=304)
-            del response["Content-Type"]  # a 304 has no body to describe
-        else:
-            # The bytes say what they are: no need to decrypt the content blob on this hot path.
-            data = sealing.read_file(embed, variant)
-            fmt, mime = imaging.image_type(data) or ("bin", "application/octet-stream")
-            response = HttpResponse(data, content_type=mime)
-            response["Content-Length"] = str(len(data))
-            extension = {"jpeg": "jpg"}.get(fmt, fmt)
-            response["Content-Disposition"] = (
-                f'inline; filename="image-{str(embed.id)[:8]}-{variant}.{extension}"'
-            )
-        response["ETag"] = etag
-        response["Cache-Control"] = cache_control
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return _file_response(*_load_file(request.user, embed_id, _variant(request), request))
+
+
+def _variant(request: HttpRequest) -> str:
+    variant = request.GET.get("format", "preview")
+    if variant not in FORMATS:
+        raise ApiError("invalid_value", f"format must be one of {', '.join(FORMATS)}.", field="format")
+    return variant
+
+
+def _load_file(
+    user, embed_id: str, variant: str, request: HttpRequest
+) -> tuple[Embed, str, str, bytes | None]:
+    """The owner check, then the decrypted file unless the client's copy is current (None: 304).
+    Blocking: the sync view calls it on its request thread, the async twin in one hop."""
+    embed = access_finished_image(user, embed_id, only=FILE_COLUMNS)
+    etag = _etag(embed, variant)
+    if _if_none_match(request, etag):
+        return embed, variant, etag, None
+    release_db()  # the row is read: no connection held while waiting for the store
+    # The bytes say what they are: no need to decrypt the content blob on this hot path.
+    return embed, variant, etag, sealing.read_file(embed, variant)
+
+
+def _file_response(embed: Embed, variant: str, etag: str, data: bytes | None) -> HttpResponse:
+    if data is None:
+        response = HttpResponse(status=304)
+        del response["Content-Type"]  # a 304 has no body to describe
+    else:
+        fmt, mime = imaging.image_type(data) or ("bin", "application/octet-stream")
+        response = HttpResponse(data, content_type=mime)
+        response["Content-Length"] = str(len(data))
+        extension = {"jpeg": "jpg"}.get(fmt, fmt)
+        name = f"image-{str(embed.id)[:8]}-{variant}.{extension}"
+        response["Content-Disposition"] = f'inline; filename="{name}"'
+    response["ETag"] = etag
+    response["Cache-Control"] = f"private, max-age={conf().FILE_CACHE_SECONDS}, immutable"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@async_twin(EmbedFileView)
+async def file_async(request: HttpRequest, user, embed_id: str) -> HttpResponse:
+    """EmbedFileView.get in the event loop (ASGI): one blocking hop for the row and the object."""
+    variant = _variant(request)
+    return _file_response(*await blocking(_load_file, user, embed_id, variant, request))
 
 
 def content_payload(embed: Embed, content: EmbedContent) -> dict:

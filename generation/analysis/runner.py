@@ -85,8 +85,9 @@ def analyze(
     content: AnalysisContent,
     report: Callable[..., None],
     is_cancelled: Callable[[], bool],
-) -> AnalysisContent:
-    """Answer the question; returns the content with the answer (the caller seals it)."""
+) -> tuple[AnalysisContent, dict]:
+    """Answer the question in ``content``; returns the content with the answer (the caller seals
+    it) and the provider's usage for the runner to record (this stage writes no row)."""
     spec = find_analysis_model(task.model)
     if spec is None:
         raise ProviderError(ErrorCode.INVALID_REQUEST, f"The model {task.model} is no longer configured.")
@@ -118,8 +119,5 @@ def analyze(
         measurements=result.measurements or None,
         analyzed_at=timezone.now().isoformat(),
     )
-    if result.usage:
-        task.usage = result.usage
-        Task.objects.filter(pk=task.pk).update(usage=result.usage)
     logger.info("generation.analysis.answered task=%s chars=%s", task.id, len(result.answer))
-    return content
+    return content, result.usage or {}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
+from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -14,12 +12,11 @@ from rest_framework.views import APIView
 
 from core.api import StrictInputSerializer
 from core.errors import ApiError
+from core.hot_path import async_twin, blocking
 from core.json_input import LimitedJSONParser
 from core.schema import TaskSerializer, compile_shape, errors
-from embeds import imaging, sealing
+from embeds import sealing
 from embeds.access import access_finished_image
-from embeds.conf import conf as embeds_conf
-from embeds.content import FileMeta
 from embeds.models import Embed
 
 from ..access import access_task, poll_task
@@ -33,10 +30,13 @@ from ..actions import (
     do_report_image,
 )
 from ..availability import model_entry, reverse_search_entry
+from ..in_chat import run_in_chat
 from ..models import Task
 from ..presenters import task_payload
 from ..registry import MODELS, default_model
-from .serializers import EditInputSerializer, GenerateInputSerializer
+from ..requests import parse_edit_request
+from ..webhooks import webhook_secret_for
+from .serializers import CHAT_ID_HELP, EditInputSerializer, GenerateInputSerializer
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -88,36 +88,6 @@ class GenerateView(APIView):
         return _accepted(task, created)
 
 
-def _decode_mask(value: str | None, original: FileMeta | None) -> bytes | None:
-    """The mask as a clean PNG (pixels only: nothing a user's file carried reaches a provider),
-    the size of the image it masks."""
-    if not value:
-        return None
-    if value.startswith("data:"):
-        value = value.partition(",")[2]
-    try:
-        mask = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ApiError("invalid_value", "The mask must be a base64-encoded PNG.", field="mask") from exc
-    if not mask.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise ApiError("invalid_value", "The mask must be a PNG image.", field="mask")
-    try:
-        mask = imaging.clean_image_bytes(mask, wait_seconds=embeds_conf().IMAGE_QUEUE_SECONDS)
-        size = imaging.image_size(mask)
-    except imaging.InvalidImage as exc:
-        raise ApiError(
-            "invalid_value", f"The mask is not a readable PNG: {exc.message}", field="mask"
-        ) from exc
-    width, height = (original.width, original.height) if original else (None, None)
-    if size != (width, height):
-        raise ApiError(
-            "invalid_value",
-            f"The mask must be {width}×{height} pixels, like the image.",
-            field="mask",
-        )
-    return mask
-
-
 class EditView(APIView):
     @extend_schema(
         request=EditInputSerializer,
@@ -129,40 +99,36 @@ class EditView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = EditInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        source = access_finished_image(request.user, data["embed_id"], field="embed_id")
-        source_content = sealing.open_embed(source).image()
-        mask = _decode_mask(data.get("mask"), source_content.original)
-        params = GenerationParams(
-            prompt=data["prompt"],
-            aspect_ratio=data.get("aspect_ratio") or source_content.aspect_ratio or "1:1",
-            model=data.get("model") or default_model(),
-            seed=data.get("seed"),
-            image_size=data["image_size"],
-            kind=Task.Kind.EDIT,
-            source=source,
-            mask=mask,
-            composite=source_content.source == "upload" or source_content.composite,
-        )
-        task, created = check_create_generation(
-            request.user,
-            params,
-            idempotency_key=_idempotency_key(request),
-            webhook_url=data.get("webhook_url", ""),
-        )
+        params, data = parse_edit_request(request.user, request.data)
+        options = {"idempotency_key": _idempotency_key(request), "webhook_url": data.get("webhook_url", "")}
+        if data.get("chat_id"):
+            task, created = run_in_chat("edit", request.user, data["chat_id"], params=params, **options)
+        else:
+            task, created = check_create_generation(request.user, params, **options)
         return _accepted(task, created)
 
 
 class TaskView(APIView):
     @extend_schema(responses={200: TaskSerializer, **errors(401, 404, 503)})
     def get(self, request: Request, task_id: str) -> Response:
-        task = poll_task(request.user, task_id)
-        files = None
-        if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
-            files = sealing.open_embed(task.embed, cached=True).content().files
-        return Response(task_payload(task, embed_status=task.embed.status, files=files))
+        return Response(_poll(request.user, task_id))
+
+
+def _poll(user, task_id: str) -> dict:
+    """A poll's answer: one query (owner check included), and a completed task's file metadata
+    from its sealed content (the data-key cache usually holds the key). Blocking: the sync view
+    calls it on its request thread, the async twin in one hop."""
+    task = poll_task(user, task_id)
+    files = None
+    if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
+        files = sealing.open_embed(task.embed, cached=True).content().files
+    return task_payload(task, embed_status=task.embed.status, files=files)
+
+
+@async_twin(TaskView)
+async def task_async(request: HttpRequest, user, task_id: str) -> dict:
+    """TaskView.get in the event loop (ASGI): the same answer, one blocking hop."""
+    return await blocking(_poll, user, task_id)
 
 
 class CancelTaskView(APIView):
@@ -231,8 +197,6 @@ class WebhookSecretView(APIView):
         }
     )
     def get(self, request: Request) -> Response:
-        from ..webhooks import webhook_secret_for
-
         return Response(
             {"secret": webhook_secret_for(request.user.pk), "scheme": "standard-webhooks v1 (HMAC-SHA256)"}
         )
@@ -240,10 +204,12 @@ class WebhookSecretView(APIView):
 
 class ReverseSearchJsonSerializer(StrictInputSerializer):
     embed_id = serializers.UUIDField(help_text="One of your images.")
+    chat_id = serializers.UUIDField(required=False, help_text=CHAT_ID_HELP)
 
 
 class ReverseSearchUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="An image file (a part with a filename).")
+    chat_id = serializers.UUIDField(required=False, help_text=CHAT_ID_HELP)
 
 
 class ReverseSearchView(APIView):
@@ -268,22 +234,33 @@ class ReverseSearchView(APIView):
 
         idempotency_key = _idempotency_key(request)
         if request.content_type.startswith("multipart/"):
-            task, created = check_create_reverse_search(
-                request.user, upload=read_upload(request), idempotency_key=idempotency_key
+            chat_id = request.data.get("chat_id")
+            target = {"upload": read_upload(request)}
+        else:
+            serializer = ReverseSearchJsonSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            chat_id = data.get("chat_id")
+            target = {"source": access_finished_image(request.user, data["embed_id"], field="embed_id")}
+        if chat_id:
+            task, created = run_in_chat(
+                "reverse_search", request.user, chat_id, idempotency_key=idempotency_key, **target
             )
-            return _accepted(task, created)
-        serializer = ReverseSearchJsonSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        source = access_finished_image(request.user, serializer.validated_data["embed_id"], field="embed_id")
-        task, created = check_create_reverse_search(
-            request.user, source=source, idempotency_key=idempotency_key
-        )
+        else:
+            task, created = check_create_reverse_search(
+                request.user, idempotency_key=idempotency_key, **target
+            )
         return _accepted(task, created)
 
 
 class ReportInputSerializer(StrictInputSerializer):
     reason = serializers.ChoiceField(choices=REPORT_REASONS)
     regenerate = serializers.BooleanField(default=False)
+    chat_id = serializers.UUIDField(
+        required=False,
+        help_text="With regenerate: one of your chats, into which the report and the new image are "
+        "written as one exchange, in the transaction that creates the task.",
+    )
 
 
 class ReportView(APIView):
@@ -297,7 +274,12 @@ class ReportView(APIView):
         embed = access_finished_image(request.user, embed_id)
         serializer = ReportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        task = do_report_image(request.user, embed, **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        chat_id = data.pop("chat_id", None)
+        if chat_id:
+            task = run_in_chat("report", request.user, chat_id, embed=embed, **data)
+        else:
+            task = do_report_image(request.user, embed, **data)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return _accepted(task, True)
