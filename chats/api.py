@@ -103,6 +103,7 @@ class ChatsView(APIView):
         newest_image = (
             MessageEmbed.objects.filter(message__chat=OuterRef("pk"))
             .filter(embed__status=Embed.Status.FINISHED, embed__type=Embed.Type.IMAGE)
+            .filter(embed__encryption_mode=Embed.EncryptionMode.VAULT)  # a private image is no thumbnail
             .order_by("-message__created_at", "-position")
             .values("embed_id")[:1]
         )

@@ -64,16 +64,20 @@ class OpenEmbed:
     def load_file(self, variant: str) -> bytes:
         return self.decrypt_file(variant, storage.get_object(self.object_name(variant)))
 
+    def store_blobs(self, blobs: dict[str, bytes]) -> dict[str, int]:
+        """Encrypt and store files in parallel (each its own nonce); returns the stored sizes."""
+        futures = {
+            variant: _io_pool.submit(self.store_file, variant, blob) for variant, blob in blobs.items()
+        }
+        stored = {variant: future.result() for variant, future in futures.items()}
+        self.embed.stored_bytes = sum(stored.values())
+        return stored
+
     def store_renditions(self, renditions: dict[str, Rendition]) -> dict[str, dict]:
         """Encrypt and store every rendition in parallel; returns the files metadata for the content.
 
         Each file gets its own nonce; names are derived, so storing again overwrites."""
-        futures = {
-            variant: _io_pool.submit(self.store_file, variant, rendition.data)
-            for variant, rendition in renditions.items()
-        }
-        stored = {variant: future.result() for variant, future in futures.items()}
-        self.embed.stored_bytes = sum(stored.values())
+        self.store_blobs({variant: rendition.data for variant, rendition in renditions.items()})
         return {
             variant: {
                 "width": rendition.width,

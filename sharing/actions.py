@@ -9,8 +9,6 @@ go down the same code path (one query that finds nothing), so a visitor cannot t
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import logging
@@ -21,6 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 
+from core.api import decode_b64url
 from core.errors import ApiError
 from embeds import imaging, sealing, storage
 from embeds.actions import inherited_label
@@ -55,14 +54,7 @@ def live() -> QuerySet[Share]:
     return Share.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=clock.now()))
 
 
-def _b64(value: str, field: str, *, min_bytes: int, max_bytes: int) -> bytes:
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise ApiError("invalid_value", "Must be base64url.", field=field) from exc
-    if not min_bytes <= len(raw) <= max_bytes:
-        raise ApiError("invalid_value", f"Must encode {min_bytes}–{max_bytes} bytes.", field=field)
-    return raw
+_b64 = decode_b64url
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,9 @@ class ShareListView(APIView):
         shares = Share.objects.filter(owner=request.user)
         embed_id = request.query_params.get("embed_id")
         if embed_id:
-            shares = shares.filter(embed=access_finished_image(request.user, embed_id, field="embed_id"))
+            shares = shares.filter(
+                embed=access_finished_image(request.user, embed_id, field="embed_id", readable=False)
+            )
         return Response({"shares": [share_payload(s) for s in shares]})
 
     @extend_schema(
@@ -102,7 +104,8 @@ class ShareListView(APIView):
             raise ApiError("missing_field", "Name the image to share (embed_id).", field="embed_id")
         if data.get("expires_in") in (None, ""):
             raise ApiError("missing_field", "Choose an expiry (expires_in).", field="expires_in")
-        embed = access_finished_image(request.user, data["embed_id"], field="embed_id")  # 404 first
+        # 404 first; a private image is shared too (the browser encrypts its own copy)
+        embed = access_finished_image(request.user, data["embed_id"], field="embed_id", readable=False)
         expires_in = actions.parse_expiry(data.get("expires_in"))
         lock = actions.PasswordLock.parse(data)
         include_prompt = _flag(data.get("include_prompt"), "include_prompt")

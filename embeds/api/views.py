@@ -19,7 +19,7 @@ from core.hot_path import async_twin, blocking, release_db
 from core.schema import EmbedContentSerializer, errors
 from generation.presenters import public_files
 
-from .. import imaging, sealing
+from .. import client_mode, imaging, sealing
 from ..access import access_embed, access_finished_image
 from ..actions import do_create_upload_embed, do_crop_embed, do_delete_embed, is_ai_made
 from ..conf import conf
@@ -27,7 +27,7 @@ from ..models import Embed
 
 FORMATS = ("preview", "full", "original")
 # What serving a file reads of its embed: the owner check, its state and the wrapped data key.
-FILE_COLUMNS = ("id", "owner_id", "type", "status", "wrapped_key")
+FILE_COLUMNS = ("id", "owner_id", "type", "status", "encryption_mode", "wrapped_key")
 CONTENT_FIELDS = (
     "type",
     "source",
@@ -99,7 +99,7 @@ def _load_file(
 ) -> tuple[Embed, str, str, bytes | None]:
     """The owner check, then the decrypted file unless the client's copy is current (None: 304).
     Blocking: the sync view calls it on its request thread, the async twin in one hop."""
-    embed = access_finished_image(user, embed_id, only=FILE_COLUMNS)
+    embed = access_finished_image(user, embed_id, only=FILE_COLUMNS, readable=False)
     etag = _etag(embed, variant)
     if _if_none_match(request, etag):
         return embed, variant, etag, None
@@ -119,6 +119,8 @@ def _file_response(embed: Embed, variant: str, etag: str, data: bytes | None) ->
         extension = {"jpeg": "jpg"}.get(fmt, fmt)
         name = f"image-{str(embed.id)[:8]}-{variant}.{extension}"
         response["Content-Disposition"] = f'inline; filename="{name}"'
+        for header, value in (client_mode.file_headers(embed) or {}).items():  # ciphertext: say so
+            response[header] = value
     response["ETag"] = etag
     response["Cache-Control"] = f"private, max-age={conf().FILE_CACHE_SECONDS}, immutable"
     response["X-Content-Type-Options"] = "nosniff"
@@ -200,8 +202,40 @@ def read_upload(request: Request) -> tuple[bytes, str]:
     return data, (upload.name or "image")[:255]
 
 
+def read_client_upload(request: Request) -> dict:
+    """The parts of a private upload: three OMC1 ciphertexts, the wrapped key and encrypted meta."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > conf().UPLOAD_MAX_BYTES + 64 * 1024:
+        raise ApiError(
+            "file_too_large",
+            f"The encrypted files are larger than {conf().UPLOAD_MAX_BYTES // (1024 * 1024)} MiB together.",
+            field="original",
+            status_code=413,
+        )
+    files = {name: request.FILES[name].read() for name in sealing.FILE_VARIANTS if name in request.FILES}
+    return {
+        "files": files,
+        "wrapped_key": request.data.get("wrapped_key"),
+        "encrypted_meta": request.data.get("encrypted_meta"),
+    }
+
+
 class UploadInputSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True)
+    file = serializers.FileField(allow_empty_file=True, required=False)
+    encryption_mode = serializers.ChoiceField(
+        choices=["vault", "client"],
+        required=False,
+        help_text="client: a private upload the browser encrypted (send original, full, preview, "
+        "wrapped_key and encrypted_meta instead of file); the server cannot read it.",
+    )
+    original = serializers.FileField(required=False, help_text="client mode: OMC1 envelope")
+    full = serializers.FileField(required=False, help_text="client mode: OMC1 envelope")
+    preview = serializers.FileField(required=False, help_text="client mode: OMC1 envelope")
+    wrapped_key = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{80}$",
+        required=False,
+        help_text="client mode: the wrapped embed key",
+    )
+    encrypted_meta = serializers.CharField(required=False, help_text="client mode: OMC1, base64url")
     derived_from = serializers.UUIDField(
         required=False,
         help_text="Your image this one was drawn on: a drawing over an AI image stays labelled AI-made.",
@@ -216,13 +250,67 @@ class EmbedUploadView(APIView):
         responses={201: EmbedContentSerializer, **errors(400, 401, 403, 413, 429, 503)},
     )
     def post(self, request: Request) -> Response:
+        mode = request.data.get("encryption_mode", "vault")
+        if mode not in ("vault", "client"):
+            raise ApiError(
+                "invalid_value", "encryption_mode must be vault or client.", field="encryption_mode"
+            )
+        if mode == "client":
+            embed = client_mode.do_create_client_embed(request.user, **read_client_upload(request))
+            body = content_payload(embed, client_mode.SEALED_CONTENT)
+            return Response(body, status=status.HTTP_201_CREATED)
         data, name = read_upload(request)
         source_id = request.data.get("derived_from")
-        source = access_finished_image(request.user, source_id, field="derived_from") if source_id else None
+        # A copy of a private image the user agreed to show the assistant: its source stays private.
+        source = (
+            access_finished_image(request.user, source_id, field="derived_from", readable=False)
+            if source_id
+            else None
+        )
         embed = do_create_upload_embed(request.user, data, file_name=name, derived_from=source)
         return Response(
             content_payload(embed, sealing.open_embed(embed).content()), status=status.HTTP_201_CREATED
         )
+
+
+class EmbedKeysView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "embed_id",
+                OpenApiTypes.UUID,
+                required=True,
+                many=True,
+                description="Repeat it (or comma-separate the ids), up to 100",
+            )
+        ],
+        responses={
+            200: inline_serializer(
+                "EmbedKeys",
+                {
+                    "embed_keys": inline_serializer(
+                        "EmbedKey",
+                        {
+                            "embed_id": serializers.UUIDField(),
+                            "wrapped_key": serializers.CharField(),
+                            "wrapped_with": serializers.CharField(),
+                            "algorithm": serializers.CharField(),
+                            "encrypted_meta": serializers.CharField(),
+                            "created_at": serializers.DateTimeField(),
+                        },
+                        many=True,
+                    )
+                },
+            ),
+            **errors(400, 401),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        """The spec's embed_keys: your client-mode embeds' keys, wrapped by your master key. An
+        embed without one (vault mode, another user's, missing) is simply absent."""
+        ids = client_mode.parse_embed_ids(request.query_params.getlist("embed_id"))
+        keys = client_mode.get_embed_keys(request.user, ids)
+        return Response({"embed_keys": [client_mode.embed_key_payload(key) for key in keys]})
 
 
 class CropInputSerializer(StrictInputSerializer):
