@@ -20,3 +20,7 @@ class PreferencesForm(forms.Form):
         required=False,
         label="Write my prompt into generated images' metadata (IPTC AI Prompt Information)",
     )
+    private_uploads_by_default = forms.BooleanField(
+        required=False,
+        label="Make my uploads private by default (encrypted in this browser; the server cannot see them)",
+    )

@@ -16,4 +16,5 @@ urlpatterns = [
     path("settings/", views.settings_page, name="settings"),
     path("settings/keys/<uuid:key_id>/revoke", views.revoke_key, name="revoke-key"),
     path("settings/delete-account", views.delete_account, name="delete-account"),
+    path("settings/password", views.change_password, name="change-password"),
 ]

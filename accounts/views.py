@@ -6,8 +6,9 @@ import base64
 import time
 
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.crypto import salted_hmac
@@ -15,11 +16,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.errors import ApiError
 from embeds import crypto
 
 from .api_keys import do_create_api_key, do_revoke_api_key
 from .deletion import do_delete_account
 from .forms import ApiKeyForm, PreferencesForm, SignupForm
+from .master_keys import WrappedMasterKey, do_change_password
 from .models import ApiKey, UserPreferences
 
 
@@ -77,7 +80,12 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     is stashed in the session for exactly one display and dropped as it is shown."""
     prefs, _ = UserPreferences.objects.get_or_create(user=request.user)
     key_form = ApiKeyForm()
-    prefs_form = PreferencesForm(initial={"embed_prompt_in_metadata": prefs.embed_prompt_in_metadata})
+    prefs_form = PreferencesForm(
+        initial={
+            "embed_prompt_in_metadata": prefs.embed_prompt_in_metadata,
+            "private_uploads_by_default": prefs.private_uploads_by_default,
+        }
+    )
     if request.method == "POST" and request.POST.get("action") == "create_key":
         key_form = ApiKeyForm(request.POST)
         if key_form.is_valid():
@@ -89,7 +97,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         prefs_form = PreferencesForm(request.POST)
         if prefs_form.is_valid():
             prefs.embed_prompt_in_metadata = prefs_form.cleaned_data["embed_prompt_in_metadata"]
-            prefs.save(update_fields=["embed_prompt_in_metadata"])
+            prefs.private_uploads_by_default = prefs_form.cleaned_data["private_uploads_by_default"]
+            prefs.save(update_fields=["embed_prompt_in_metadata", "private_uploads_by_default"])
             messages.success(
                 request,
                 "Saved: your prompt will be written into new images' metadata."
@@ -105,7 +114,13 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/settings.html",
-        {"keys": keys, "new_key": new_key, "key_form": key_form, "prefs_form": prefs_form},
+        {
+            "keys": keys,
+            "new_key": new_key,
+            "key_form": key_form,
+            "prefs_form": prefs_form,
+            "password_form": PasswordChangeForm(request.user),
+        },
     )
 
 
@@ -128,4 +143,26 @@ def revoke_key(request: HttpRequest, key_id: str) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=key_id, user=request.user)
     do_revoke_api_key(key)
     messages.success(request, f"API key \u201c{key.name}\u201d revoked: requests using it are now refused.")
+    return redirect("settings")
+
+
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
+@login_required
+@require_POST
+def change_password(request: HttpRequest) -> HttpResponse:
+    """Django's password change, plus the master key re-wrapped by the browser for the new
+    password (hidden fields the page's script fills in), saved together or not at all."""
+    form = PasswordChangeForm(request.user, request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, f"Your password was not changed: {' '.join(errors)}")
+        return redirect("settings")
+    try:
+        rewrapped = WrappedMasterKey.parse(request.POST) if request.POST.get("wrapped_key") else None
+        do_change_password(request.user, form.cleaned_data["new_password1"], rewrapped)
+    except ApiError as exc:
+        messages.error(request, f"Your password was not changed: {exc.message}")
+        return redirect("settings")
+    update_session_auth_hash(request, request.user)
+    messages.success(request, "Password changed; your private images' key was re-wrapped for it.")
     return redirect("settings")

@@ -20,8 +20,8 @@
 
 The machine is shared and has 2 cores: compare only ratios of one run, and repeat.
 Run: `.venv/bin/python bench/download.py` (env: CONCURRENCY=32 EMBEDDED_CONCURRENCY=16
-DURATION=10 WARMUP=3 WEB_WORKERS=2 E2E_RUNS=10; each row first runs WARMUP seconds
-uncounted).
+DURATION=10 WARMUP=2 WEB_WORKERS=2 E2E_RUNS=10; every URL is first requested 400 times,
+and each row runs WARMUP seconds of its load, uncounted).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from tests.live_stack import ROOT, Stack, free_port, process_cpu_seconds
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "32"))
 EMBEDDED_CONCURRENCY = int(os.environ.get("EMBEDDED_CONCURRENCY", "16"))
 DURATION = float(os.environ.get("DURATION", "10"))
-WARMUP = float(os.environ.get("WARMUP", "3"))
+WARMUP = float(os.environ.get("WARMUP", "2"))
 E2E_RUNS = int(os.environ.get("E2E_RUNS", "10"))
 E2E_SIZE = (1344, 768)  # Gemini's 16:9 at 1K: the double answers with exactly this
 GEMINI = "google/gemini-3-pro-image-preview"
@@ -109,6 +109,30 @@ def hammer(
     )
 
 
+def warm_up(targets: list[tuple[str, dict | None]], requests_each: int = 400, limit_s: float = 60) -> None:
+    """Every web process's first requests of each kind are slow (imports, botocore's S3 model,
+    the shared clients, the caches, the database pool filling), and a process that starts late
+    on a loaded machine can still be importing when the first row begins: hit every URL
+    ``requests_each`` times from 16 threads, uncounted, before any row."""
+    deadline = time.monotonic() + limit_s
+
+    def client(url: str, headers: dict | None, count: int) -> None:
+        session = requests.Session()
+        for _ in range(count):
+            if time.monotonic() > deadline:
+                return
+            session.get(url, headers=headers, timeout=60)
+
+    for url, headers in targets:
+        threads = [
+            threading.Thread(target=client, args=(url, headers, requests_each // 16)) for _ in range(16)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+
 def print_rows(rows: list[tuple[str, tuple]]) -> None:
     print(
         f"{'what':<30} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}   CPU ms per request: web moto vault clients"
@@ -143,6 +167,18 @@ def full_stack_rows(stack: Stack) -> list[tuple[str, tuple]]:
     # stays "processing" for the whole run (offline provider hook)
     running = generate(stack.url, auth, prompt="bench running [[sleep:3600]]")
     raw_url = stack.raw_object_url(embed_id, "full")
+    file_url = f"{stack.url}/v1/embeds/{embed_id}/file?format=full"
+    running_url = f"{stack.url}/v1/tasks/{running['task_id']}"
+    done_url = f"{stack.url}/v1/tasks/{task['task_id']}"
+    warm_up(
+        [
+            (file_url, auth),
+            (raw_url, None),
+            (running_url, auth),
+            (done_url, auth),
+            (f"{stack.url}/healthz", None),
+        ]
+    )
     return [
         ("GET /file?format=full", hammer(stack, f"{stack.url}/v1/embeds/{embed_id}/file?format=full", auth)),
         ("raw S3 GET of the object", hammer(stack, raw_url)),
@@ -281,6 +317,14 @@ def embedded_rows() -> list[tuple[str, tuple]]:
         wait_completed(stack.url, auth, task["task_id"])
         running = generate(stack.url, auth, prompt="bench running [[sleep:3600]]")
         n = EMBEDDED_CONCURRENCY
+        base = f"{stack.url}/v1"
+        warm_up(
+            [
+                (f"{base}/embeds/{task['embed_id']}/file?format=full", auth),
+                (f"{base}/tasks/{running['task_id']}", auth),
+                (f"{stack.url}/healthz", None),
+            ]
+        )
         return [
             (
                 "embedded GET /file?format=full",

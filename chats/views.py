@@ -30,5 +30,7 @@ def app(request: HttpRequest, chat_id: str | None = None) -> HttpResponse:
             # Shown at generation time, so nobody learns of it from a published file.
             "prompt_in_metadata": preferences.embed_prompt_in_metadata if preferences else True,
             "prompt_max_length": PROMPT_MAX_LENGTH,
+            # The composer's "Private upload" box starts as Settings say.
+            "private_uploads": preferences.private_uploads_by_default if preferences else False,
         },
     )

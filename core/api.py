@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
@@ -47,3 +50,16 @@ class StrictInputSerializer(serializers.Serializer):
                 if message:
                     raise ValidationError({name: [ErrorDetail(message, code="invalid")]})
         return super().to_internal_value(data)
+
+
+def decode_b64url(value: object, field: str, *, min_bytes: int, max_bytes: int) -> bytes:
+    """Bytes a browser sent as base64url (keys, salts, envelopes), of a length within bounds."""
+    if not isinstance(value, str):
+        raise ApiError("invalid_value", "Must be a base64url string.", field=field)
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise ApiError("invalid_value", "Must be base64url.", field=field) from exc
+    if not min_bytes <= len(raw) <= max_bytes:
+        raise ApiError("invalid_value", f"Must encode {min_bytes}–{max_bytes} bytes.", field=field)
+    return raw

@@ -34,9 +34,18 @@ def access_embed(
 
 
 def access_finished_image(
-    user: AbstractBaseUser, embed_id: object, *, field: str | None = None, only: tuple[str, ...] | None = None
+    user: AbstractBaseUser,
+    embed_id: object,
+    *,
+    field: str | None = None,
+    only: tuple[str, ...] | None = None,
+    readable: bool = True,
 ) -> Embed:
-    """The user's finished image embed: 404 if not theirs, 409 if not ready, 400 if not an image."""
+    """The user's finished image embed: 404 if not theirs, 409 if not ready, 400 if not an image.
+
+    ``readable`` (the default): the caller needs the pixels, so a client-mode image, which the
+    server cannot decrypt, is refused with 400 ``client_encrypted``. Only what passes ciphertext
+    along (the file download, a share, the source of a consented copy) sets it False."""
     embed = access_embed(user, embed_id, field=field, only=only)
     if embed.type != Embed.Type.IMAGE:
         raise ApiError("invalid_value", "This embed is not an image.", field=field)
@@ -48,5 +57,13 @@ def access_finished_image(
             else "The image was not made: it failed or was cancelled.",
             field=field,
             status_code=409,
+        )
+    if readable and embed.encryption_mode == Embed.EncryptionMode.CLIENT:
+        raise ApiError(
+            "client_encrypted",
+            "This image is private (encrypted in your browser): the server cannot read it. "
+            "Allow the assistant to see it (the web app asks), which makes a copy it can read, "
+            "and use that copy.",
+            field=field,
         )
     return embed

@@ -89,3 +89,24 @@ class UsageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} by {self.owner_id} at {self.created_at}"
+
+
+class EmbedKey(models.Model):
+    """The key of a client-mode embed, wrapped by its owner's master key (``accounts.MasterKey``).
+
+    The spec's ``embed_keys`` collection: the web app looks for a row here for every embed it
+    shows, and decrypts the embed's files itself when it finds one. ``wrapped_key`` and
+    ``encrypted_meta`` (the file name and each rendition's size and type, as JSON) are ciphertext
+    the server cannot open: it has neither the master key nor the embed key."""
+
+    embed = models.OneToOneField(Embed, on_delete=models.CASCADE, related_name="embed_key")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="embed_keys")
+    wrapped_key = models.TextField()  # base64url(IV (12) || AES-GCM(master key, embed key) || tag)
+    encrypted_meta = models.TextField()  # base64url(IV (12) || AES-GCM(embed key, meta JSON) || tag)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "embed"])]
+
+    def __str__(self) -> str:
+        return f"embed key of {self.embed_id}"

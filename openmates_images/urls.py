@@ -22,6 +22,7 @@ urlpatterns = [
     path("v1/", include("generation.api.urls")),
     path("v1/", include("chats.api_urls")),
     path("v1/", include("sharing.api_urls")),
+    path("v1/", include("accounts.api_urls")),
     path("", include("sharing.urls")),
     path("", include("accounts.urls")),
     path("", include("chats.urls")),

@@ -9,21 +9,19 @@ go down the same code path (one query that finds nothing), so a visitor cannot t
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 
+from core.api import decode_b64url
 from core.errors import ApiError
 from embeds import imaging, sealing, storage
-from embeds.actions import inherited_label
 from embeds.models import Embed
 
 from . import clock
@@ -55,14 +53,7 @@ def live() -> QuerySet[Share]:
     return Share.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=clock.now()))
 
 
-def _b64(value: str, field: str, *, min_bytes: int, max_bytes: int) -> bytes:
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise ApiError("invalid_value", "Must be base64url.", field=field) from exc
-    if not min_bytes <= len(raw) <= max_bytes:
-        raise ApiError("invalid_value", f"Must encode {min_bytes}–{max_bytes} bytes.", field=field)
-    return raw
+_b64 = decode_b64url
 
 
 @dataclass(frozen=True)
@@ -210,11 +201,10 @@ def shareable_copy(embed: Embed, *, include_prompt: bool) -> bytes:
     """The full WEBP as stored (its XMP and C2PA intact); without the prompt, a copy rendered
     again from the original with the same AI label minus the prompt, freshly signed."""
     opened = sealing.open_embed(embed)
-    content = opened.content()
-    label = inherited_label(content)
-    if include_prompt or not label or not label.get("prompt"):
+    label = opened.image().inherited_label()
+    if include_prompt or not label or not label.prompt:
         return opened.load_file("full")
     renditions = imaging.render_generated(
-        opened.load_file("original"), imaging.AiLabel(**{**label, "prompt": None})
+        opened.load_file("original"), replace(label, prompt=None).for_image()
     )
     return renditions["full"].data

@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+sealing_variants = ("original", "full", "preview")
 IMAGE_CODES = {
     "not_an_image",
     "truncated",
@@ -47,6 +48,14 @@ BEYOND_SCHEMA = {
     ("invalid_value", "regenerate"),  # only generated images can be made again
     ("missing_field", "file"),  # a multipart part without a filename is not a file
     ("provider_unavailable", None),  # reverse search without SERPAPI_API_KEY
+    # A private upload's parts: all three required in client mode, each an OMC1 envelope.
+    *(
+        (code, part)
+        for code in ("missing_field", "invalid_value")
+        for part in ("original", "full", "preview")
+    ),
+    ("invalid_value", "wrapped_key"),  # required in client mode
+    ("invalid_value", "encrypted_meta"),  # must hold an OMC1 envelope
 }
 
 

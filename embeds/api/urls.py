@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("embeds/upload", views.EmbedUploadView.as_view(), name="embed-upload"),
+    path("embed_keys", views.EmbedKeysView.as_view(), name="embed-keys"),
     path("embeds/<str:embed_id>", views.EmbedView.as_view(), name="embed"),
     path("embeds/<str:embed_id>/file", views.EmbedFileView.as_view(), name="embed-file"),
     path("embeds/<str:embed_id>/content", views.EmbedContentView.as_view(), name="embed-content"),

@@ -16,48 +16,19 @@ from rest_framework.views import APIView
 from core.api import StrictInputSerializer
 from core.errors import ApiError
 from core.hot_path import async_twin, blocking, release_db
-from core.schema import EmbedContentSerializer, errors
-from generation.presenters import public_files
+from core.schema import errors
 
-from .. import imaging, sealing
+from .. import client_mode, imaging, sealing
 from ..access import access_embed, access_finished_image
-from ..actions import do_create_upload_embed, do_crop_embed, do_delete_embed, is_ai_made
+from ..actions import do_create_upload_embed, do_crop_embed, do_delete_embed
 from ..conf import conf
+from ..content import EmbedContent, ImageContent, public_files
 from ..models import Embed
+from .serializers import EmbedContentSerializer
 
 FORMATS = ("preview", "full", "original")
 # What serving a file reads of its embed: the owner check, its state and the wrapped data key.
-FILE_COLUMNS = ("id", "owner_id", "type", "status", "wrapped_key")
-CONTENT_FIELDS = (
-    "type",
-    "source",
-    "prompt",
-    "model",
-    "model_label",
-    "aspect_ratio",
-    "image_size",
-    "seed",
-    "file_name",
-    "derived_from",
-    "crop",
-    "generated_at",
-    "uploaded_at",
-    "requested_at",
-    "results",
-    "message",
-    "engine",
-    "source_embed_id",
-    "searched_at",
-    # image_analysis
-    "question",
-    "answer",
-    "region",
-    "region_box",
-    "truncated",
-    "analyzed_at",
-    "model_version",
-    "measurements",
-)
+FILE_COLUMNS = ("id", "owner_id", "type", "status", "encryption_mode", "wrapped_key")
 
 
 def _etag(embed: Embed, variant: str) -> str:
@@ -99,7 +70,7 @@ def _load_file(
 ) -> tuple[Embed, str, str, bytes | None]:
     """The owner check, then the decrypted file unless the client's copy is current (None: 304).
     Blocking: the sync view calls it on its request thread, the async twin in one hop."""
-    embed = access_finished_image(user, embed_id, only=FILE_COLUMNS)
+    embed = access_finished_image(user, embed_id, only=FILE_COLUMNS, readable=False)
     etag = _etag(embed, variant)
     if _if_none_match(request, etag):
         return embed, variant, etag, None
@@ -119,6 +90,8 @@ def _file_response(embed: Embed, variant: str, etag: str, data: bytes | None) ->
         extension = {"jpeg": "jpg"}.get(fmt, fmt)
         name = f"image-{str(embed.id)[:8]}-{variant}.{extension}"
         response["Content-Disposition"] = f'inline; filename="{name}"'
+        for header, value in (client_mode.file_headers(embed) or {}).items():  # ciphertext: say so
+            response[header] = value
     response["ETag"] = etag
     response["Cache-Control"] = f"private, max-age={conf().FILE_CACHE_SECONDS}, immutable"
     response["X-Content-Type-Options"] = "nosniff"
@@ -132,21 +105,22 @@ async def file_async(request: HttpRequest, user, embed_id: str) -> HttpResponse:
     return _file_response(*await blocking(_load_file, user, embed_id, variant, request))
 
 
-def content_payload(embed: Embed, content: dict | None) -> dict:
-    """The decrypted content a client may see: no keys, nonces or storage names."""
-    body = {k: content[k] for k in CONTENT_FIELDS if content and k in content}
+def content_payload(embed: Embed, content: EmbedContent) -> dict:
+    """The decrypted content a client may see (the content class's public fields): no keys,
+    nonces or storage names."""
+    body = content.public_json()
     body.update(
         embed_id=str(embed.id),
         type=embed.type,
         status=embed.status,
         encryption_mode=embed.encryption_mode,
-        files=public_files((content or {}).get("files")),
+        files=public_files(content.files),
         created_at=embed.created_at.isoformat().replace("+00:00", "Z"),
     )
-    if embed.type == Embed.Type.IMAGE:
-        body["ai_made"] = is_ai_made(content or {})
-    if content and content.get("provider", {}).get("model_version"):
-        body["model_version"] = content["provider"]["model_version"]
+    if isinstance(content, ImageContent):
+        body["ai_made"] = content.ai_made
+        if content.model_version:
+            body["model_version"] = content.model_version
     task = embed.tasks.order_by("-created_at").first()
     if task is not None:
         body["task_id"] = str(task.id)
@@ -154,8 +128,8 @@ def content_payload(embed: Embed, content: dict | None) -> dict:
             body["cost_usd"] = str(task.cost_usd)
         if task.error_code:
             body["error"] = {"code": task.error_code, "message": task.error_message}
-            if content and content.get("error_detail"):
-                body["error"]["detail"] = content["error_detail"]
+            if content.error_detail:
+                body["error"]["detail"] = content.error_detail
     return body
 
 
@@ -200,8 +174,40 @@ def read_upload(request: Request) -> tuple[bytes, str]:
     return data, (upload.name or "image")[:255]
 
 
+def read_client_upload(request: Request) -> dict:
+    """The parts of a private upload: three OMC1 ciphertexts, the wrapped key and encrypted meta."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > conf().UPLOAD_MAX_BYTES + 64 * 1024:
+        raise ApiError(
+            "file_too_large",
+            f"The encrypted files are larger than {conf().UPLOAD_MAX_BYTES // (1024 * 1024)} MiB together.",
+            field="original",
+            status_code=413,
+        )
+    files = {name: request.FILES[name].read() for name in sealing.FILE_VARIANTS if name in request.FILES}
+    return {
+        "files": files,
+        "wrapped_key": request.data.get("wrapped_key"),
+        "encrypted_meta": request.data.get("encrypted_meta"),
+    }
+
+
 class UploadInputSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True)
+    file = serializers.FileField(allow_empty_file=True, required=False)
+    encryption_mode = serializers.ChoiceField(
+        choices=["vault", "client"],
+        required=False,
+        help_text="client: a private upload the browser encrypted (send original, full, preview, "
+        "wrapped_key and encrypted_meta instead of file); the server cannot read it.",
+    )
+    original = serializers.FileField(required=False, help_text="client mode: OMC1 envelope")
+    full = serializers.FileField(required=False, help_text="client mode: OMC1 envelope")
+    preview = serializers.FileField(required=False, help_text="client mode: OMC1 envelope")
+    wrapped_key = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{80}$",
+        required=False,
+        help_text="client mode: the wrapped embed key",
+    )
+    encrypted_meta = serializers.CharField(required=False, help_text="client mode: OMC1, base64url")
     derived_from = serializers.UUIDField(
         required=False,
         help_text="Your image this one was drawn on: a drawing over an AI image stays labelled AI-made.",
@@ -216,13 +222,67 @@ class EmbedUploadView(APIView):
         responses={201: EmbedContentSerializer, **errors(400, 401, 403, 413, 429, 503)},
     )
     def post(self, request: Request) -> Response:
+        mode = request.data.get("encryption_mode", "vault")
+        if mode not in ("vault", "client"):
+            raise ApiError(
+                "invalid_value", "encryption_mode must be vault or client.", field="encryption_mode"
+            )
+        if mode == "client":
+            embed = client_mode.do_create_client_embed(request.user, **read_client_upload(request))
+            body = content_payload(embed, client_mode.SEALED_CONTENT)
+            return Response(body, status=status.HTTP_201_CREATED)
         data, name = read_upload(request)
         source_id = request.data.get("derived_from")
-        source = access_finished_image(request.user, source_id, field="derived_from") if source_id else None
+        # A copy of a private image the user agreed to show the assistant: its source stays private.
+        source = (
+            access_finished_image(request.user, source_id, field="derived_from", readable=False)
+            if source_id
+            else None
+        )
         embed = do_create_upload_embed(request.user, data, file_name=name, derived_from=source)
         return Response(
             content_payload(embed, sealing.open_embed(embed).content()), status=status.HTTP_201_CREATED
         )
+
+
+class EmbedKeysView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "embed_id",
+                OpenApiTypes.UUID,
+                required=True,
+                many=True,
+                description="Repeat it (or comma-separate the ids), up to 100",
+            )
+        ],
+        responses={
+            200: inline_serializer(
+                "EmbedKeys",
+                {
+                    "embed_keys": inline_serializer(
+                        "EmbedKey",
+                        {
+                            "embed_id": serializers.UUIDField(),
+                            "wrapped_key": serializers.CharField(),
+                            "wrapped_with": serializers.CharField(),
+                            "algorithm": serializers.CharField(),
+                            "encrypted_meta": serializers.CharField(),
+                            "created_at": serializers.DateTimeField(),
+                        },
+                        many=True,
+                    )
+                },
+            ),
+            **errors(400, 401),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        """The spec's embed_keys: your client-mode embeds' keys, wrapped by your master key. An
+        embed without one (vault mode, another user's, missing) is simply absent."""
+        ids = client_mode.parse_embed_ids(request.query_params.getlist("embed_id"))
+        keys = client_mode.get_embed_keys(request.user, ids)
+        return Response({"embed_keys": [client_mode.embed_key_payload(key) for key in keys]})
 
 
 class CropInputSerializer(StrictInputSerializer):
@@ -242,15 +302,14 @@ class EmbedCropView(APIView):
         serializer = CropInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rect = serializer.validated_data
-        original = (sealing.open_embed(source).content().get("files") or {}).get("original") or {}
-        if rect["x"] + rect["width"] > original.get("width", 0) or rect["y"] + rect["height"] > original.get(
-            "height", 0
-        ):
+        original = sealing.open_embed(source).image().original
+        width, height = (original.width, original.height) if original else (0, 0)
+        if rect["x"] + rect["width"] > width or rect["y"] + rect["height"] > height:
             raise ApiError(
                 "invalid_value",
                 "The rectangle must lie inside the original "
-                f"({original.get('width')}×{original.get('height')} pixels).",
-                field="width" if rect["x"] + rect["width"] > original.get("width", 0) else "height",
+                f"({original and original.width}×{original and original.height} pixels).",
+                field="width" if rect["x"] + rect["width"] > width else "height",
             )
         embed = do_crop_embed(request.user, source, (rect["x"], rect["y"], rect["width"], rect["height"]))
         return Response(
@@ -274,11 +333,9 @@ class EmbedProvenanceView(APIView):
     def get(self, request: Request, embed_id: str) -> Response:
         embed = access_finished_image(request.user, embed_id)
         opened = sealing.open_embed(embed, cached=True)
-        files = opened.content().get("files") or {}
+        files = opened.image().files or {}
         renditions = {
-            variant: imaging.read_provenance(
-                opened.load_file(variant), meta.get("mime") or f"image/{meta['format']}"
-            )
+            variant: imaging.read_provenance(opened.load_file(variant), meta.media_type)
             for variant, meta in files.items()
         }
         return Response({"embed_id": str(embed.id), "renditions": renditions})

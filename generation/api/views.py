@@ -14,7 +14,7 @@ from core.api import StrictInputSerializer
 from core.errors import ApiError
 from core.hot_path import async_twin, blocking
 from core.json_input import LimitedJSONParser
-from core.schema import TaskSerializer, errors
+from core.schema import TaskSerializer, compile_shape, errors
 from embeds import sealing
 from embeds.access import access_finished_image
 from embeds.models import Embed
@@ -121,7 +121,7 @@ def _poll(user, task_id: str) -> dict:
     task = poll_task(user, task_id)
     files = None
     if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
-        files = sealing.open_embed(task.embed, cached=True).content().get("files")
+        files = sealing.open_embed(task.embed, cached=True).content().files
     return task_payload(task, embed_status=task.embed.status, files=files)
 
 
@@ -168,16 +168,20 @@ class ModelsSerializer(serializers.Serializer):
     reverse_search = ReverseSearchStatusSerializer()
 
 
+_render_models = compile_shape(ModelsSerializer)  # the shape is ModelsSerializer, rendered and documented
+
+
 class ModelsView(APIView):
     @extend_schema(responses={200: ModelsSerializer, **errors(401)})
     def get(self, request: Request) -> Response:
-        default = default_model().id
         return Response(
-            {
-                "default": default,
-                "models": [model_entry(spec) for spec in MODELS],
-                "reverse_search": reverse_search_entry(),
-            }
+            _render_models(
+                {
+                    "default": default_model().id,
+                    "models": [model_entry(spec) for spec in MODELS],
+                    "reverse_search": reverse_search_entry(),
+                }
+            )
         )
 
 

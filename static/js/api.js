@@ -1,4 +1,6 @@
 // REST calls with the session cookie and CSRF token; errors keep the API's {code, message, field}.
+import { embedKey, withKey } from "./hybrid-embeds.js";
+
 function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : "";
@@ -36,7 +38,9 @@ export function fileUrl(embedId, format = "preview") {
 const contentCache = new Map();
 export function embedContent(embedId, { fresh = false } = {}) {
   if (fresh || !contentCache.has(embedId)) {
-    const promise = api(`/v1/embeds/${embedId}/content`);
+    // The hybrid flow (hybrid-embeds.js): the embed_key is looked for alongside the content.
+    const promise = Promise.all([api(`/v1/embeds/${embedId}/content`), embedKey(embedId)])
+      .then(([content, found]) => withKey(content, found));
     promise.catch(() => contentCache.delete(embedId));
     contentCache.set(embedId, promise);
   }

@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { unavailableWhy } from "./empty-state.js";
 import { imageEmbed } from "./embeds.js";
 import { refreshEmptyState } from "./messages.js";
+import { privateChosen, uploadPrivate } from "./private-upload.js";
 import * as skills from "./skills.js";
 import { run, showError, showNote } from "./status.js";
 
@@ -70,7 +71,8 @@ export async function attachFiles(files, derivedFrom = null, region = null) {
       const form = new FormData();
       form.append("file", file, file.name);
       if (derivedFrom) form.append("derived_from", derivedFrom);
-      const content = await api("/v1/embeds/upload", { method: "POST", form });
+      const content = !derivedFrom && privateChosen(composer) // private: encrypted here (private-upload.js)
+        ? await uploadPrivate(file) : await api("/v1/embeds/upload", { method: "POST", form });
       const remove = document.createElement("button");
       remove.type = "button";
       remove.className = "remove";

@@ -7,6 +7,7 @@
 // final state even if an event is lost (a reconnect, a dropped channel-layer message).
 import { renderAnalysis } from "./analysis.js";
 import { api, embedContent, fileUrl } from "./api.js";
+import { decryptInto } from "./hybrid-embeds.js";
 
 const cards = new Map(); // embedId -> Set of elements
 const tasks = new Map(); // embedId -> latest task payload
@@ -291,7 +292,7 @@ function renderImage(node, content, justFinished) {
   const preview = content.files?.preview || { width: 600, height: 400 };
   sizeCard(node, preview.width, preview.height);
   const isAi = Boolean(content.ai_made);
-  const img = el("img", { src: fileUrl(content.embed_id, "preview"), loading: "lazy", decoding: "async",
+  const img = el("img", { src: content.private ? null : fileUrl(content.embed_id, "preview"), loading: "lazy", decoding: "async",
                           width: String(preview.width), height: String(preview.height),
                           alt: content.prompt || content.file_name || "Image" });
   img.addEventListener("load", () => img.classList.add("loaded"));
@@ -315,6 +316,7 @@ function renderImage(node, content, justFinished) {
     children.push(note);
   }
   node.replaceChildren(...children);
+  if (content.private) decryptInto(img, content, "preview"); // client mode: decrypted here (hybrid-embeds.js)
   if (img.complete && img.naturalWidth) img.classList.add("loaded");
   node.onclick = () => openViewer(content.embed_id);
 }

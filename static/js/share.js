@@ -2,6 +2,7 @@
 // server renders), encrypt it here under a fresh share key, upload ciphertext only, and show
 // the link /s/<id>#<key>. The key never leaves this page except inside the link the user copies.
 import { api, embedContent } from "./api.js";
+import { privateFileBlob } from "./hybrid-embeds.js";
 import { ITERATIONS, b64url, passwordKeys, randomBytes, sealShare, wrapShareKey } from "./share-crypto.js";
 
 const viewer = document.querySelector("[data-testid=fullscreen]");
@@ -78,7 +79,8 @@ async function createLink(form, { create, link, copy, message }) {
   const [content, credentials, file] = await Promise.all([
     embedContent(embedId),
     credentialsSummary(embedId),
-    fetch(`/v1/shares/copy?embed_id=${embedId}&include_prompt=${includePrompt}`, { credentials: "same-origin" }).then((r) => {
+    // A private image's copy is decrypted here (hybrid-embeds.js): the server cannot make one.
+    embedContent(embedId).then((c) => (c.private ? privateFileBlob(c, "full").then((b) => new Response(b)) : fetch(`/v1/shares/copy?embed_id=${embedId}&include_prompt=${includePrompt}`, { credentials: "same-origin" }))).then((r) => {
       if (!r.ok) throw new Error(`the image could not be read (${r.status})`);
       return r.arrayBuffer();
     }),

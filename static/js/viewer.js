@@ -4,6 +4,7 @@
 // tool that is open. It owns which image is shown and which tool is open; each tool (crop.js,
 // draw.js, mask.js) owns its own state and gets the viewer's context object below.
 import { api, embedContent, fileUrl, humanSize } from "./api.js";
+import { decryptInto, privateDownloads } from "./hybrid-embeds.js";
 import { createCropTool } from "./crop.js";
 import { createDrawTool } from "./draw.js";
 import { createMaskTool } from "./mask.js";
@@ -74,7 +75,8 @@ async function show(embedId) {
   root.dataset.currentEmbed = embedId; // for share.js's "Share" button
   const full = content.files.full;
   const original = content.files.original;
-  image.src = fileUrl(embedId, "full");
+  if (content.private) decryptInto(image, content, "full"); // client mode (hybrid-embeds.js)
+  else image.src = fileUrl(embedId, "full");
   image.alt = content.prompt || content.file_name || "Image";
   image.width = full.width;
   image.height = full.height;
@@ -91,6 +93,7 @@ async function show(embedId) {
   Object.assign(root.querySelector("[data-action=download]"), { href: fileUrl(embedId, "full"), download: `${stem}.webp` });
   Object.assign(root.querySelector("[data-action=download-original]"), {
     href: fileUrl(embedId, "original"), download: `${stem}.${original.format === "jpeg" ? "jpg" : original.format}` });
+  if (content.private) privateDownloads(root, content); // decrypted copies, not the ciphertext
   root.querySelector("[data-action=mark]").hidden = false;
   const made = ["generated", "edit"].includes(content.source);
   root.querySelector("[data-action=regenerate]").hidden = !(content.source === "generated" && content.prompt);
@@ -103,7 +106,8 @@ async function show(embedId) {
 
 function showProvenance(embedId) {
   provenance.textContent = "";
-  api(`/v1/embeds/${embedId}/provenance`).then((data) => {
+  // A private image's credentials are inside its ciphertext: the server cannot read them.
+  (current?.content?.private ? Promise.resolve({ renditions: {} }) : api(`/v1/embeds/${embedId}/provenance`)).then((data) => {
     if (current?.id !== embedId) return;
     const report = data.renditions.full || data.renditions.original;
     if (report && report.state !== "none") {

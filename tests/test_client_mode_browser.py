@@ -1,0 +1,181 @@
+"""Zero-knowledge (private) images in Debian's Chromium against the full stack: sign-up makes
+the master key, a private upload is made and encrypted in the page and decrypts after a reload;
+a second browser context with the session but without the key sees only ciphertext; the
+consent flow makes a vault copy; a password change re-wraps the key and log-in unwraps it."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.test_sharing_browser import browser, stack  # noqa: F401  (the fixtures)
+from tests.test_ui_browser import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+NEW_PASSWORD = "an-Other-passw0rd?"
+CARD = "[data-testid=image-embed-preview][data-status=finished]"
+
+
+def _photo(path) -> str:
+    """A JPEG whose EXIF says "rotate 90°" and names a camera: the page must apply the one
+    and drop the other."""
+    image = Image.new("RGB", (64, 32), (200, 40, 40))
+    image.paste((20, 40, 200), (0, 0, 32, 32))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    exif[0x010F] = "SecretCam"  # make
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif.tobytes(), quality=95)
+    path.write_bytes(buffer.getvalue())
+    return str(path)
+
+
+def _sign_up(browser, stack, username: str):  # noqa: F811
+    context = browser.new_context(
+        base_url=stack.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
+    )
+    page = context.new_page()
+    page.goto("/signup/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{stack.url}/")
+    page.wait_for_selector("[data-testid=connection][data-state=online]", state="attached")
+    return context, page
+
+
+def _has_key(page) -> bool:
+    return page.evaluate(
+        """() => new Promise((resolve) => {
+             const request = indexedDB.open("openmates-images-keys", 1);
+             request.onupgradeneeded = () => request.result.createObjectStore("keys");
+             request.onsuccess = () => {
+               const get = request.result.transaction("keys").objectStore("keys").get("master");
+               get.onsuccess = () => resolve(Boolean(get.result) && get.result.extractable === false
+                                             && get.result.algorithm.name === "AES-GCM");
+             };
+           })"""
+    )
+
+
+def _private_upload(page, tmp_path) -> str:
+    page.check("[data-testid=private-upload]")
+    page.set_input_files("[data-testid=attach-input]", _photo(tmp_path / "photo.jpg"))
+    chip = page.locator(f"[data-testid=attachments] {CARD}")
+    chip.locator("img[data-private=open]").wait_for(timeout=30_000)
+    embed_id = chip.get_attribute("data-embed-id")
+    page.click("[data-testid=composer-send]")
+    page.locator(f"[data-testid=messages] {CARD}[data-embed-id='{embed_id}']").first.wait_for(timeout=30_000)
+    return embed_id
+
+
+def _open_viewer(page, embed_id: str) -> None:
+    card = page.locator(f"[data-testid=messages] {CARD}[data-embed-id='{embed_id}']")
+    card.locator("[data-testid=open-image]").click()
+
+
+def _close_viewer(page) -> None:
+    page.click("[data-testid=fullscreen] [data-action=close]")
+    page.locator("[data-testid=fullscreen]").wait_for(state="hidden")
+
+
+def _shown(page, embed_id: str) -> int:
+    img = page.locator(f"{CARD}[data-embed-id='{embed_id}'] img[data-private=open]").first
+    img.wait_for(timeout=30_000)
+    assert img.get_attribute("src").startswith("blob:")
+    return img.evaluate("i => i.decode().then(() => i.naturalWidth)")
+
+
+def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  # noqa: F811
+    owner, page = _sign_up(browser, stack, "zk-owner")
+    assert _has_key(page)
+    stored = page.request.get("/v1/account/master_key").json()
+    assert stored["iterations"] >= 600_000 and stored["kdf"] == "PBKDF2-SHA256"
+
+    embed_id = _private_upload(page, tmp_path)
+    page.wait_for_url("**/c/**")
+    chat_url = page.url
+    page.reload()
+    assert _shown(page, embed_id) > 0
+    content = page.request.get(f"/v1/embeds/{embed_id}/content").json()
+    assert content["encryption_mode"] == "client" and content["files"] is None
+
+    # The viewer: name, type and the orientation applied, from the decrypted meta.
+    page.locator(
+        f"[data-testid=messages] {CARD}[data-embed-id='{embed_id}'] [data-testid=open-image]"
+    ).click()
+    viewer = page.locator("[data-testid=fullscreen]")
+    viewer.wait_for(state="visible")
+    assert "photo.jpg" in page.locator("[data-testid=fullscreen-info]").inner_text()
+    assert page.locator("[data-testid=fullscreen-meta]").inner_text().startswith("JPEG · 32×64")
+    download = page.locator("[data-testid=download-original][href^='blob:']")  # decrypted in the page
+    download.wait_for(state="attached", timeout=30_000)
+    href = download.get_attribute("href")
+    original = page.evaluate(
+        "async (u) => Array.from(new Uint8Array(await (await fetch(u)).arrayBuffer()))", href
+    )
+    assert bytes(original[:2]) == b"\xff\xd8" and b"SecretCam" not in bytes(original)
+    _close_viewer(page)
+
+    # Same session cookie, no key in this browser: only ciphertext, shown locked.
+    thief = browser.new_context(base_url=stack.url, storage_state=owner.storage_state())
+    other = thief.new_page()
+    other.goto(chat_url)
+    other.locator(f"{CARD}[data-embed-id='{embed_id}'] img[data-private=locked]").first.wait_for(
+        timeout=30_000
+    )
+    assert not other.locator(f"{CARD}[data-embed-id='{embed_id}'] img").first.get_attribute("src")
+    raw = other.request.get(f"/v1/embeds/{embed_id}/file?format=original")
+    assert raw.headers["content-type"] == "application/octet-stream"
+    assert raw.headers["x-encryption-mode"] == "client" and raw.body()[:4] == b"OMC1"
+    assert b"\xff\xd8\xff" not in raw.body()[:64]
+    thief.close()
+
+    # Consent: a tool that needs pixels asks once, then works on a vault copy.
+    page.locator(
+        f"[data-testid=messages] {CARD}[data-embed-id='{embed_id}'] [data-testid=open-image]"
+    ).click()
+    viewer.wait_for(state="visible")
+    page.click("[data-testid=crop-tool]")
+    page.locator("[data-testid=consent-dialog]").wait_for(state="visible")
+    page.click("[data-testid=consent-ok]")
+    page.wait_for_function(
+        "id => { const v = document.querySelector('[data-testid=fullscreen]');"
+        " return v.dataset.currentEmbed && v.dataset.currentEmbed !== id; }",
+        arg=embed_id,
+        timeout=30_000,
+    )
+    copy_id = viewer.get_attribute("data-current-embed")
+    copy = page.request.get(f"/v1/embeds/{copy_id}/content").json()
+    assert copy["encryption_mode"] == "vault" and copy["derived_from"] == embed_id
+    page.locator("[data-testid=crop-tool][aria-pressed=true]").wait_for(timeout=10_000)
+    private = page.request.get(f"/v1/embeds/{embed_id}/content").json()
+    assert private["encryption_mode"] == "client"
+    _close_viewer(page)
+
+    # Password change re-wraps the key; a log-in with the new password unwraps it.
+    page.goto("/settings/")
+    assert "forget your password" in page.locator("[data-testid=private-warning]").inner_text()
+    page.fill("[data-testid=password-form] input[name=old_password]", PASSWORD)
+    page.fill("[data-testid=password-form] input[name=new_password1]", NEW_PASSWORD)
+    page.fill("[data-testid=password-form] input[name=new_password2]", NEW_PASSWORD)
+    page.click("[data-testid=change-password]")
+    page.wait_for_url(f"{stack.url}/settings/")
+    assert "re-wrapped" in page.locator("[data-testid=flash]").inner_text()
+    rewrapped = page.request.get("/v1/account/master_key").json()
+    assert rewrapped["salt"] != stored["salt"] and rewrapped["wrapped_key"] != stored["wrapped_key"]
+    page.click("[data-testid=logout]")
+    page.wait_for_url("**/login/**")
+    assert not _has_key(page)
+    page.fill("input[name=username]", "zk-owner")
+    page.fill("input[name=password]", NEW_PASSWORD)
+    page.click("[data-testid=login-form] button[type=submit]")
+    page.wait_for_url(f"{stack.url}/")
+    assert _has_key(page)
+    page.goto(chat_url)
+    assert _shown(page, embed_id) > 0
+    owner.close()
