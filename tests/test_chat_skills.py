@@ -304,3 +304,22 @@ def test_socket_message_with_images_only_is_answered_in_a_new_chat(alice, bob, a
     chat = Chat.objects.get(owner=alice)
     (request, reply) = _exchange(chat)
     assert request == ("user", "", [mine]) and reply[0] == "assistant" and "What would you like" in reply[1]
+
+
+def test_socket_skills_into_someone_elses_chat_are_not_found_and_write_nothing(alice, bob, alice_api):
+    source = _upload(alice_api)
+    bobs = str(do_create_chat(bob).id)
+    replies = _socket(
+        alice,
+        [
+            {"type": "edit", "embed_id": source, "prompt": "make it glow", "chat_id": bobs},
+            {"type": "reverse_search", "embed_id": source, "chat_id": bobs},
+            {"type": "report", "embed_id": source, "reason": "other", "chat_id": bobs},
+            {"type": "message", "embed_ids": [source], "chat_id": bobs},
+        ],
+    )
+    assert [(r["type"], r["error"]["code"], r["error"]["field"]) for r in replies] == [
+        ("error", "not_found", "chat_id")
+    ] * 4
+    assert Message.objects.count() == 0 and Task.objects.count() == 0 and ImageReport.objects.count() == 0
+    assert Chat.objects.filter(owner=alice).count() == 0
