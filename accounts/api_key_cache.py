@@ -62,10 +62,9 @@ def lookup(key_hash: str, load: Callable[[], Found | None]) -> Found | None:
     if epoch is None:
         return load()
     now = time.monotonic()
-    with _lock:
-        entry = _entries.get(key_hash)
-    if entry is not None and entry.epoch == epoch and entry.expires_at > now:
-        return copy.copy(entry.user), copy.copy(entry.api_key)
+    hit = _hit(key_hash, epoch, now)
+    if hit is not None:
+        return hit
     found = load()
     with _lock:
         if found is None:
@@ -76,6 +75,25 @@ def lookup(key_hash: str, load: Callable[[], Found | None]) -> Found | None:
             while len(_entries) > MAX_ENTRIES:
                 _entries.popitem(last=False)
     return found
+
+
+def _hit(key_hash: str, epoch: int, now: float) -> Found | None:
+    with _lock:
+        entry = _entries.get(key_hash)
+    if entry is not None and entry.epoch == epoch and entry.expires_at > now:
+        return copy.copy(entry.user), copy.copy(entry.api_key)
+    return None
+
+
+async def alookup(key_hash: str) -> Found | None:
+    """A valid cached entry for the event loop (the epoch read awaited, no thread), or None:
+    the caller then takes ``lookup``'s path (the cache off, a miss, Redis unreadable)."""
+    if _max_age() <= 0:
+        return None
+    epoch = await epochs.aread(EPOCH)
+    if epoch is None:
+        return None
+    return _hit(key_hash, epoch, time.monotonic())
 
 
 def remember_last_used(key_hash: str, last_used_at) -> None:

@@ -1,12 +1,30 @@
-"""Reads of chats: fetch-and-authorize, and the JSON shapes the UI uses."""
+"""Reads of chats: fetch-and-authorize, and the rows the shapes in ``serializers.py`` render.
+
+A list decrypts with one keyring round trip (``chat_keys``: Vault's batch decrypt) and a fixed
+number of queries, however many chats or messages it holds."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.db.models import OuterRef, Subquery, prefetch_related_objects
+
 from core.errors import ApiError
 from embeds.access import parse_uuid
+from embeds.models import Embed
 
-from .actions import chat_key, read_text, read_title
-from .models import Chat, Message
+from .actions import chat_key, chat_keys, read_text, read_title
+from .models import Chat, Message, MessageEmbed
+from .serializers import (
+    ChatListItemSerializer,
+    ChatRow,
+    ChatSerializer,
+    MessageEmbedRow,
+    MessageRow,
+    MessageSerializer,
+)
+
+CHAT_LIST_MAX = 200
 
 
 def access_chat(user, chat_id: object, *, field: str | None = None) -> Chat:
@@ -20,27 +38,49 @@ def access_chat(user, chat_id: object, *, field: str | None = None) -> Chat:
 
 def chat_payload(chat: Chat, key: bytes | None = None) -> dict:
     key = key or chat_key(chat)
-    return {
-        "chat_id": str(chat.id),
-        "title": read_title(chat, key),
-        "updated_at": chat.updated_at.isoformat(),
-    }
+    return ChatSerializer(ChatRow(chat.id, read_title(chat, key), chat.updated_at)).data
+
+
+def chat_list(user) -> list[dict]:
+    """The user's chats, newest first, each with its newest finished image as the cover: two
+    queries and one keyring round trip for up to ``CHAT_LIST_MAX`` chats."""
+    newest_image = (
+        MessageEmbed.objects.filter(message__chat=OuterRef("pk"))
+        .filter(embed__status=Embed.Status.FINISHED, embed__type=Embed.Type.IMAGE)
+        .filter(embed__encryption_mode=Embed.EncryptionMode.VAULT)  # a private image is no thumbnail
+        .order_by("-message__created_at", "-position")
+        .values("embed_id")[:1]
+    )
+    chats = list(Chat.objects.filter(owner=user).annotate(cover=Subquery(newest_image))[:CHAT_LIST_MAX])
+    keys = chat_keys(chats)
+    rows = [ChatRow(c.id, read_title(c, keys[c.id]), c.updated_at, c.cover) for c in chats]
+    return ChatListItemSerializer(rows, many=True).data
+
+
+def _message_row(message: Message, key: bytes) -> MessageRow:
+    links = message.messageembed_set.all()  # prefetched with their embeds by the caller
+    return MessageRow(
+        message_id=message.id,
+        chat_id=message.chat_id,
+        role=message.role,
+        text=read_text(message, key),
+        embeds=[MessageEmbedRow(link.embed_id, link.embed.type, link.embed.status) for link in links],
+        created_at=message.created_at,
+    )
+
+
+def _prefetch(messages: Iterable[Message]) -> None:
+    prefetch_related_objects(list(messages), "messageembed_set__embed")
 
 
 def message_payload(message: Message, key: bytes) -> dict:
-    return {
-        "message_id": str(message.id),
-        "chat_id": str(message.chat_id),
-        "role": message.role,
-        "text": read_text(message, key),
-        "embeds": [
-            {"embed_id": str(link.embed_id), "type": link.embed.type, "status": link.embed.status}
-            for link in message.messageembed_set.select_related("embed").all()
-        ],
-        "created_at": message.created_at.isoformat(),
-    }
+    _prefetch([message])
+    return MessageSerializer(_message_row(message, key)).data
 
 
 def chat_messages(chat: Chat) -> list[dict]:
+    """Every message of the chat, oldest first: three queries (messages, their links, the linked
+    embeds) and one key, however many messages and images."""
     key = chat_key(chat)
-    return [message_payload(m, key) for m in chat.messages.prefetch_related("messageembed_set__embed")]
+    messages = list(chat.messages.prefetch_related("messageembed_set__embed"))
+    return MessageSerializer([_message_row(m, key) for m in messages], many=True).data

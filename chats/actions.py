@@ -3,7 +3,8 @@ key (wrapped by the owner's keyring key), with the same envelope as embeds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -25,6 +26,19 @@ Result = TypeVar("Result")
 
 def chat_key(chat: Chat) -> bytes:
     return get_keyring().unwrap(key_name_for_user(chat.owner_id), chat.wrapped_key)
+
+
+def chat_keys(chats: Sequence[Chat]) -> dict[uuid.UUID, bytes]:
+    """The data keys of many chats: one keyring call per owner (``unwrap_many``: one Vault
+    round trip), not one per chat."""
+    by_owner: dict[int, list[Chat]] = {}
+    for chat in chats:
+        by_owner.setdefault(chat.owner_id, []).append(chat)
+    keys: dict[uuid.UUID, bytes] = {}
+    for owner_id, owned in by_owner.items():
+        unwrapped = get_keyring().unwrap_many(key_name_for_user(owner_id), [c.wrapped_key for c in owned])
+        keys.update(zip((c.id for c in owned), unwrapped, strict=True))
+    return keys
 
 
 def read_title(chat: Chat, key: bytes) -> str:

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from core.api import StrictInputSerializer
 from core.schema import errors
 
-from .access import access_chat, chat_messages, chat_payload, message_payload
+from .access import access_chat, chat_list, chat_messages, chat_payload, message_payload
 from .actions import (
     TEXT_MAX,
     TITLE_MAX,
@@ -21,31 +21,8 @@ from .actions import (
     do_post_message,
     do_rename_chat,
 )
-from .models import Chat, Message, MessageEmbed
-
-
-class ChatSerializer(serializers.Serializer):
-    chat_id = serializers.UUIDField()
-    title = serializers.CharField(allow_blank=True)
-    updated_at = serializers.DateTimeField()
-    cover_embed_id = serializers.UUIDField(
-        required=False, allow_null=True, help_text="In the list: the chat's newest image, for a thumbnail."
-    )
-
-
-class MessageEmbedSerializer(serializers.Serializer):
-    embed_id = serializers.UUIDField()
-    type = serializers.CharField()
-    status = serializers.CharField()
-
-
-class MessageSerializer(serializers.Serializer):
-    message_id = serializers.UUIDField()
-    chat_id = serializers.UUIDField()
-    role = serializers.CharField()
-    text = serializers.CharField(allow_blank=True)
-    embeds = MessageEmbedSerializer(many=True)
-    created_at = serializers.DateTimeField()
+from .models import Message
+from .serializers import ChatListItemSerializer, ChatSerializer, MessageSerializer
 
 
 class ChatInputSerializer(StrictInputSerializer):
@@ -94,26 +71,9 @@ class MessageInputSerializer(StrictInputSerializer):
 
 
 class ChatsView(APIView):
-    @extend_schema(responses={200: ChatSerializer(many=True), **errors(401)})
+    @extend_schema(responses={200: ChatListItemSerializer(many=True), **errors(401)})
     def get(self, request: Request) -> Response:
-        from django.db.models import OuterRef, Subquery
-
-        from embeds.models import Embed
-
-        newest_image = (
-            MessageEmbed.objects.filter(message__chat=OuterRef("pk"))
-            .filter(embed__status=Embed.Status.FINISHED, embed__type=Embed.Type.IMAGE)
-            .filter(embed__encryption_mode=Embed.EncryptionMode.VAULT)  # a private image is no thumbnail
-            .order_by("-message__created_at", "-position")
-            .values("embed_id")[:1]
-        )
-        chats = Chat.objects.filter(owner=request.user).annotate(cover=Subquery(newest_image))[:200]
-        return Response(
-            [
-                {**chat_payload(chat), "cover_embed_id": str(chat.cover) if chat.cover else None}
-                for chat in chats
-            ]
-        )
+        return Response(chat_list(request.user))
 
     @extend_schema(request=ChatInputSerializer, responses={201: ChatSerializer, **errors(400, 401, 403)})
     def post(self, request: Request) -> Response:

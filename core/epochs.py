@@ -15,13 +15,15 @@ revocation.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import weakref
 from collections import defaultdict
 from functools import cache
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +41,27 @@ def _redis():
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
+# redis.asyncio clients are bound to the event loop they first ran on: one per loop.
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _async_redis():
+    import redis.asyncio
+
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = _async_clients[loop] = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+    return client
+
+
 def _key(name: str) -> str:
     # One deployment is one database: its name keeps deployments (and test runs) sharing a
-    # Redis apart. Read per call: the test runner renames the database after startup.
-    return f"omi:epoch:{connection.settings_dict['NAME']}:{name}"
+    # Redis apart. Read per call: the test runner renames the database after startup (in the
+    # settings too, which an event loop may read without opening a database connection).
+    return f"omi:epoch:{settings.DATABASES['default']['NAME']}:{name}"
 
 
 def read(name: str) -> int | None:
@@ -55,6 +74,21 @@ def read(name: str) -> int | None:
     try:
         value = client.get(_key(name))
     except redis.RedisError as exc:
+        logger.warning("epochs.read_failed name=%s error=%s", name, type(exc).__name__)
+        return None
+    return int(value or 0)
+
+
+async def aread(name: str) -> int | None:
+    """``read`` for the event loop (the hot reads in ``core.hot_path``): the same
+    answer without blocking the loop or taking a thread."""
+    if not settings.REDIS_URL:
+        return _local[name]
+    import redis
+
+    try:
+        value = await _async_redis().get(_key(name))
+    except (TimeoutError, redis.RedisError, OSError) as exc:
         logger.warning("epochs.read_failed name=%s error=%s", name, type(exc).__name__)
         return None
     return int(value or 0)

@@ -5,7 +5,7 @@ AES-256-GCM embed key (fresh IV per object, additional data naming the variant) 
 key with the user's master key (``accounts.MasterKey``), which only the browser can open. The
 server stores the ciphertext as any other file (inside its own per-embed envelope too, so every
 stored object is an ``OMI1`` envelope) and the wrapped key in ``EmbedKey``. It keeps no name,
-type or dimensions: the sealed content of a client embed is only ``{"type": "image"}``, and the
+type or dimensions: the sealed content of a client embed is only ``ImageContent(source="upload")``, and the
 browser's own description of the files travels encrypted beside the wrapped key.
 
 What the server cannot do with such an embed, it refuses (``embeds.access``): crops, edits,
@@ -26,6 +26,7 @@ from core.errors import ApiError
 
 from . import sealing
 from .conf import conf
+from .content import ImageContent
 from .limits import reserve_upload
 from .models import Embed, EmbedKey
 from .storage import StorageUnavailable
@@ -40,7 +41,7 @@ MAX_META_BYTES = 8 * 1024
 MAX_KEYS_PER_LOOKUP = 100
 # The header a REST client reads to know the body is the browser's ciphertext, not an image.
 MODE_HEADER = "X-Encryption-Mode"
-SEALED_CONTENT = {"type": "image"}
+SEALED_CONTENT = ImageContent(source="upload")
 
 
 def check_envelope(data: bytes, field: str) -> None:
@@ -91,7 +92,7 @@ def do_create_client_embed(
     check_sizes(files)
     wrapped_key, encrypted_meta = check_wrapped_key(wrapped_key), check_meta(encrypted_meta)
     reserve_upload(owner)  # the same per-minute limit as any upload
-    opened = sealing.new_embed(owner, content=dict(SEALED_CONTENT), status=Embed.Status.FINISHED)
+    opened = sealing.new_embed(owner, content=SEALED_CONTENT, status=Embed.Status.FINISHED)
     opened.embed.encryption_mode = Embed.EncryptionMode.CLIENT
     try:
         opened.store_blobs({variant: files[variant] for variant in sealing.FILE_VARIANTS})

@@ -19,6 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models.signals import post_delete
 
 from . import crypto, storage
+from .content import ContentError, EmbedContent, FileMeta, Files, ImageContent, content_from_json
 from .keyring import get_keyring, key_name_for_user
 from .keyring.cache import data_keys
 from .models import Embed
@@ -39,11 +40,21 @@ class OpenEmbed:
     embed: Embed
     data_key: bytes = field(repr=False)  # never in a log line or a traceback's locals dump
 
-    def content(self) -> dict:
+    def content(self) -> EmbedContent:
+        """The embed's typed content (its class follows the embed's type)."""
         return decrypt_content(self.embed, self.data_key)
 
-    def seal_content(self, content: dict) -> None:
+    def image(self) -> ImageContent:
+        """The content of an image embed; ContentError (stored data unreadable) for any other."""
+        content = self.content()
+        if not isinstance(content, ImageContent):
+            raise ContentError(f"embed {self.embed.id} is not an image")
+        return content
+
+    def seal_content(self, content: EmbedContent) -> None:
         """Replace the embed's content (the caller saves the row)."""
+        if content.type != self.embed.type:
+            raise ValueError(f"{type(content).__name__} cannot be the content of a {self.embed.type} embed")
         self.embed.encrypted_content = encrypt_content(self.embed.id, self.data_key, content)
 
     def encrypt_file(self, variant: str, data: bytes) -> bytes:
@@ -73,48 +84,52 @@ class OpenEmbed:
         self.embed.stored_bytes = sum(stored.values())
         return stored
 
-    def store_renditions(self, renditions: dict[str, Rendition]) -> dict[str, dict]:
+    def store_renditions(self, renditions: dict[str, Rendition]) -> Files:
         """Encrypt and store every rendition in parallel; returns the files metadata for the content.
 
         Each file gets its own nonce; names are derived, so storing again overwrites."""
         self.store_blobs({variant: rendition.data for variant, rendition in renditions.items()})
         return {
-            variant: {
-                "width": rendition.width,
-                "height": rendition.height,
-                "size_bytes": len(rendition.data),
-                "format": rendition.format,
-                "mime": rendition.mime,
-            }
+            variant: FileMeta(
+                width=rendition.width,
+                height=rendition.height,
+                size_bytes=len(rendition.data),
+                format=rendition.format,
+                mime=rendition.mime,
+            )
             for variant, rendition in renditions.items()
         }
 
 
-def encrypt_content(embed_id: uuid.UUID, data_key: bytes, content: dict) -> bytes:
-    plaintext = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+def encrypt_content(embed_id: uuid.UUID, data_key: bytes, content: EmbedContent) -> bytes:
+    plaintext = json.dumps(content.to_json(), separators=(",", ":"), ensure_ascii=False).encode()
     return crypto.encrypt(data_key, plaintext, crypto.object_aad(embed_id, CONTENT_VARIANT))
 
 
-def decrypt_content(embed: Embed, data_key: bytes) -> dict:
+def decrypt_content(embed: Embed, data_key: bytes) -> EmbedContent:
     plaintext = crypto.decrypt(
         data_key, bytes(embed.encrypted_content), crypto.object_aad(embed.id, CONTENT_VARIANT)
     )
-    return json.loads(plaintext)
+    try:
+        data = json.loads(plaintext)
+    except ValueError as exc:
+        raise ContentError(f"embed {embed.id}: the content is not JSON") from exc
+    return content_from_json(data, embed.type)
 
 
 def new_embed(
     owner: AbstractBaseUser,
     *,
-    content: dict,
-    type: str = Embed.Type.IMAGE,
+    content: EmbedContent,
     status: str = Embed.Status.PROCESSING,
     derived_from: Embed | None = None,
 ) -> OpenEmbed:
-    """An unsaved embed with a fresh data key, wrapped for its owner, and its content sealed."""
+    """An unsaved embed with a fresh data key, wrapped for its owner, and its content sealed
+    (the content's class says the embed's type)."""
     data_key = crypto.new_data_key()
     embed = Embed(
         owner=owner,
-        type=type,
+        type=content.type,
         status=status,
         derived_from=derived_from,
         wrapped_key=get_keyring().wrap(key_name_for_user(owner.pk), data_key),

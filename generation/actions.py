@@ -24,6 +24,7 @@ from core.errors import ApiError
 from core.quota import user_quota_lock
 from embeds import sealing
 from embeds.actions import do_create_upload_embed, do_delete_embed
+from embeds.content import Files, ImageContent, SearchResultsContent
 from embeds.models import Embed
 from embeds.storage import ObjectMissing
 
@@ -171,22 +172,20 @@ def check_create_generation(
     if params.kind == Task.Kind.EDIT and not spec.supports_edit:
         raise ApiError("invalid_value", f"The model {spec.id} cannot edit images.", field="model")
 
-    content = {
-        "type": "image",
-        "source": "edit" if params.kind == Task.Kind.EDIT else "generated",
-        "prompt": params.prompt,
-        "model": spec.id,
-        "model_label": spec.label,
-        "aspect_ratio": params.aspect_ratio,
-        "image_size": params.image_size,
-        "seed": params.seed,
+    content = ImageContent(
+        source="edit" if params.kind == Task.Kind.EDIT else "generated",
+        prompt=params.prompt,
+        model=spec.id,
+        model_label=spec.label,
+        aspect_ratio=params.aspect_ratio,
+        image_size=params.image_size,
+        seed=params.seed,
         # The runner records the seed it used; whether the user chose it is only known here.
-        "seed_pinned": params.seed is not None and params.seed_pinned,
-        "composite": params.composite,
-        "derived_from": str(params.source.id) if params.source else None,
-        "requested_at": timezone.now().isoformat(),
-        "files": None,
-    }
+        seed_pinned=params.seed is not None and params.seed_pinned,
+        composite=params.composite,
+        derived_from=str(params.source.id) if params.source else None,
+        requested_at=timezone.now().isoformat(),
+    )
     try:
         with user_quota_lock(user):  # the limits are checked and the task inserted as one step
             check_task_limits(user)
@@ -215,10 +214,10 @@ def check_create_generation(
     return task, True
 
 
-def completed_files(task: Task) -> dict | None:
+def completed_files(task: Task) -> Files | None:
     """A completed task's files (as GET /v1/tasks/{id} lists them), None before that."""
     if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
-        return sealing.open_embed(task.embed).content().get("files")
+        return sealing.open_embed(task.embed).content().files
     return None
 
 
@@ -262,13 +261,9 @@ def check_create_reverse_search(
         data, file_name = upload
         source = do_create_upload_embed(user, data, file_name=file_name)
     engine = conf().SERPAPI_ENGINE
-    content = {
-        "type": Embed.Type.IMAGE_SEARCH_RESULTS,
-        "source_embed_id": str(source.id),
-        "engine": engine,
-        "results": None,
-        "requested_at": timezone.now().isoformat(),
-    }
+    content = SearchResultsContent(
+        source_embed_id=str(source.id), engine=engine, requested_at=timezone.now().isoformat()
+    )
     try:
         task = _create_reverse_search_task(user, source, content, idempotency_key, fingerprint)
     except ApiError:
@@ -280,19 +275,21 @@ def check_create_reverse_search(
 
 
 def _create_reverse_search_task(
-    user: AbstractBaseUser, source: Embed, content: dict, idempotency_key: str | None, fingerprint: str
+    user: AbstractBaseUser,
+    source: Embed,
+    content: SearchResultsContent,
+    idempotency_key: str | None,
+    fingerprint: str,
 ) -> Task:
     with user_quota_lock(user):
         check_task_limits(user)
-        opened = sealing.new_embed(
-            user, content=content, type=Embed.Type.IMAGE_SEARCH_RESULTS, derived_from=source
-        )
+        opened = sealing.new_embed(user, content=content, derived_from=source)
         opened.embed.save()
         task = queue_new_task(
             user,
             opened.embed,
             kind=Task.Kind.REVERSE_SEARCH,
-            model=f"serpapi/{content['engine']}",
+            model=f"serpapi/{content.engine}",
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
             estimated_seconds=REVERSE_SEARCH_SECONDS,
@@ -309,14 +306,15 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
     provider, so there is nothing to run again."""
     opened = sealing.open_embed(embed)
     content = opened.content()
-    kind = {"generated": Task.Kind.GENERATE, "edit": Task.Kind.EDIT}.get(content.get("source"))
-    if kind is None or not content.get("prompt"):
+    kinds = {"generated": Task.Kind.GENERATE, "edit": Task.Kind.EDIT}
+    kind = kinds.get(content.source) if isinstance(content, ImageContent) else None
+    if kind is None or not content.prompt:
         raise ApiError(
             "invalid_value", "Only generated or AI-edited images can be generated again.", field="regenerate"
         )
     source = mask = None
     if kind == Task.Kind.EDIT:
-        source = Embed.objects.filter(pk=content.get("derived_from"), owner=user).first()
+        source = Embed.objects.filter(pk=content.derived_from, owner=user).first()
         if source is None or source.status != Embed.Status.FINISHED:
             raise ApiError(
                 "invalid_value", "The image this edit was made from no longer exists.", field="regenerate"
@@ -326,19 +324,19 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
         except ObjectMissing:  # an edit without a mask, or made before masks were kept
             mask = None
     # Again means different: a fresh seed, unless the user pinned one.
-    pinned = bool(content.get("seed_pinned")) and content.get("seed") is not None
-    seed = content["seed"] if pinned else secrets.randbelow(2**31)
+    pinned = content.seed_pinned and content.seed is not None
+    seed = content.seed if pinned else secrets.randbelow(2**31)
     return GenerationParams(
         seed=seed,
         seed_pinned=pinned,
-        prompt=content["prompt"],
-        aspect_ratio=content.get("aspect_ratio") or "1:1",
-        model=find_model(content.get("model") or "") or default_model(),
-        image_size=content.get("image_size") or "1K",
+        prompt=content.prompt,
+        aspect_ratio=content.aspect_ratio or "1:1",
+        model=find_model(content.model or "") or default_model(),
+        image_size=content.image_size or "1K",
         kind=kind,
         source=source,
         mask=mask,
-        composite=bool(content.get("composite")),
+        composite=content.composite,
     )
 
 

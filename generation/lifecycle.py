@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, transaction
@@ -29,6 +30,7 @@ from django.utils import timezone
 
 from core.realtime import EMBED_UPDATE, send_to_user
 from embeds import sealing
+from embeds.content import Files
 from embeds.keyring import KeyringError
 from embeds.models import Embed
 from embeds.storage import StorageUnavailable
@@ -47,7 +49,7 @@ STAGING = "staging"
 ACTIVE = (Task.Status.QUEUED, Task.Status.PROCESSING)
 
 
-def notify(task: Task, *, embed_status: str, files: dict | None = None) -> None:
+def notify(task: Task, *, embed_status: str, files: Files | None = None) -> None:
     """Push the task's state to the owner's tabs after commit."""
     payload = task_payload(task, embed_status=embed_status, files=files)
     transaction.on_commit(lambda: send_to_user(task.owner_id, EMBED_UPDATE, payload))
@@ -133,7 +135,7 @@ def record_usage(task: Task, usage: dict) -> None:
     Task.objects.filter(pk=task.pk).update(usage=usage)
 
 
-def complete(task: Task, embed: Embed, *, files: dict | None) -> bool:
+def complete(task: Task, embed: Embed, *, files: Files | None) -> bool:
     """End the task ``completed`` and its embed ``finished`` (its content sealed by the caller),
     unless a cancel arrived or the task ended meanwhile: then nothing is written and False says
     the caller must not keep its work."""
@@ -180,9 +182,7 @@ def _seal_error_detail(embed: Embed, detail: str) -> None:
     """Keep the provider's own words (which may quote the prompt) in the encrypted content only."""
     try:
         opened = sealing.open_embed(embed)
-        content = opened.content()
-        content["error_detail"] = detail
-        opened.seal_content(content)
+        opened.seal_content(replace(opened.content(), error_detail=detail))
     except (KeyringError, DatabaseError):
         logger.warning("generation.task.error_detail_dropped embed=%s", embed.id)
         return

@@ -14,8 +14,11 @@ import logging
 import threading
 from datetime import timedelta
 
+from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
+
+from sharing.actions import purge_expired
 
 from . import lifecycle
 from .conf import conf
@@ -62,14 +65,10 @@ def start_reaper_thread() -> threading.Thread:
     interval = conf().REAPER_INTERVAL_SECONDS
 
     def loop() -> None:
-        from django.db import close_old_connections
-
         while not stop.wait(interval):
             try:
                 reap_stale_tasks()
-                from sharing.actions import purge_expired  # expired share links lose their ciphertext
-
-                purge_expired()
+                purge_expired()  # expired share links lose their ciphertext
             except Exception:
                 logger.exception("generation.reaper.crashed")
             finally:

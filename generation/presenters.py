@@ -6,9 +6,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from core.schema import TaskSerializer, compile_shape
+from embeds.content import Files, public_files
+
 from .models import Task
 
-PUBLIC_FILE_FIELDS = ("width", "height", "size_bytes", "format")
 # The task columns task_payload reads: a poll loads these and no others.
 TASK_PAYLOAD_FIELDS = (
     "id",
@@ -28,17 +30,6 @@ TASK_PAYLOAD_FIELDS = (
     "error_code",
     "error_message",
 )
-
-
-def public_files(files: dict | None) -> dict | None:
-    """Per-format metadata without anything internal."""
-    if not files:
-        return None
-    return {variant: {k: meta[k] for k in PUBLIC_FILE_FIELDS if k in meta} for variant, meta in files.items()}
-
-
-def _iso(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def server_queue_position(task: Task) -> int | None:
@@ -65,29 +56,36 @@ def estimated_finish_at(task: Task, position: int | None = None):
     return start + timedelta(seconds=task.estimated_seconds)
 
 
-def task_payload(task: Task, *, embed_status: str | None = None, files: dict | None = None) -> dict:
+# The task shape is TaskSerializer (core.schema): the REST answers, the socket's events and the
+# webhooks render it through this renderer compiled from its fields, and the schema describes it.
+_render_task = compile_shape(TaskSerializer)
+
+
+def task_payload(task: Task, *, embed_status: str | None = None, files: Files | None = None) -> dict:
     position = server_queue_position(task)
     finish_at = estimated_finish_at(task, position)
     eta = max(0.0, (finish_at - timezone.now()).total_seconds()) if finish_at else None
-    return {
-        "task_id": str(task.id),
-        "embed_id": str(task.embed_id),
-        "kind": task.kind,
-        "status": task.status,
-        "embed_status": embed_status,
-        "progress": task.progress,
-        "stage": task.stage,
-        "queue_position": task.queue_position,
-        "server_queue_position": position,
-        "model": task.model,
-        "eta_seconds": round(eta, 1) if eta is not None else None,
-        "estimated_finish_at": _iso(finish_at),
-        "created_at": _iso(task.created_at),
-        "started_at": _iso(task.started_at),
-        "finished_at": _iso(task.finished_at),
-        "attempts": task.attempts,
-        # Always four decimals, as stored: a fresh task holds the registry's Decimal("0.134").
-        "cost_usd": f"{task.cost_usd:.4f}" if task.cost_usd is not None else None,
-        "error": {"code": task.error_code, "message": task.error_message} if task.error_code else None,
-        "files": public_files(files) if task.status == Task.Status.COMPLETED else None,
-    }
+    return _render_task(
+        {
+            "task_id": task.id,
+            "embed_id": task.embed_id,
+            "kind": task.kind,
+            "status": task.status,
+            "embed_status": embed_status,
+            "progress": task.progress,
+            "stage": task.stage,
+            "queue_position": task.queue_position,
+            "server_queue_position": position,
+            "model": task.model,
+            "eta_seconds": round(eta, 1) if eta is not None else None,
+            "estimated_finish_at": finish_at,
+            "created_at": task.created_at,
+            "started_at": task.started_at,
+            "finished_at": task.finished_at,
+            "attempts": task.attempts,
+            # Always four decimals, as stored: a fresh task holds the registry's Decimal("0.134").
+            "cost_usd": f"{task.cost_usd:.4f}" if task.cost_usd is not None else None,
+            "error": {"code": task.error_code, "message": task.error_message} if task.error_code else None,
+            "files": public_files(files) if task.status == Task.Status.COMPLETED else None,
+        }
+    )

@@ -17,6 +17,7 @@ from core.errors import ApiError
 from embeds import imaging, sealing
 from embeds.access import access_finished_image
 from embeds.conf import conf as embeds_conf
+from embeds.content import FileMeta
 
 from .actions import GenerationParams
 from .models import Task
@@ -89,7 +90,7 @@ def parse_generate_request(body: object) -> GenerationParams:
     )
 
 
-def decode_mask(value: str | None, original: dict) -> bytes | None:
+def decode_mask(value: str | None, original: FileMeta | None) -> bytes | None:
     """The mask as a clean PNG (pixels only: nothing a user's file carried reaches a provider),
     the size of the image it masks."""
     if not value:
@@ -109,10 +110,11 @@ def decode_mask(value: str | None, original: dict) -> bytes | None:
         raise ApiError(
             "invalid_value", f"The mask is not a readable PNG: {exc.message}", field="mask"
         ) from exc
-    if size != (original.get("width"), original.get("height")):
+    width, height = (original.width, original.height) if original else (None, None)
+    if size != (width, height):
         raise ApiError(
             "invalid_value",
-            f"The mask must be {original.get('width')}×{original.get('height')} pixels, like the image.",
+            f"The mask must be {width}×{height} pixels, like the image.",
             field="mask",
         )
     return mask
@@ -125,17 +127,17 @@ def parse_edit_request(user: AbstractBaseUser, body: object) -> tuple[Generation
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
     source = access_finished_image(user, data["embed_id"], field="embed_id")
-    source_content = sealing.open_embed(source).content()
-    mask = decode_mask(data.get("mask"), (source_content.get("files") or {}).get("original") or {})
+    source_content = sealing.open_embed(source).image()
+    mask = decode_mask(data.get("mask"), source_content.original)
     params = GenerationParams(
         prompt=data["prompt"],
-        aspect_ratio=data.get("aspect_ratio") or source_content.get("aspect_ratio") or "1:1",
+        aspect_ratio=data.get("aspect_ratio") or source_content.aspect_ratio or "1:1",
         model=data.get("model") or default_model(),
         seed=data.get("seed"),
         image_size=data["image_size"],
         kind=Task.Kind.EDIT,
         source=source,
         mask=mask,
-        composite=source_content.get("source") == "upload" or bool(source_content.get("composite")),
+        composite=source_content.source == "upload" or source_content.composite,
     )
     return params, data

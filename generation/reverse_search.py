@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import requests
 
+from embeds.content import SearchResult
+
 from .conf import conf
 from .providers.base import ErrorCode, ProviderError
 
@@ -28,7 +30,7 @@ DEAD_ENGINES = {"google_reverse_image"}
 
 @dataclass(frozen=True)
 class SearchOutcome:
-    results: list[dict]
+    results: list[SearchResult]
     message: str | None
 
 
@@ -51,24 +53,24 @@ def _pixels(item: dict, *names: str) -> int | None:
     return None
 
 
-def _normalise(item: dict, *, exact: bool) -> dict | None:
+def _normalise(item: dict, *, exact: bool) -> SearchResult | None:
     link = _url(item.get("link")) or _url(item.get("original"))
     if link is None:
         return None
-    return {
-        "title": str(item.get("title") or "")[:300],
-        "link": link,
-        "source": str(item.get("source") or item.get("displayed_link") or "")[:200],
-        "source_icon": _url(item.get("source_icon")),
-        "thumbnail": _url(item.get("thumbnail")),
-        "image": _url(item.get("image")) or _url(item.get("original")),
-        "width": _pixels(item, "image_width", "actual_image_width", "original_width"),
-        "height": _pixels(item, "image_height", "actual_image_height", "original_height"),
-        "exact": exact,
-    }
+    return SearchResult(
+        title=str(item.get("title") or "")[:300],
+        link=link,
+        source=str(item.get("source") or item.get("displayed_link") or "")[:200],
+        source_icon=_url(item.get("source_icon")),
+        thumbnail=_url(item.get("thumbnail")),
+        image=_url(item.get("image")) or _url(item.get("original")),
+        width=_pixels(item, "image_width", "actual_image_width", "original_width"),
+        height=_pixels(item, "image_height", "actual_image_height", "original_height"),
+        exact=exact,
+    )
 
 
-def _results(data: dict) -> list[dict]:
+def _results(data: dict) -> list[SearchResult]:
     items: list[tuple[dict, bool]] = []
     for key in ("exact_matches", "visual_matches", "image_results", "inline_images"):
         value = data.get(key)
@@ -78,8 +80,8 @@ def _results(data: dict) -> list[dict]:
     results = []
     for item, exact in items:
         normalised = _normalise(item, exact=exact)
-        if normalised and normalised["link"] not in seen:
-            seen.add(normalised["link"])
+        if normalised and normalised.link not in seen:
+            seen.add(normalised.link)
             results.append(normalised)
         if len(results) >= MAX_RESULTS:
             break

@@ -190,7 +190,7 @@ def deliver(task_id: str, attempt: int = 1) -> None:
         return
     files = None
     if task.status == Task.Status.COMPLETED:
-        files = sealing.open_embed(task.embed).content().get("files")
+        files = sealing.open_embed(task.embed).content().files
     body = json.dumps(
         task_payload(task, embed_status=task.embed.status, files=files), separators=(",", ":")
     ).encode()

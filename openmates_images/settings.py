@@ -299,6 +299,14 @@ GENERATION = {
 # API-key lookups cached per process, emptied in every process by any revocation (README
 # "Performance and caches"); 0 turns the cache off.
 API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "60"))
+# Threads per web process for the blocking part (database, object store, keyring) of the two
+# reads served in the event loop (core/hot_path.py); each holds at most one pooled
+# database connection, and only for the length of one call.
+# ASYNC_HOT_READS=0 sends those two reads the sync (one-hop) way like every other request.
+ASYNC_HOT_READS = _flag("ASYNC_HOT_READS", True)
+HOT_PATH_IO_THREADS = int(env("HOT_PATH_IO_THREADS", "8"))
+# REST_FRAMEWORK's two authentication classes, for the reads served in the event loop.
+HOT_READ_AUTHENTICATOR = "accounts.authentication.authenticate_read"
 # Visits to share pages per client IP per minute (README "Share links").
 SHARE_RATE_PER_MINUTE = int(env("SHARE_RATE_PER_MINUTE", "60"))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,7 +22,6 @@ from django.db.models import F, Q, QuerySet
 from core.api import decode_b64url
 from core.errors import ApiError
 from embeds import imaging, sealing, storage
-from embeds.actions import inherited_label
 from embeds.models import Embed
 
 from . import clock
@@ -202,11 +201,10 @@ def shareable_copy(embed: Embed, *, include_prompt: bool) -> bytes:
     """The full WEBP as stored (its XMP and C2PA intact); without the prompt, a copy rendered
     again from the original with the same AI label minus the prompt, freshly signed."""
     opened = sealing.open_embed(embed)
-    content = opened.content()
-    label = inherited_label(content)
-    if include_prompt or not label or not label.get("prompt"):
+    label = opened.image().inherited_label()
+    if include_prompt or not label or not label.prompt:
         return opened.load_file("full")
     renditions = imaging.render_generated(
-        opened.load_file("original"), imaging.AiLabel(**{**label, "prompt": None})
+        opened.load_file("original"), replace(label, prompt=None).for_image()
     )
     return renditions["full"].data

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ApiError
-from core.schema import errors
+from core.schema import ZuluDateTimeField, errors
 from embeds.access import access_finished_image
 from embeds.conf import conf as embeds_conf
 
@@ -22,35 +22,32 @@ from . import actions
 from .models import Share
 
 
-def _iso(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+class SharePathField(serializers.CharField):
+    """The share page's path, from the share's id."""
 
-
-def share_payload(share: Share) -> dict:
-    """What the owner sees of a link: never a key (the server has none) nor the ciphertext."""
-    return {
-        "share_id": share.id,
-        "path": reverse("share-page", kwargs={"share_id": share.id}),
-        "embed_id": str(share.embed_id),
-        "created_at": _iso(share.created_at),
-        "expires_at": _iso(share.expires_at),
-        "has_password": share.has_password,
-        "include_prompt": share.include_prompt,
-        "view_count": share.view_count,
-        "size_bytes": share.size_bytes,
-    }
+    def to_representation(self, value) -> str:
+        return reverse("share-page", kwargs={"share_id": value})
 
 
 class ShareSerializer(serializers.Serializer):
-    share_id = serializers.CharField()
-    path = serializers.CharField(help_text="Append '#' and the base64url share key (or fragment secret).")
+    """What the owner sees of a link (rendered from the row, and its schema): never a key (the
+    server has none) nor the ciphertext."""
+
+    share_id = serializers.CharField(source="id")
+    path = SharePathField(
+        source="id", help_text="Append '#' and the base64url share key (or fragment secret)."
+    )
     embed_id = serializers.UUIDField()
-    created_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = ZuluDateTimeField()
+    expires_at = ZuluDateTimeField(allow_null=True)
     has_password = serializers.BooleanField()
     include_prompt = serializers.BooleanField()
     view_count = serializers.IntegerField()
     size_bytes = serializers.IntegerField()
+
+
+class ShareListSerializer(serializers.Serializer):
+    shares = ShareSerializer(many=True)
 
 
 class ShareCreateSerializer(serializers.Serializer):
@@ -80,7 +77,7 @@ class ShareListView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("embed_id", str, description="Only the links to this image")],
         responses={
-            200: inline_serializer("ShareList", {"shares": ShareSerializer(many=True)}),
+            200: ShareListSerializer,
             **errors(400, 401, 404, 409),
         },
     )
@@ -92,7 +89,7 @@ class ShareListView(APIView):
             shares = shares.filter(
                 embed=access_finished_image(request.user, embed_id, field="embed_id", readable=False)
             )
-        return Response({"shares": [share_payload(s) for s in shares]})
+        return Response(ShareListSerializer({"shares": shares}).data)
 
     @extend_schema(
         request={"multipart/form-data": ShareCreateSerializer},
@@ -119,13 +116,13 @@ class ShareListView(APIView):
         share = actions.do_create_share(
             request.user, embed, ciphertext, expires_in=expires_in, lock=lock, include_prompt=include_prompt
         )
-        return Response(share_payload(share), status=status.HTTP_201_CREATED)
+        return Response(ShareSerializer(share).data, status=status.HTTP_201_CREATED)
 
 
 class ShareDetailView(APIView):
     @extend_schema(responses={200: ShareSerializer, **errors(401, 404)})
     def get(self, request: Request, share_id: str) -> Response:
-        return Response(share_payload(_own_share(request, share_id)))
+        return Response(ShareSerializer(_own_share(request, share_id)).data)
 
     @extend_schema(responses={204: None, **errors(401, 403, 404, 503)})
     def delete(self, request: Request, share_id: str) -> Response:

@@ -28,7 +28,7 @@ def crash_at_marked_stage(stage: str, run) -> None:
     """SIGKILL this worker process where the task's prompt asks, on its first attempt only."""
     if run.task.attempts != 1:
         return
-    prompt = run.content.get("prompt") or ""
+    prompt = getattr(run.content, "prompt", None) or ""  # search and analysis contents have none
     for point, (before, partial) in CRASH_POINTS.items():
         if before == stage and f"[[crash:{point}]]" in prompt:
             if partial is not None:

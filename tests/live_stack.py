@@ -161,7 +161,7 @@ class Stack:
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -150,8 +151,7 @@ def test_redelivery_after_a_crash_resumes_without_calling_the_provider_again(ali
     opened = open_embed(embed)
     content = opened.content()
     opened.store_file("staging", opened.load_file("original"))  # as the provider stage left it
-    content["prompt"] += " [[fail:internal]]"
-    opened.seal_content(content)
+    opened.seal_content(dataclasses.replace(content, prompt=content.prompt + " [[fail:internal]]"))
     embed.status = Embed.Status.PROCESSING
     embed.save()
     from datetime import timedelta

@@ -378,7 +378,7 @@ async def test_regenerate_over_the_socket_is_one_exchange_and_keeps_a_pinned_see
     roles, kind = await sync_to_async(exchange)()
     assert roles == ["user", "assistant"] and kind == Task.Kind.GENERATE
     content = await sync_to_async(lambda: open_embed(Task.objects.get(embed_id=new_embed).embed).content())()
-    assert content["seed"] == 4321 and content["prompt"] == "a pinned kite"
+    assert content.seed == 4321 and content.prompt == "a pinned kite"
 
     intruder = communicator(bob)
     await intruder.connect()

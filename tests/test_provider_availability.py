@@ -5,6 +5,7 @@ the seed's preview id as its alias."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -239,8 +240,8 @@ def test_an_old_embed_keeps_its_preview_name_and_regenerates_on_the_ga_model(ali
     done = wait_for_task(alice_api, response.json()["task_id"])
     assert done["status"] == "completed", done
     opened = sealing.open_embed(Embed.objects.get(pk=done["embed_id"]))
-    content = opened.content()
-    content["model"] = "google/gemini-3-pro-image-preview"  # as embeds made before 2026-06-25 say
+    # as embeds made before 2026-06-25 say
+    content = dataclasses.replace(opened.content(), model="google/gemini-3-pro-image-preview")
     opened.seal_content(content)
     Embed.objects.filter(pk=done["embed_id"]).update(encrypted_content=opened.embed.encrypted_content)
     shown = alice_api.get(f"/v1/embeds/{done['embed_id']}/content").json()

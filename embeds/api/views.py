@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -15,48 +15,20 @@ from rest_framework.views import APIView
 
 from core.api import StrictInputSerializer
 from core.errors import ApiError
-from core.schema import EmbedContentSerializer, errors
-from generation.presenters import public_files
+from core.hot_path import async_twin, blocking, release_db
+from core.schema import errors
 
 from .. import client_mode, imaging, sealing
 from ..access import access_embed, access_finished_image
-from ..actions import do_create_upload_embed, do_crop_embed, do_delete_embed, is_ai_made
+from ..actions import do_create_upload_embed, do_crop_embed, do_delete_embed
 from ..conf import conf
+from ..content import EmbedContent, ImageContent, public_files
 from ..models import Embed
+from .serializers import EmbedContentSerializer
 
 FORMATS = ("preview", "full", "original")
 # What serving a file reads of its embed: the owner check, its state and the wrapped data key.
 FILE_COLUMNS = ("id", "owner_id", "type", "status", "encryption_mode", "wrapped_key")
-CONTENT_FIELDS = (
-    "type",
-    "source",
-    "prompt",
-    "model",
-    "model_label",
-    "aspect_ratio",
-    "image_size",
-    "seed",
-    "file_name",
-    "derived_from",
-    "crop",
-    "generated_at",
-    "uploaded_at",
-    "requested_at",
-    "results",
-    "message",
-    "engine",
-    "source_embed_id",
-    "searched_at",
-    # image_analysis
-    "question",
-    "answer",
-    "region",
-    "region_box",
-    "truncated",
-    "analyzed_at",
-    "model_version",
-    "measurements",
-)
 
 
 def _etag(embed: Embed, variant: str) -> str:
@@ -65,7 +37,7 @@ def _etag(embed: Embed, variant: str) -> str:
     return '"' + hashlib.sha256(f"{embed.id}|{variant}".encode()).hexdigest()[:32] + '"'
 
 
-def _if_none_match(request: Request, etag: str) -> bool:
+def _if_none_match(request: HttpRequest, etag: str) -> bool:
     """If-None-Match uses the weak comparison (RFC 9110 13.1.2): ``W/"x"`` matches ``"x"``."""
     header = request.headers.get("If-None-Match", "")
     return header.strip() == "*" or etag in [t.strip().removeprefix("W/") for t in header.split(",")]
@@ -83,48 +55,72 @@ class EmbedFileView(APIView):
         },
     )
     def get(self, request: Request, embed_id: str) -> HttpResponse:
-        variant = request.query_params.get("format", "preview")
-        if variant not in FORMATS:
-            raise ApiError("invalid_value", f"format must be one of {', '.join(FORMATS)}.", field="format")
-        embed = access_finished_image(request.user, embed_id, only=FILE_COLUMNS, readable=False)
-        etag = _etag(embed, variant)
-        cache_control = f"private, max-age={conf().FILE_CACHE_SECONDS}, immutable"
-        if _if_none_match(request, etag):
-            response = HttpResponse(status=304)
-            del response["Content-Type"]  # a 304 has no body to describe
-        else:
-            # The bytes say what they are: no need to decrypt the content blob on this hot path.
-            data = sealing.read_file(embed, variant)
-            fmt, mime = imaging.image_type(data) or ("bin", "application/octet-stream")
-            response = HttpResponse(data, content_type=mime)
-            response["Content-Length"] = str(len(data))
-            extension = {"jpeg": "jpg"}.get(fmt, fmt)
-            response["Content-Disposition"] = (
-                f'inline; filename="image-{str(embed.id)[:8]}-{variant}.{extension}"'
-            )
-            for header, value in (client_mode.file_headers(embed) or {}).items():  # ciphertext: say so
-                response[header] = value
-        response["ETag"] = etag
-        response["Cache-Control"] = cache_control
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return _file_response(*_load_file(request.user, embed_id, _variant(request), request))
 
 
-def content_payload(embed: Embed, content: dict | None) -> dict:
-    """The decrypted content a client may see: no keys, nonces or storage names."""
-    body = {k: content[k] for k in CONTENT_FIELDS if content and k in content}
+def _variant(request: HttpRequest) -> str:
+    variant = request.GET.get("format", "preview")
+    if variant not in FORMATS:
+        raise ApiError("invalid_value", f"format must be one of {', '.join(FORMATS)}.", field="format")
+    return variant
+
+
+def _load_file(
+    user, embed_id: str, variant: str, request: HttpRequest
+) -> tuple[Embed, str, str, bytes | None]:
+    """The owner check, then the decrypted file unless the client's copy is current (None: 304).
+    Blocking: the sync view calls it on its request thread, the async twin in one hop."""
+    embed = access_finished_image(user, embed_id, only=FILE_COLUMNS, readable=False)
+    etag = _etag(embed, variant)
+    if _if_none_match(request, etag):
+        return embed, variant, etag, None
+    release_db()  # the row is read: no connection held while waiting for the store
+    # The bytes say what they are: no need to decrypt the content blob on this hot path.
+    return embed, variant, etag, sealing.read_file(embed, variant)
+
+
+def _file_response(embed: Embed, variant: str, etag: str, data: bytes | None) -> HttpResponse:
+    if data is None:
+        response = HttpResponse(status=304)
+        del response["Content-Type"]  # a 304 has no body to describe
+    else:
+        fmt, mime = imaging.image_type(data) or ("bin", "application/octet-stream")
+        response = HttpResponse(data, content_type=mime)
+        response["Content-Length"] = str(len(data))
+        extension = {"jpeg": "jpg"}.get(fmt, fmt)
+        name = f"image-{str(embed.id)[:8]}-{variant}.{extension}"
+        response["Content-Disposition"] = f'inline; filename="{name}"'
+        for header, value in (client_mode.file_headers(embed) or {}).items():  # ciphertext: say so
+            response[header] = value
+    response["ETag"] = etag
+    response["Cache-Control"] = f"private, max-age={conf().FILE_CACHE_SECONDS}, immutable"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@async_twin(EmbedFileView)
+async def file_async(request: HttpRequest, user, embed_id: str) -> HttpResponse:
+    """EmbedFileView.get in the event loop (ASGI): one blocking hop for the row and the object."""
+    variant = _variant(request)
+    return _file_response(*await blocking(_load_file, user, embed_id, variant, request))
+
+
+def content_payload(embed: Embed, content: EmbedContent) -> dict:
+    """The decrypted content a client may see (the content class's public fields): no keys,
+    nonces or storage names."""
+    body = content.public_json()
     body.update(
         embed_id=str(embed.id),
         type=embed.type,
         status=embed.status,
         encryption_mode=embed.encryption_mode,
-        files=public_files((content or {}).get("files")),
+        files=public_files(content.files),
         created_at=embed.created_at.isoformat().replace("+00:00", "Z"),
     )
-    if embed.type == Embed.Type.IMAGE:
-        body["ai_made"] = is_ai_made(content or {})
-    if content and content.get("provider", {}).get("model_version"):
-        body["model_version"] = content["provider"]["model_version"]
+    if isinstance(content, ImageContent):
+        body["ai_made"] = content.ai_made
+        if content.model_version:
+            body["model_version"] = content.model_version
     task = embed.tasks.order_by("-created_at").first()
     if task is not None:
         body["task_id"] = str(task.id)
@@ -132,8 +128,8 @@ def content_payload(embed: Embed, content: dict | None) -> dict:
             body["cost_usd"] = str(task.cost_usd)
         if task.error_code:
             body["error"] = {"code": task.error_code, "message": task.error_message}
-            if content and content.get("error_detail"):
-                body["error"]["detail"] = content["error_detail"]
+            if content.error_detail:
+                body["error"]["detail"] = content.error_detail
     return body
 
 
@@ -306,15 +302,14 @@ class EmbedCropView(APIView):
         serializer = CropInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rect = serializer.validated_data
-        original = (sealing.open_embed(source).content().get("files") or {}).get("original") or {}
-        if rect["x"] + rect["width"] > original.get("width", 0) or rect["y"] + rect["height"] > original.get(
-            "height", 0
-        ):
+        original = sealing.open_embed(source).image().original
+        width, height = (original.width, original.height) if original else (0, 0)
+        if rect["x"] + rect["width"] > width or rect["y"] + rect["height"] > height:
             raise ApiError(
                 "invalid_value",
                 "The rectangle must lie inside the original "
-                f"({original.get('width')}×{original.get('height')} pixels).",
-                field="width" if rect["x"] + rect["width"] > original.get("width", 0) else "height",
+                f"({original and original.width}×{original and original.height} pixels).",
+                field="width" if rect["x"] + rect["width"] > width else "height",
             )
         embed = do_crop_embed(request.user, source, (rect["x"], rect["y"], rect["width"], rect["height"]))
         return Response(
@@ -338,11 +333,9 @@ class EmbedProvenanceView(APIView):
     def get(self, request: Request, embed_id: str) -> Response:
         embed = access_finished_image(request.user, embed_id)
         opened = sealing.open_embed(embed, cached=True)
-        files = opened.content().get("files") or {}
+        files = opened.image().files or {}
         renditions = {
-            variant: imaging.read_provenance(
-                opened.load_file(variant), meta.get("mime") or f"image/{meta['format']}"
-            )
+            variant: imaging.read_provenance(opened.load_file(variant), meta.media_type)
             for variant, meta in files.items()
         }
         return Response({"embed_id": str(embed.id), "renditions": renditions})

@@ -9,6 +9,7 @@ stored or sent unwrapped; destroying a user's key makes every data key it wrappe
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 from core.faults import DependencyUnavailable, StoredDataUnreadable
 
@@ -33,6 +34,13 @@ class Keyring(ABC):
     @abstractmethod
     def unwrap(self, key_name: str, wrapped: str) -> bytes:
         """The data key inside ``wrapped``."""
+
+    def unwrap_many(self, key_name: str, wrapped: Sequence[str]) -> list[bytes]:
+        """The data keys inside each of ``wrapped`` (all under the named key), in order: what a
+        list that decrypts (the chat list) asks for, in one keyring round trip where the backend
+        has a batch call. Any item that cannot be unwrapped raises KeyringError, naming it.
+        This default unwraps them one at a time."""
+        return [self.unwrap(key_name, item) for item in wrapped]
 
     @abstractmethod
     def destroy(self, key_name: str) -> None:

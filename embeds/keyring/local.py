@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -79,13 +80,22 @@ class LocalKeyring(Keyring):
         return _PREFIX + base64.b64encode(envelope).decode()
 
     def unwrap(self, key_name: str, wrapped: str) -> bytes:
+        return self._unwrap(key_name, self._kek(key_name, create=False), wrapped)
+
+    def unwrap_many(self, key_name: str, wrapped: Sequence[str]) -> list[bytes]:
+        """One read of the key-encryption key for the whole list, then a loop in memory."""
+        if not wrapped:
+            return []
+        kek = self._kek(key_name, create=False)
+        return [self._unwrap(key_name, kek, item) for item in wrapped]
+
+    @staticmethod
+    def _unwrap(key_name: str, kek: bytes, wrapped: str) -> bytes:
         if not wrapped.startswith(_PREFIX):
             raise KeyringError("not a locally wrapped key")
         try:
             envelope = base64.b64decode(wrapped[len(_PREFIX) :], validate=True)
-            return crypto.decrypt(
-                self._kek(key_name, create=False), envelope, crypto.object_aad(key_name, _DATA_KEY_VARIANT)
-            )
+            return crypto.decrypt(kek, envelope, crypto.object_aad(key_name, _DATA_KEY_VARIANT))
         except (binascii.Error, crypto.DecryptionError) as exc:
             raise KeyringError("the wrapped key is invalid") from exc
 

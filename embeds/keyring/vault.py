@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import hvac
@@ -104,6 +104,38 @@ class VaultKeyring(Keyring):
             return base64.b64decode(response["data"]["plaintext"], validate=True)
         except (KeyError, TypeError, binascii.Error) as exc:
             raise KeyringError("vault returned no plaintext") from exc
+
+    def unwrap_many(self, key_name: str, wrapped: Sequence[str]) -> list[bytes]:
+        """One transit decrypt with ``batch_input`` for the whole list. With
+        ``partial_failure_response_code`` Vault answers 200 when some items fail, each failed one
+        carrying its ``error``; when every item fails it still answers 400 (KeyringError)."""
+        if not wrapped:
+            return []
+        if not all(item.startswith("vault:") for item in wrapped):
+            raise KeyringError("not a Vault-wrapped key")
+        name, mount = self._name(key_name), conf().VAULT_TRANSIT_MOUNT
+        body = {
+            "batch_input": [{"ciphertext": item, "reference": str(i)} for i, item in enumerate(wrapped)],
+            "partial_failure_response_code": 200,
+        }
+        response = self._call(lambda client: client.adapter.post(f"/v1/{mount}/decrypt/{name}", json=body))
+        try:
+            results = response["data"]["batch_results"]
+        except (KeyError, TypeError) as exc:
+            raise KeyringError("vault returned no batch results") from exc
+        if not isinstance(results, list) or len(results) != len(wrapped):
+            raise KeyringError("vault returned a batch of the wrong length")
+        keys = []
+        for index, result in enumerate(results):
+            if not isinstance(result, dict):
+                raise KeyringError(f"vault returned no result for item {index}")
+            if result.get("error"):
+                raise KeyringError(f"vault could not unwrap item {index}: {result['error']}")
+            try:
+                keys.append(base64.b64decode(result["plaintext"], validate=True))
+            except (KeyError, TypeError, binascii.Error) as exc:
+                raise KeyringError(f"vault returned no plaintext for item {index}") from exc
+        return keys
 
     def destroy(self, key_name: str) -> None:
         """Delete the user's transit key. Only a key Vault says does not exist counts as already

@@ -21,6 +21,7 @@ from django.utils import timezone
 from core.errors import ApiError
 from core.quota import user_quota_lock
 from embeds import imaging, sealing
+from embeds.content import AnalysisContent
 from embeds.models import Embed
 
 from ..actions import (
@@ -69,8 +70,8 @@ def clean_question(value: object) -> str:
 
 def _source_size(params: AnalysisParams) -> tuple[int, int]:
     if params.source is not None:
-        original = (sealing.open_embed(params.source).content().get("files") or {}).get("original") or {}
-        return int(original.get("width") or 0), int(original.get("height") or 0)
+        original = sealing.open_embed(params.source).image().original
+        return (original.width, original.height) if original else (0, 0)
     try:
         return imaging.image_size(params.upload[0])
     except imaging.InvalidImage as exc:
@@ -127,23 +128,19 @@ def check_create_analysis(
     if uploaded:
         data, file_name = params.upload
         source = do_create_upload_embed(user, data, file_name=file_name)
-    content = {
-        "type": Embed.Type.IMAGE_ANALYSIS,
-        "question": params.question,
-        "region": region,
-        "region_box": bounding_box(region, size).as_dict() if region else None,
-        "model": spec.id,
-        "model_label": spec.label,
-        "source_embed_id": str(source.id),
-        "answer": None,
-        "requested_at": timezone.now().isoformat(),
-    }
+    content = AnalysisContent(
+        question=params.question,
+        region=region,
+        region_box=bounding_box(region, size).as_dict() if region else None,
+        model=spec.id,
+        model_label=spec.label,
+        source_embed_id=str(source.id),
+        requested_at=timezone.now().isoformat(),
+    )
     try:
         with user_quota_lock(user):  # the limits are checked and the task inserted as one step
             check_task_limits(user)
-            opened = sealing.new_embed(
-                user, content=content, type=Embed.Type.IMAGE_ANALYSIS, derived_from=source
-            )
+            opened = sealing.new_embed(user, content=content, derived_from=source)
             opened.embed.save()
             task = queue_new_task(
                 user,

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from django.utils import timezone
 
 from core.realtime import send_to_user
 from embeds import imaging, sealing
-from embeds.actions import is_ai_made
+from embeds.content import AnalysisContent, ImageContent
 from embeds.models import Embed
 
 from ..models import Task
@@ -67,53 +68,56 @@ class _DeltaPusher:
         )
 
 
-def source_facts(content: dict) -> dict:
+def source_facts(content: ImageContent) -> dict:
     """What the analyzer may say about where the image came from (no prompt, no file name)."""
-    label = content.get("ai_label") or {}
+    label = content.ai_label
     return {
-        "source": content.get("source"),
-        "ai_made": is_ai_made(content),
-        "ai_model": label.get("model_name") or (content.get("model") if is_ai_made(content) else None),
-        "composite": bool(label.get("composite") or content.get("composite")),
+        "source": content.source,
+        "ai_made": content.ai_made,
+        "ai_model": (label and label.model_name) or (content.model if content.ai_made else None),
+        "composite": bool((label and label.composite) or content.composite),
     }
 
 
 def analyze(
     task: Task,
     opened: sealing.OpenEmbed,
-    content: dict,
+    content: AnalysisContent,
     report: Callable[..., None],
     is_cancelled: Callable[[], bool],
-) -> dict:
-    """Answer the question in ``content`` (which gets the answer); returns the provider's usage
-    for the runner to record (this stage writes no row)."""
+) -> tuple[AnalysisContent, dict]:
+    """Answer the question in ``content``; returns the content with the answer (the caller seals
+    it) and the provider's usage for the runner to record (this stage writes no row)."""
     spec = find_analysis_model(task.model)
     if spec is None:
         raise ProviderError(ErrorCode.INVALID_REQUEST, f"The model {task.model} is no longer configured.")
-    source = Embed.objects.filter(pk=content.get("source_embed_id"), owner_id=task.owner_id).first()
+    source = Embed.objects.filter(pk=content.source_embed_id, owner_id=task.owner_id).first()
     if source is None or source.status != Embed.Status.FINISHED:
         raise ProviderError(ErrorCode.INVALID_REQUEST, "The image the question is about no longer exists.")
     report(stage="provider", progress=0, force=True)
     source_opened = sealing.open_embed(source)
     original = imaging.clean_image_bytes(source_opened.load_file("original"))
-    region = content.get("region")
+    region = content.region
     request = AnalysisRequest(
-        question=content["question"],
+        question=content.question,
         images=prepare_images(original, region),
         provider_model=spec.provider_model,
         original=original,
         region=region,
-        facts=source_facts(source_opened.content()),
+        facts=source_facts(source_opened.image()),
         timeout=spec.timeout_seconds,
     )
     push = _DeltaPusher(task)
     result = get_analyzer(spec.provider).analyze(request, on_text=push, is_cancelled=is_cancelled)
     push.text = result.answer
     push.flush()
-    content["answer"] = result.answer
-    content["truncated"] = result.finish_reason == "MAX_TOKENS"
-    content["model_version"] = result.model_version
-    content["measurements"] = result.measurements or None
-    content["analyzed_at"] = timezone.now().isoformat()
+    content = replace(
+        content,
+        answer=result.answer,
+        truncated=result.finish_reason == "MAX_TOKENS",
+        model_version=result.model_version,
+        measurements=result.measurements or None,
+        analyzed_at=timezone.now().isoformat(),
+    )
     logger.info("generation.analysis.answered task=%s chars=%s", task.id, len(result.answer))
-    return result.usage or {}
+    return content, result.usage or {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from core.api import StrictInputSerializer
 from core.errors import ApiError
 from core.json_input import LimitedJSONParser
-from core.schema import TaskSerializer, errors
+from core.schema import TaskSerializer, compile_shape, errors
 
 from ..analysis.actions import check_create_analysis, parse_analysis_request
 from ..analysis.models import ANALYSIS_MODELS, analysis_model_entry, default_analysis_model
@@ -135,25 +135,36 @@ class AnalyzeView(APIView):
         return _accepted(task, created)
 
 
+class AnalysisModelSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    aliases = serializers.ListField(child=serializers.CharField())
+    label = serializers.CharField()
+    provider = serializers.CharField()
+    vision = serializers.BooleanField()
+    available = serializers.BooleanField()
+    unavailable_reason = serializers.CharField(allow_null=True)
+    cost_usd = serializers.CharField()
+    timeout_seconds = serializers.FloatField()
+
+
+class AnalysisModelsSerializer(serializers.Serializer):
+    default = serializers.CharField()
+    models = AnalysisModelSerializer(many=True)
+
+
+_render_models = compile_shape(AnalysisModelsSerializer)
+
+
 class AnalysisModelsView(APIView):
     """The models that answer questions about images, with whether each works here and why not."""
 
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "AnalysisModels",
-                {
-                    "default": serializers.CharField(),
-                    "models": serializers.ListField(child=serializers.DictField()),
-                },
-            ),
-            **errors(401),
-        }
-    )
+    @extend_schema(responses={200: AnalysisModelsSerializer, **errors(401)})
     def get(self, request: Request) -> Response:
         return Response(
-            {
-                "default": default_analysis_model().id,
-                "models": [analysis_model_entry(spec) for spec in ANALYSIS_MODELS],
-            }
+            _render_models(
+                {
+                    "default": default_analysis_model().id,
+                    "models": [analysis_model_entry(spec) for spec in ANALYSIS_MODELS],
+                }
+            )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -11,8 +12,9 @@ from rest_framework.views import APIView
 
 from core.api import StrictInputSerializer
 from core.errors import ApiError
+from core.hot_path import async_twin, blocking
 from core.json_input import LimitedJSONParser
-from core.schema import TaskSerializer, errors
+from core.schema import TaskSerializer, compile_shape, errors
 from embeds import sealing
 from embeds.access import access_finished_image
 from embeds.models import Embed
@@ -109,11 +111,24 @@ class EditView(APIView):
 class TaskView(APIView):
     @extend_schema(responses={200: TaskSerializer, **errors(401, 404, 503)})
     def get(self, request: Request, task_id: str) -> Response:
-        task = poll_task(request.user, task_id)
-        files = None
-        if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
-            files = sealing.open_embed(task.embed, cached=True).content().get("files")
-        return Response(task_payload(task, embed_status=task.embed.status, files=files))
+        return Response(_poll(request.user, task_id))
+
+
+def _poll(user, task_id: str) -> dict:
+    """A poll's answer: one query (owner check included), and a completed task's file metadata
+    from its sealed content (the data-key cache usually holds the key). Blocking: the sync view
+    calls it on its request thread, the async twin in one hop."""
+    task = poll_task(user, task_id)
+    files = None
+    if task.status == Task.Status.COMPLETED and task.embed.status == Embed.Status.FINISHED:
+        files = sealing.open_embed(task.embed, cached=True).content().files
+    return task_payload(task, embed_status=task.embed.status, files=files)
+
+
+@async_twin(TaskView)
+async def task_async(request: HttpRequest, user, task_id: str) -> dict:
+    """TaskView.get in the event loop (ASGI): the same answer, one blocking hop."""
+    return await blocking(_poll, user, task_id)
 
 
 class CancelTaskView(APIView):
@@ -153,16 +168,20 @@ class ModelsSerializer(serializers.Serializer):
     reverse_search = ReverseSearchStatusSerializer()
 
 
+_render_models = compile_shape(ModelsSerializer)  # the shape is ModelsSerializer, rendered and documented
+
+
 class ModelsView(APIView):
     @extend_schema(responses={200: ModelsSerializer, **errors(401)})
     def get(self, request: Request) -> Response:
-        default = default_model().id
         return Response(
-            {
-                "default": default,
-                "models": [model_entry(spec) for spec in MODELS],
-                "reverse_search": reverse_search_entry(),
-            }
+            _render_models(
+                {
+                    "default": default_model().id,
+                    "models": [model_entry(spec) for spec in MODELS],
+                    "reverse_search": reverse_search_entry(),
+                }
+            )
         )
 
 

@@ -24,6 +24,7 @@ from django.utils.module_loading import import_string
 
 from accounts.models import UserPreferences
 from embeds import imaging, sealing
+from embeds.content import EmbedContent, Files
 from embeds.keyring import KeyringError, KeyringUnavailable
 from embeds.models import Embed
 from embeds.storage import ObjectMissing, StorageUnavailable
@@ -187,7 +188,7 @@ class Run:
 
     task: Task
     opened: sealing.OpenEmbed
-    content: dict
+    content: EmbedContent | None
     report: _Reporter
     is_cancelled: Callable[[], bool]
     resumed: bool = False  # an earlier attempt kept the provider's answer
@@ -197,7 +198,7 @@ class Run:
     image: bytes | None = None
     label: imaging.AiLabel | None = None
     renditions: dict = field(default_factory=dict)
-    files: dict | None = None
+    files: Files | None = None
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,7 @@ def _call_provider(run: Run) -> None:
 
 
 def _stage_result(run: Run) -> None:
-    stages.stage_result(run.opened, run.content, run.output)
+    run.content = stages.stage_result(run.opened, run.content, run.output)
     lifecycle.keep_provider_result(run.task, run.opened.embed, usage=run.output.usage)
     run.image = run.output.image
 
@@ -256,7 +257,7 @@ def _load_staged(run: Run) -> None:
 def _label(run: Run) -> None:
     prefs = UserPreferences.objects.filter(user_id=run.task.owner_id).first()
     keep_prompt = prefs is None or prefs.embed_prompt_in_metadata
-    run.label = stages.build_label(run.spec, run.task.kind, run.content, keep_prompt=keep_prompt)
+    run.label, run.content = stages.build_label(run.spec, run.task.kind, run.content, keep_prompt=keep_prompt)
 
 
 def _render(run: Run) -> None:
@@ -268,15 +269,15 @@ def _store(run: Run) -> None:
 
 
 def _seal_image(run: Run) -> None:
-    stages.seal_image(run.opened, run.content, run.files)
+    run.content = stages.seal_image(run.opened, run.content, run.files)
 
 
 def _search(run: Run) -> None:
-    stages.search(run.task, run.content)
+    run.content = stages.search(run.task, run.content)
 
 
 def _analyze(run: Run) -> None:
-    usage = analyze(run.task, run.opened, run.content, run.report, run.is_cancelled)
+    run.content, usage = analyze(run.task, run.opened, run.content, run.report, run.is_cancelled)
     if usage:
         lifecycle.record_usage(run.task, usage)
 
@@ -316,7 +317,7 @@ def _execute(task: Task) -> None:
     run = Run(
         task=task,
         opened=sealing.open_embed(task.embed),
-        content={},
+        content=None,
         report=_Reporter(task),
         is_cancelled=_cancel_checker(task),
         resumed=task.provider_result_stored,

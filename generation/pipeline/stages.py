@@ -10,11 +10,12 @@ content being built: the stages that add to it say so, and the runner seals it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.utils import timezone
 
 from embeds import imaging, sealing
+from embeds.content import EmbedContent, Files, ImageContent, Label, ProviderResult, SearchResultsContent
 from embeds.imaging.compositing import composite_through_mask
 from embeds.models import Embed
 from embeds.storage import ObjectMissing
@@ -39,12 +40,14 @@ class ProviderOutput:
     usage: dict
 
 
-def build_request(task: Task, spec: ModelSpec, content: dict, opened: sealing.OpenEmbed) -> GenerationRequest:
+def build_request(
+    task: Task, spec: ModelSpec, content: ImageContent, opened: sealing.OpenEmbed
+) -> GenerationRequest:
     """The provider request. An edit loads its source (pixels only) and mask, and for fal, which
     fetches its input by URL, publishes a stripped copy briefly under the task's embed."""
     source_image = mask = source_url = None
     if task.kind == Task.Kind.EDIT:
-        source = Embed.objects.filter(pk=content.get("derived_from"), owner_id=task.owner_id).first()
+        source = Embed.objects.filter(pk=content.derived_from, owner_id=task.owner_id).first()
         if source is None:
             raise ProviderError(ErrorCode.INVALID_REQUEST, "The image to edit no longer exists.")
         source_image = imaging.clean_image_bytes(sealing.open_embed(source).load_file("original"))
@@ -55,11 +58,11 @@ def build_request(task: Task, spec: ModelSpec, content: dict, opened: sealing.Op
         except ObjectMissing:
             mask = None
     return GenerationRequest(
-        prompt=content["prompt"],
-        aspect_ratio=content["aspect_ratio"],
+        prompt=content.prompt,
+        aspect_ratio=content.aspect_ratio,
         provider_model=spec.provider_model,
-        seed=content.get("seed"),
-        image_size=content.get("image_size") or "1K",
+        seed=content.seed,
+        image_size=content.image_size or "1K",
         source_image=source_image,
         mask=mask,
         source_image_url=source_url,
@@ -88,18 +91,18 @@ def call_provider(
     )
 
 
-def stage_result(opened: sealing.OpenEmbed, content: dict, output: ProviderOutput) -> None:
-    """Keep the provider's answer as an encrypted staging object and say in ``content`` what it
-    was (sealed into ``opened.embed``, for the runner to persist), so a retry never pays again."""
+def stage_result(opened: sealing.OpenEmbed, content: ImageContent, output: ProviderOutput) -> ImageContent:
+    """Keep the provider's answer as an encrypted staging object; returns the content saying
+    what it was (sealed into ``opened.embed``, for the runner to persist), so a retry never pays
+    again."""
     opened.store_file(STAGING, output.image)
-    content["provider"] = {
-        "mime": output.mime,
-        "model_version": output.model_version,
-        "seed": output.seed,
-    }
-    if content.get("seed") is None and output.seed is not None:
-        content["seed"] = output.seed
+    content = replace(
+        content,
+        provider=ProviderResult(mime=output.mime, model_version=output.model_version, seed=output.seed),
+        seed=output.seed if content.seed is None else content.seed,
+    )
     opened.seal_content(content)
+    return content
 
 
 def load_staged(opened: sealing.OpenEmbed) -> bytes:
@@ -107,24 +110,19 @@ def load_staged(opened: sealing.OpenEmbed) -> bytes:
     return opened.load_file(STAGING)
 
 
-def build_label(spec: ModelSpec, task_kind: str, content: dict, *, keep_prompt: bool) -> imaging.AiLabel:
-    """The IPTC/C2PA label of a generated image, also kept (encrypted) in ``content`` so that a
-    crop of this image carries the very same label."""
-    label = imaging.AiLabel(
+def build_label(
+    spec: ModelSpec, task_kind: str, content: ImageContent, *, keep_prompt: bool
+) -> tuple[imaging.AiLabel, ImageContent]:
+    """The IPTC/C2PA label of a generated image, and the content keeping it (encrypted) so that
+    a crop of this image carries the very same label."""
+    label = Label(
         model_name=spec.provider_model,
-        model_version=(content.get("provider") or {}).get("model_version"),
-        prompt=content["prompt"] if keep_prompt else None,
-        composite=bool(content.get("composite")),
-        actions=("c2pa.edited",) if task_kind == Task.Kind.EDIT else (),
+        model_version=content.model_version,
+        prompt=content.prompt if keep_prompt else None,
+        composite=content.composite,
     )
-    # Kept (encrypted) so that a crop of this image carries the very same label.
-    content["ai_label"] = {
-        "model_name": label.model_name,
-        "model_version": label.model_version,
-        "prompt": label.prompt,
-        "composite": label.composite,
-    }
-    return label
+    actions = ("c2pa.edited",) if task_kind == Task.Kind.EDIT else ()
+    return label.for_image(actions=actions), replace(content, ai_label=label)
 
 
 def render(image: bytes, label: imaging.AiLabel) -> dict:
@@ -132,32 +130,32 @@ def render(image: bytes, label: imaging.AiLabel) -> dict:
     return imaging.render_generated(image, label)
 
 
-def store(opened: sealing.OpenEmbed, renditions: dict) -> dict:
+def store(opened: sealing.OpenEmbed, renditions: dict) -> Files:
     """Encrypt and store the renditions (names derived from the embed id: a retry overwrites);
     returns their files' metadata."""
     return opened.store_renditions(renditions)
 
 
-def seal_image(opened: sealing.OpenEmbed, content: dict, files: dict) -> None:
+def seal_image(opened: sealing.OpenEmbed, content: ImageContent, files: Files) -> ImageContent:
     """The final content of a generated image, sealed into ``opened.embed``."""
-    content["files"] = files
-    content["generated_at"] = timezone.now().isoformat()
+    content = replace(content, files=files, generated_at=timezone.now().isoformat())
     opened.seal_content(content)
+    return content
 
 
-def seal(opened: sealing.OpenEmbed, content: dict) -> None:
+def seal(opened: sealing.OpenEmbed, content: EmbedContent) -> None:
     """Seal the final content of a search or an answer into ``opened.embed``."""
     opened.seal_content(content)
 
 
-def search(task: Task, content: dict) -> None:
-    """Reverse image search: publish a stripped copy briefly, ask SerpApi, put the results in
-    ``content``."""
-    source = Embed.objects.filter(pk=content.get("source_embed_id"), owner_id=task.owner_id).first()
+def search(task: Task, content: SearchResultsContent) -> SearchResultsContent:
+    """Reverse image search: publish a stripped copy briefly, ask SerpApi; returns the content
+    with the results."""
+    source = Embed.objects.filter(pk=content.source_embed_id, owner_id=task.owner_id).first()
     if source is None:
         raise ProviderError(ErrorCode.INVALID_REQUEST, "The image to search for no longer exists.")
     url = shared_links.publish_copy(source, task.embed, task.id)
     results = search_by_image(url)
-    content["results"] = results.results
-    content["message"] = results.message
-    content["searched_at"] = timezone.now().isoformat()
+    return replace(
+        content, results=results.results, message=results.message, searched_at=timezone.now().isoformat()
+    )

@@ -15,14 +15,18 @@ import { announce } from "./tabs.js";
 const REPORT_REASONS = { artifacts: "artifacts", wrong_content: "not what I asked for", offensive: "offensive",
                          other: "something else" };
 
+// Crops and masks decode an image in the web process, which may wait for image memory first
+// (IMAGE_QUEUE_SECONDS): their answer may take longer than a task's.
+const IMAGE_WORK_TIMEOUT_MS = 60000;
+
 /** Send one skill's frame into the open chat (or a new one) with a local bubble saying
  * ``pendingText`` until the server's exchange is shown. Resolves {response, messages}. */
-async function exchange(frame, pendingText) {
+async function exchange(frame, pendingText, { timeout } = {}) {
   const chatAtStart = currentChatId();
   const pending = appendPending(pendingText);
   let response;
   try {
-    response = await socket.request({ ...frame, chat_id: chatAtStart });
+    response = await socket.request({ ...frame, chat_id: chatAtStart }, timeout ? { timeout } : {});
   } catch (error) {
     pending.remove();
     restoreEmptyState();
@@ -76,7 +80,8 @@ export function sendImages(embedIds) {
 
 /** The viewer's Mark to edit: ``mask`` is a PNG data URL at the original's size. */
 export function edit(embedId, prompt, mask) {
-  return exchange({ type: "edit", embed_id: embedId, prompt, mask }, `Edit: ${prompt}`);
+  return exchange({ type: "edit", embed_id: embedId, prompt, mask }, `Edit: ${prompt}`,
+                  { timeout: IMAGE_WORK_TIMEOUT_MS });
 }
 
 /** The viewer's Find similar on the web. */
@@ -86,7 +91,8 @@ export function findSimilar(embedId) {
 
 /** The viewer's Crop: ``rect`` in the original's pixels, ``ratio`` the aspect lock's name. */
 export function crop(embedId, rect, ratio) {
-  return exchange({ type: "crop", embed_id: embedId, ...rect, ratio }, `Crop (${ratio})`);
+  return exchange({ type: "crop", embed_id: embedId, ...rect, ratio }, `Crop (${ratio})`,
+                  { timeout: IMAGE_WORK_TIMEOUT_MS });
 }
 
 /** Report a problem (and by default make it again from the same request). True if sent. */

@@ -171,16 +171,55 @@ class VaultTransitServer:
             key = self.keys.get(name)
             if key is None:
                 return 400, {"errors": ["encryption key not found"]}
-            ciphertext = str(body.get("ciphertext", ""))
-            if not ciphertext.startswith("vault:v1:"):
-                return 400, {"errors": ["invalid ciphertext: no prefix"]}
-            try:
-                sealed = base64.b64decode(ciphertext[len("vault:v1:") :], validate=True)
-                plaintext = AESGCM(key["key"]).decrypt(sealed[:12], sealed[12:], name.encode())
-            except (ValueError, InvalidTag):
-                return 400, {"errors": ["cipher: message authentication failed"]}
-            return 200, self._envelope({"plaintext": base64.b64encode(plaintext).decode()})
+            if body.get("batch_input") is not None:
+                return self._decrypt_batch(key, name, body)
+            plaintext, error = self._decrypt(key, name, body.get("ciphertext"))
+            if error:
+                return 400, {"errors": [error]}
+            return 200, self._envelope({"plaintext": plaintext})
         return 405, {"errors": ["unsupported operation"]}
+
+    @staticmethod
+    def _decrypt(key: dict, name: str, ciphertext: object) -> tuple[str | None, str | None]:
+        """(base64 plaintext, None) or (None, Vault's error message) for one ciphertext."""
+        if not isinstance(ciphertext, str) or not ciphertext:
+            return None, "missing ciphertext to decrypt"
+        if not ciphertext.startswith("vault:v1:"):
+            return None, "invalid ciphertext: no prefix"
+        try:
+            sealed = base64.b64decode(ciphertext[len("vault:v1:") :], validate=True)
+            plaintext = AESGCM(key["key"]).decrypt(sealed[:12], sealed[12:], name.encode())
+        except (ValueError, InvalidTag):
+            return None, "cipher: message authentication failed"
+        return base64.b64encode(plaintext).decode(), None
+
+    def _decrypt_batch(self, key: dict, name: str, body: dict) -> tuple[int, dict]:
+        """Vault's batch decrypt: ``batch_results`` in input order, each with its ``reference``
+        and either ``plaintext`` or ``error``. Any failed item makes the answer a 400 (with the
+        results in it), unless some succeeded and ``partial_failure_response_code`` says which
+        status to use instead (Vault ignores an override outside 1-599)."""
+        items = body["batch_input"]
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            return 400, {"errors": ["failed to parse batch input"]}
+        if not items:
+            return 400, {"errors": ["missing batch input to process"]}
+        results, failed = [], 0
+        for item in items:
+            plaintext, error = self._decrypt(key, name, item.get("ciphertext"))
+            result = {"reference": str(item.get("reference", ""))}
+            if error:
+                failed += 1
+                result["error"] = error
+            else:
+                result["plaintext"] = plaintext
+            results.append(result)
+        status = 200
+        if failed:
+            status = 400
+            override = body.get("partial_failure_response_code")
+            if failed < len(items) and isinstance(override, int) and 1 <= override <= 599:
+                status = override
+        return status, self._envelope({"batch_results": results})
 
 
 if __name__ == "__main__":  # a process of its own, for tests/live_stack.py
