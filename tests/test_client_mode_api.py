@@ -18,6 +18,7 @@ from tests import client_crypto as cc
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "correct horse battery"
+NEW_PASSWORD = "a-New-passw0rd-42"
 
 
 def _image(fmt: str, size=(320, 240)) -> bytes:
@@ -208,3 +209,24 @@ def test_delete_private_image_deletes_its_key(alice_api):
     embed_id, _ = _private_upload(alice_api, _master(alice_api))
     assert alice_api.delete(f"/v1/embeds/{embed_id}").status_code == 204
     assert not EmbedKey.objects.exists()
+
+
+def test_password_change_rewraps_or_changes_nothing(alice, alice_api):
+    from django.test import Client
+
+    master = _master(alice_api)
+    web = Client()
+    web.force_login(alice)
+    change = {"old_password": "pw-12345678", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    web.post("/settings/password", change)  # no re-wrapped key (no JavaScript): refused
+    alice.refresh_from_db()
+    assert alice.check_password("pw-12345678")
+    _, rewrapped = cc.new_master_key(NEW_PASSWORD)
+    rewrapped["wrapped_key"] = cc.seal_key(
+        cc.wrapping_key(NEW_PASSWORD, cc.unb64url(rewrapped["salt"])), master, cc.MASTER_AAD
+    )
+    assert web.post("/settings/password", {**change, **rewrapped}).status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password(NEW_PASSWORD)
+    assert cc.open_master_key(NEW_PASSWORD, alice_api.get("/v1/account/master_key").json()) == master
+    assert web.get("/settings/").status_code == 200  # the session survives its own password change

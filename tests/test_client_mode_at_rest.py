@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from embeds import sealing, storage
-from embeds.content import ImageContent
+from embeds import client_mode, sealing, storage
 from embeds.models import Embed, EmbedKey
 from tests import client_crypto as cc
 from tests.test_client_mode_api import PASSWORD, RENDITIONS
@@ -48,7 +47,7 @@ def test_private_image_at_rest(alice_api, caplog):
     assert embed.encryption_mode == Embed.EncryptionMode.CLIENT
     # Even with the server's own keys, the sealed content says nothing about the image.
     sealed = sealing.open_embed(embed).content()
-    assert sealed == ImageContent(source="upload")  # no name, type, dimensions or files
+    assert sealed == client_mode.SEALED_CONTENT  # the same placeholder for every private image
     assert sealed.file_name is None and sealed.files is None and sealed.uploaded_at is None
     for variant in RENDITIONS:
         inner = sealing.read_file(embed, variant)  # the server's outer layer removed

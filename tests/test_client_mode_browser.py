@@ -48,18 +48,28 @@ def _sign_up(browser, stack, username: str):  # noqa: F811
     return context, page
 
 
+HAS_KEY = """() => new Promise((resolve) => {
+  const request = indexedDB.open("openmates-images-keys", 1);
+  request.onupgradeneeded = () => request.result.createObjectStore("keys");
+  request.onsuccess = () => {
+    const store = request.result.transaction("keys").objectStore("keys");
+    const master = store.get("master");
+    const pending = store.get("pending");
+    master.onsuccess = () => { pending.onsuccess = () => resolve(
+      Boolean(master.result) && master.result.extractable === false
+      && master.result.algorithm.name === "AES-GCM" && !pending.result); };
+  };
+})"""
+
+
 def _has_key(page) -> bool:
-    return page.evaluate(
-        """() => new Promise((resolve) => {
-             const request = indexedDB.open("openmates-images-keys", 1);
-             request.onupgradeneeded = () => request.result.createObjectStore("keys");
-             request.onsuccess = () => {
-               const get = request.result.transaction("keys").objectStore("keys").get("master");
-               get.onsuccess = () => resolve(Boolean(get.result) && get.result.extractable === false
-                                             && get.result.algorithm.name === "AES-GCM");
-             };
-           })"""
-    )
+    """Whether this browser holds the master key, non-extractable, and no password key is left."""
+    return page.evaluate(HAS_KEY)
+
+
+def _wait_for_key(page) -> None:
+    """The page after a log-in opens the master key as it loads (PBKDF2 takes a moment)."""
+    page.wait_for_function(HAS_KEY, timeout=30_000)
 
 
 def _private_upload(page, tmp_path) -> str:
@@ -92,8 +102,10 @@ def _shown(page, embed_id: str) -> int:
 
 def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  # noqa: F811
     owner, page = _sign_up(browser, stack, "zk-owner")
-    assert _has_key(page)
-    stored = page.request.get("/v1/account/master_key").json()
+    _wait_for_key(page)
+    response = page.request.get("/v1/account/master_key")
+    assert response.status == 200, response.text()
+    stored = response.json()
     assert stored["iterations"] >= 600_000 and stored["kdf"] == "PBKDF2-SHA256"
 
     embed_id = _private_upload(page, tmp_path)
@@ -175,7 +187,7 @@ def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  #
     page.fill("input[name=password]", NEW_PASSWORD)
     page.click("[data-testid=login-form] button[type=submit]")
     page.wait_for_url(f"{stack.url}/")
-    assert _has_key(page)
+    _wait_for_key(page)
     page.goto(chat_url)
     assert _shown(page, embed_id) > 0
     owner.close()

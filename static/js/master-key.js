@@ -2,11 +2,14 @@
 // The forms still post the password to Django, as without JavaScript; this script also runs
 // PBKDF2 on it in the browser (another salt and purpose) to wrap or unwrap the master key,
 // which the server only ever receives wrapped. An account made before this gets its master key
-// at its next log-in; log-out forgets this browser's copy.
+// at its next log-in; log-out forgets this browser's copy (and any pending password key).
 import { api } from "./api.js";
-import { forgetMasterKey, newMasterKey, openMasterKey, rememberMasterKey, rewrapMasterKey } from "./private-crypto.js";
+import {
+  dropPassword, forgetMasterKey, newMasterKey, openMasterKey, passwordKey, rememberMasterKey, rewrapMasterKey,
+  stashPassword, takePassword, whileUnlocking,
+} from "./private-crypto.js";
 
-/** After a successful log-in or sign-up: open (or make) the master key and keep it here. */
+/** After a log-in or sign-up: open (or make) the master key with the stashed password key. */
 async function unlock(password) {
   let stored = null;
   try {
@@ -23,34 +26,34 @@ async function unlock(password) {
   await rememberMasterKey(made.key);
 }
 
-/** Post the auth form in the background; on success unlock, then go where Django sent us. */
-function hookAuthForm(form, passwordField, formPath) {
-  form.addEventListener("submit", async (event) => {
-    if (form.dataset.plain) return;
-    event.preventDefault();
-    const password = form.elements[passwordField].value;
-    const status = form.querySelector("[data-testid=key-status]");
-    if (status) status.textContent = "Opening your private key…";
-    const response = await fetch(form.action || location.href, { method: "POST", body: new FormData(form), credentials: "same-origin" })
-      .catch(() => null);
-    if (!response || !response.redirected || new URL(response.url).pathname === formPath) {
-      form.dataset.plain = "1"; // let Django show its errors, as without JavaScript
-      form.submit();
-      return;
-    }
-    try {
-      await unlock(password);
-    } catch (error) {
-      console.warn("master key", error?.message);
-    }
-    location.assign(response.url);
+// The log-in and sign-up forms post to Django as they always did (no JavaScript needed to log
+// in); as they go, the password is kept here as a non-extractable PBKDF2 key for the page that
+// follows, which derives the wrapping key, opens the master key and drops the password key.
+function hookAuthForm(form, passwordField) {
+  dropPassword(); // a failed attempt's, if any
+  form.addEventListener("submit", () => {
+    passwordKey(form.elements[passwordField].value).then(stashPassword).catch(() => {});
   });
 }
 
 const login = document.querySelector("[data-testid=login-form]");
-if (login) hookAuthForm(login, "password", "/login/");
+if (login) hookAuthForm(login, "password");
 const signup = document.querySelector("[data-testid=signup-form]");
-if (signup) hookAuthForm(signup, "password1", "/signup/");
+if (signup) hookAuthForm(signup, "password1");
+
+if (document.querySelector("[data-testid=logout]")) { // logged in
+  whileUnlocking((async () => {
+    const pending = await takePassword();
+    if (!pending) return;
+    try {
+      await unlock(pending);
+    } catch (error) {
+      console.warn("master key:", error?.message);
+    } finally {
+      await dropPassword();
+    }
+  })());
+}
 
 const change = document.querySelector("[data-testid=password-form]");
 if (change) {
@@ -82,6 +85,6 @@ for (const logout of document.querySelectorAll("[data-testid=logout]")) {
     if (form.dataset.plain) return;
     event.preventDefault();
     form.dataset.plain = "1";
-    forgetMasterKey().catch(() => {}).finally(() => form.submit());
+    Promise.all([forgetMasterKey(), dropPassword()]).catch(() => {}).finally(() => form.submit());
   });
 }

@@ -18,9 +18,13 @@ const AES = { name: "AES-GCM", length: 256 };
 
 export { ITERATIONS };
 
-/** The key that wraps the master key, from the password (non-extractable). */
+/** The password as a non-extractable PBKDF2 key: what the log-in form hands to the next page. */
+export const passwordKey = (password) =>
+  crypto.subtle.importKey("raw", enc.encode(password), "PBKDF2", false, ["deriveKey"]);
+
+/** The key that wraps the master key, from the password (a string or its passwordKey). */
 async function wrappingKey(password, salt, iterations) {
-  const base = await crypto.subtle.importKey("raw", enc.encode(password), "PBKDF2", false, ["deriveKey"]);
+  const base = typeof password === "string" ? await passwordKey(password) : password;
   const purposeSalt = new Uint8Array(MASTER_AAD.length + 1 + salt.length);
   purposeSalt.set(MASTER_AAD, 0);
   purposeSalt[MASTER_AAD.length] = 0x7c; // "|"
@@ -130,4 +134,14 @@ function store(mode, action) {
 
 export const rememberMasterKey = (key) => store("readwrite", (s) => s.put(key, "master"));
 export const forgetMasterKey = () => store("readwrite", (s) => s.delete("master"));
-export const loadMasterKey = () => store("readonly", (s) => s.get("master")).catch(() => null);
+// The log-in's password, as a non-extractable key, for the one page load that follows it.
+export const stashPassword = (key) => store("readwrite", (s) => s.put(key, "pending"));
+export const takePassword = () => store("readonly", (s) => s.get("pending")).catch(() => null);
+export const dropPassword = () => store("readwrite", (s) => s.delete("pending")).catch(() => {});
+
+let unlocking = Promise.resolve();
+/** Readers of the master key wait for a log-in's unlock that is under way (master-key.js). */
+export function whileUnlocking(promise) {
+  unlocking = promise.catch(() => {});
+}
+export const loadMasterKey = () => unlocking.then(() => store("readonly", (s) => s.get("master"))).catch(() => null);
