@@ -9,7 +9,7 @@ way. The twin answers as DRF would: the same authenticators in the same order
 (``accounts.authentication.authenticate_read``, named by HOT_READ_AUTHENTICATOR),
 ``IsAuthenticated``, the project's exception
 handler and JSON renderer (so the same error shapes and bytes), and DRF's ``Allow`` header.
-tests/test_asgi_handler.py compares the two answers request by request.
+tests/openmates_images/test_handler.py compares the two answers request by request.
 
 What cannot run in the loop runs through ``blocking``: PostgreSQL and SQLite through Django's
 ORM, the S3 GET (urllib3) or the local store's file, a keyring unwrap on a data-key cache miss.

@@ -84,14 +84,12 @@ def worker(broker, transactional_db):
 
 
 @pytest.fixture
-def make_user(django_user_model):
-    counter = {"n": 0}
+def make_user(db):
+    """Users made by ``tests.factories.UserFactory`` (password ``factories.PASSWORD``)."""
+    from tests.factories import UserFactory
 
     def make(username: str | None = None):
-        counter["n"] += 1
-        return django_user_model.objects.create_user(
-            username=username or f"user{counter['n']}", password="pw-12345678"
-        )
+        return UserFactory(username=username) if username else UserFactory()
 
     return make
 
@@ -101,11 +99,11 @@ def api_client_for():
     """An APIClient authenticated with a fresh API key of the given user."""
     from rest_framework.test import APIClient
 
-    from accounts.api_keys import do_create_api_key
+    from tests.factories import ApiKeyFactory
 
     def make(user):
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {do_create_api_key(user).raw_key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {ApiKeyFactory(owner=user).raw_key}")
         return client
 
     return make
@@ -155,3 +153,14 @@ def wait_for_stored(s3, count: int, *, timeout: float = 10.0) -> list[str]:
             return keys
         assert time.monotonic() < deadline, f"{len(keys)} objects, expected {count}: {keys}"
         time.sleep(0.05)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tiers are folders: tests/browser/ drive Chromium, tests/stack/ run the whole stack as
+    processes; everything else is the in-process tier (``-m "not browser and not stack"``)."""
+    for item in items:
+        parts = item.path.relative_to(config.rootpath).parts
+        if "browser" in parts:
+            item.add_marker(pytest.mark.browser)
+        if "stack" in parts:
+            item.add_marker(pytest.mark.stack)

@@ -30,7 +30,7 @@ os.environ["VAULT_TOKEN"] = "test-root-token"
 os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix=f"omi-test-{_worker}-")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
 os.environ["TEST_PROMPT_HOOKS"] = "1"  # [[sleep:…]] / [[fail:…]] in prompts drive the pipeline tests
-# Many tests upload more than a user's 30 images a minute; tests/test_limits.py sets the limit.
+# Many tests upload more than a user's 30 images a minute; tests/generation/test_limits.py sets the limit.
 os.environ.setdefault("UPLOAD_RATE_LIMIT_PER_MINUTE", "100000")
 os.environ["GENERATION_RETRY_MIN_BACKOFF_MS"] = "50"
 os.environ["GENERATION_RETRY_MAX_BACKOFF_MS"] = "200"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from accounts.management.commands.create_api_key import running_servers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(**extra: str) -> dict[str, str]:

@@ -140,7 +140,7 @@ def test_crop_of_generated_image_stays_labelled(alice_api, worker):
 def test_a_drawing_over_an_ai_image_stays_labelled_as_ai_made(alice_api, bob_api, worker, tmp_path):
     """The web UI's "Ask about this" uploads the annotated picture with ``derived_from``: it must not
     launder an AI image into an unlabelled upload."""
-    from tests.test_imaging import exiftool
+    from tests.embeds.imaging.test_renditions import exiftool
 
     task = alice_api.post("/v1/apps/images/generate", {"prompt": "lighthouse"}, format="json").json()
     done = wait_for_task(alice_api, task["task_id"])

@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from tests.test_consumers import communicator, run_async
+from tests.chats.test_consumers import communicator, run_async
 
 DEEP = "[" * 100_000 + "]" * 100_000
 DEEP_IN_OBJECT = '{"prompt": ' + DEEP + "}"

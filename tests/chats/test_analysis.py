@@ -13,7 +13,7 @@ from chats.access import chat_messages
 from chats.models import Chat, Message
 from embeds.models import Embed
 from generation.models import Task
-from tests.test_consumers import communicator, run_async
+from tests.chats.test_consumers import communicator, run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,7 +14,7 @@ from tests.live_stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ui"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -46,7 +46,7 @@ def browser():
 def context(browser, stack):
     """A browser context with a signed-up, logged-in user."""
     # bypass_csp: these tests poll with string expressions, which Playwright evaluates with eval()
-    # in the page; the pages' policy itself is checked, unbypassed, in tests/test_csp.py.
+    # in the page; the pages' policy itself is checked, unbypassed, in tests/browser/test_csp.py.
     context = browser.new_context(
         base_url=stack.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
     )

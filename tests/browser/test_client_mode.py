@@ -10,8 +10,8 @@ import io
 import pytest
 from PIL import Image
 
-from tests.test_sharing_browser import browser, stack  # noqa: F401  (the fixtures)
-from tests.test_ui_browser import PASSWORD
+from tests.browser.test_chat_ui import PASSWORD
+from tests.browser.test_sharing import browser, stack  # noqa: F401  (the fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

@@ -22,7 +22,7 @@ from embeds.keyring.cache import data_keys
 from embeds.models import Embed
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -123,7 +123,7 @@ def test_an_analysis_model_gone_at_google_is_reported_and_refused_before_any_cal
     alice_api, client, gemini
 ):
     from generation.models import Task
-    from tests.test_analysis_api import _upload
+    from tests.generation.api.test_analyze import _upload
 
     gemini.models.discard("gemini-3.8-flash")  # e.g. withdrawn after this release
     out = io.StringIO()

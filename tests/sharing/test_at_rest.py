@@ -17,7 +17,7 @@ from embeds import storage
 from sharing import actions
 from sharing.models import Share
 from tests import share_crypto as sc
-from tests.test_sharing_api import _upload
+from tests.sharing.test_api import _upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

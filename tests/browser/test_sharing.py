@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.test_chat_ui import CHROMIUM_ARGS, PASSWORD, finished, generate
 from tests.live_stack import Stack
-from tests.test_ui_browser import CHROMIUM_ARGS, PASSWORD, finished, generate
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from chats.consumers import UserEventsConsumer
 from core.realtime import EMBED_UPDATE, send_to_user
-from tests.test_embedded_mode import embedded_server  # noqa: F401  (a fixture)
+from tests.system.test_embedded_mode import embedded_server  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.live_stack import Stack
-from tests.test_ui_browser import (
+from tests.browser.test_chat_ui import (
     ARTIFACTS,
     CHROMIUM_ARGS,
     PASSWORD,
@@ -22,6 +21,7 @@ from tests.test_ui_browser import (
     ready,
     shot,
 )
+from tests.live_stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-workflow")]
 
@@ -46,7 +46,7 @@ def browser():
 @pytest.fixture(scope="module")
 def context(browser, stack):
     # bypass_csp: these tests poll with string expressions, which Playwright evaluates with eval()
-    # (the policy itself is checked without a bypass in tests/test_csp.py).
+    # (the policy itself is checked without a bypass in tests/browser/test_csp.py).
     context = browser.new_context(
         base_url=stack.url, viewport={"width": 1440, "height": 900}, bypass_csp=True
     )

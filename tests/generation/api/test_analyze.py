@@ -224,7 +224,7 @@ def test_analysis_models_are_listed_with_availability(alice_api):
 def test_the_webhook_is_delivered_without_the_question_or_answer(alice_api, worker, settings):
     import json
 
-    from tests.test_webhooks import Receiver
+    from tests.generation.test_webhooks import Receiver
 
     settings.GENERATION = {**settings.GENERATION, "WEBHOOK_ALLOW_PRIVATE": True}
     receiver = Receiver()

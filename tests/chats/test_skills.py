@@ -19,9 +19,9 @@ from chats.actions import do_create_chat
 from chats.models import Chat, Message
 from embeds.models import Embed
 from generation.models import ImageReport, Task
+from tests.chats.test_api import _upload
 from tests.conftest import wait_for_task
-from tests.test_chats import _upload
-from tests.test_reverse_search import serpapi  # noqa: F401  (a fixture)
+from tests.generation.test_reverse_search import serpapi  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,8 +11,8 @@ import pytest
 from embeds import client_mode, sealing, storage
 from embeds.models import Embed, EmbedKey
 from tests import client_crypto as cc
-from tests.test_client_mode_api import PASSWORD, RENDITIONS
-from tests.test_sharing_at_rest import _db_dump, _forms, _redis_values
+from tests.embeds.test_client_mode import PASSWORD, RENDITIONS
+from tests.sharing.test_at_rest import _db_dump, _forms, _redis_values
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

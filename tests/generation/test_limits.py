@@ -20,7 +20,7 @@ from generation.models import Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PARALLEL = 50
 
 

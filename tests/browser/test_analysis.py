@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests import test_ui_browser as ui
-from tests.test_ui_browser import embed_ids, finished, generate, ready, shot
+from tests.browser.test_chat_ui import embed_ids, finished, generate, ready, shot
 
 # The chat UI tests' stack, browser and signed-in page (module-scoped there, and here).
 stack, browser, context, page = ui.stack, ui.browser, ui.context, ui.page
