@@ -83,6 +83,57 @@ def worker(broker, transactional_db):
     broker.flush_all()
 
 
+class StubTasks:
+    """The in-process tier's task runner: every actor declared again on a Dramatiq StubBroker
+    (same functions, names, queues and options), a real Worker on it, and ``join()``, which
+    returns once every queued and delayed message of the app's queue has been processed. No Redis
+    and no polling: a test waits exactly as long as the work takes."""
+
+    def __init__(self, redis_broker):
+        import dramatiq
+        from dramatiq.brokers.stub import StubBroker
+
+        from generation.broker import CloseDbConnections
+        from generation.conf import conf
+
+        self.queue = conf().QUEUE
+        self.broker = StubBroker()
+        self.broker.add_middleware(CloseDbConnections())
+        for name in redis_broker.get_declared_actors():
+            actor = redis_broker.get_actor(name)
+            dramatiq.Actor(
+                actor.fn,
+                broker=self.broker,
+                actor_name=actor.actor_name,
+                queue_name=actor.queue_name,
+                priority=actor.priority,
+                options=dict(actor.options),
+            )
+        self._previous = redis_broker
+        dramatiq.set_broker(self.broker)
+        self.worker = dramatiq.Worker(self.broker, worker_threads=2, worker_timeout=50)
+        self.worker.start()
+
+    def join(self, timeout_ms: int = 30_000) -> None:
+        self.broker.join(self.queue, timeout=timeout_ms, fail_fast=True)
+        self.worker.join()
+
+    def close(self) -> None:
+        import dramatiq
+
+        self.worker.stop()
+        self.broker.close()
+        dramatiq.set_broker(self._previous)
+
+
+@pytest.fixture
+def stub_tasks(broker, transactional_db):
+    """Actors run on a StubBroker by a real worker; ``stub_tasks.join()`` waits for them."""
+    tasks = StubTasks(broker)
+    yield tasks
+    tasks.close()
+
+
 @pytest.fixture
 def make_user(db):
     """Users made by ``tests.factories.UserFactory`` (password ``factories.PASSWORD``)."""

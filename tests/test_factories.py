@@ -46,3 +46,14 @@ def test_a_factory_task_is_queued_like_a_request_and_a_worker_finishes_it(worker
     assert task.status == Task.Status.QUEUED and task.embed.status == Embed.Status.PROCESSING
     body = wait_for_task(api_client_for(task.owner), str(task.id))
     assert body["status"] == "completed", body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_the_stub_broker_join_returns_once_the_task_has_ended(stub_tasks):
+    """The in-process tier: no Redis, no polling; join() returns when the work is done."""
+    tasks = [GenerationTaskFactory(prompt=f"a paper boat, take {n}") for n in range(3)]
+    stub_tasks.join()
+    for task in tasks:
+        task.refresh_from_db()
+        assert task.status == Task.Status.COMPLETED
+        assert sealing.open_embed(task.embed).content().files is not None
