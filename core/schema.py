@@ -139,6 +139,10 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes}
 
 
+# A string that still holds something after Python's str.strip(), and no NUL (see below).
+NON_BLANK_PATTERN = "^[^\x00]*[^\x00\\s\x1c-\x1f\x85][^\x00]*$"
+
+
 class StrictInputSchema(OpenApiSerializerExtension):
     """Request bodies of StrictInputSerializer say what the server enforces: no other
     properties (``additionalProperties: false``), no string holds a NUL character, and a
@@ -165,7 +169,9 @@ class StrictInputSchema(OpenApiSerializerExtension):
                 continue
             prop["minLength"] = max(1, prop.get("minLength", 0))
             if getattr(field, "trim_whitespace", False):
-                prop.setdefault("pattern", "^[^\x00]*\\S[^\x00]*$")
+                # Python's str.strip() (DRF's trim) also removes \x1c-\x1f and \x85, which an
+                # ECMA regex's \S (what clients and schemathesis read) counts as non-space.
+                prop.setdefault("pattern", NON_BLANK_PATTERN)
             else:
                 prop.setdefault("pattern", "^[^\x00]+$")
         extra = getattr(self.target, "schema_properties", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests import test_ui_browser as ui
+from tests.browser import test_chat_ui as ui
 from tests.browser.test_chat_ui import embed_ids, finished, generate, ready, shot
 
 # The chat UI tests' stack, browser and signed-in page (module-scoped there, and here).

@@ -24,7 +24,7 @@ def _hook(settings, name: str) -> None:
     SEEN.clear()
     settings.GENERATION = {
         **settings.GENERATION,
-        "STAGE_HOOK": f"tests.generation.test_runner.{name}",
+        "STAGE_HOOK": f"tests.generation.pipeline.test_runner.{name}",
         "RETRY_MIN_BACKOFF_MS": 10,
         "RETRY_MAX_BACKOFF_MS": 20,
     }
