@@ -12,9 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApiError
+from core.realtime import send_to_user
 from embeds import crypto
 from embeds.keyring import get_keyring, key_name_for_user
 from embeds.models import Embed
+from generation.actions import check_create_generation, request_again
+from generation.presenters import task_payload
+from generation.requests import parse_generate_request
 
 from .models import Chat, Message, MessageEmbed
 
@@ -114,8 +118,6 @@ MESSAGE_CREATED = "message_created"
 def _notify_message_created(message: Message) -> None:
     """Tell the owner's open tabs, after commit, that a chat has a new message, so every tab
     showing that chat re-reads it over REST. Ids only: no text travels over the socket."""
-    from core.realtime import send_to_user
-
     owner_id = message.chat.owner_id
     payload = {"chat_id": str(message.chat_id), "message_id": str(message.id), "role": message.role}
     transaction.on_commit(lambda: send_to_user(owner_id, MESSAGE_CREATED, payload))
@@ -123,8 +125,6 @@ def _notify_message_created(message: Message) -> None:
 
 def _generation_params(prompt: object, aspect_ratio: object, model: object):
     """Validate a chat's generate request exactly as POST /v1/apps/images/generate does."""
-    from generation.requests import parse_generate_request
-
     body = {"prompt": prompt, "aspect_ratio": aspect_ratio or "1:1"}
     if model:
         body["model"] = model
@@ -133,8 +133,6 @@ def _generation_params(prompt: object, aspect_ratio: object, model: object):
 
 def _embed_id_list(value: object) -> list[str]:
     """Attachment ids sent with a generate request: a short list of UUIDs."""
-    import uuid
-
     if value in (None, "", ()):
         return []
     if not isinstance(value, list | tuple) or len(value) > 20:
@@ -164,9 +162,6 @@ def do_generate_in_chat(
     nothing behind. With ``chat=None`` the chat is created in that transaction too, so a failed
     first request leaves no empty chat.
     """
-    from generation.actions import check_create_generation
-    from generation.presenters import task_payload
-
     params = _generation_params(prompt, aspect_ratio, model)
     attachments = _embed_id_list(embed_ids)
     request_text = (text if text is not None else params.prompt).strip() or params.prompt
@@ -185,9 +180,6 @@ def do_regenerate_in_chat(user: AbstractBaseUser, chat: Chat | None, embed) -> t
     """The viewer's Regenerate: the request that made ``embed`` runs again (a fresh seed unless
     the user pinned one; an edit on the same source with the same mask) as a new image, with the
     request and the result as one exchange in ``chat``, all in one transaction."""
-    from generation.actions import check_create_generation, request_again
-    from generation.presenters import task_payload
-
     params = request_again(user, embed)
 
     def start():

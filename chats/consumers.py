@@ -15,6 +15,25 @@ from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 from core import json_input
 from core.errors import ApiError, exception_handler
 from core.realtime import user_group
+from embeds.access import access_embed, access_finished_image
+from embeds.api.views import CropInputSerializer
+from generation.access import access_task
+from generation.actions import do_cancel_task
+from generation.api.views import ReportInputSerializer
+from generation.presenters import task_payload
+from generation.requests import parse_edit_request
+
+from .access import access_chat, message_payload
+from .actions import chat_key, do_answer_message, do_generate_in_chat, do_regenerate_in_chat
+from .analysis import do_analyze_in_chat
+from .api import MessageInputSerializer
+from .skills import (
+    CROP_RATIOS,
+    do_crop_in_chat,
+    do_edit_in_chat,
+    do_report_in_chat,
+    do_reverse_search_in_chat,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -103,16 +122,11 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     def _chat(self, content: dict):
         """The frame's chat (someone else's or a missing one: not_found); None: a new chat."""
-        from chats.access import access_chat
-
         chat_id = content.get("chat_id")
         return access_chat(self.user, chat_id, field="chat_id") if chat_id else None
 
     @staticmethod
     def _reply(message) -> dict | None:
-        from chats.access import message_payload
-        from chats.actions import chat_key
-
         return message_payload(message, chat_key(message.chat)) if message is not None else None
 
     @staticmethod
@@ -121,8 +135,6 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         return {name: content[name] for name in names if name in content}
 
     def _generate(self, content: dict) -> tuple[dict, dict]:
-        from chats.actions import do_generate_in_chat
-
         chat = self._chat(content)
         if "prompt" not in content:
             raise ValidationError({"prompt": [ErrorDetail("This field is required.", code="required")]})
@@ -140,9 +152,6 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     def _regenerate(self, content: dict) -> tuple[dict, dict]:
         """One of the user's images made again, as an exchange in the chat (``chats.actions``)."""
-        from chats.actions import do_regenerate_in_chat
-        from embeds.access import access_embed
-
         chat = self._chat(content)
         embed = access_embed(self.user, content.get("embed_id"), field="embed_id")
         payload, message = do_regenerate_in_chat(self.user, chat, embed)
@@ -150,8 +159,6 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     def _analyze(self, content: dict) -> tuple[dict, dict]:
         """A question about an image, answered in the chat (``chats.analysis``)."""
-        from chats.analysis import do_analyze_in_chat
-
         chat = self._chat(content)
         payload, message = do_analyze_in_chat(
             self.user,
@@ -166,10 +173,6 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     def _edit(self, content: dict) -> tuple[dict, dict]:
         """The viewer's Mark to edit: validated as POST /v1/apps/images/edit validates."""
-        from chats.skills import do_edit_in_chat
-        from generation.presenters import task_payload
-        from generation.requests import parse_edit_request
-
         chat = self._chat(content)
         body = self._fields(
             content, "embed_id", "prompt", "mask", "model", "seed", "aspect_ratio", "image_size"
@@ -180,10 +183,6 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     def _reverse_search(self, content: dict) -> tuple[dict, dict]:
         """The viewer's Find similar on the web, for one of the user's images."""
-        from chats.skills import do_reverse_search_in_chat
-        from embeds.access import access_finished_image
-        from generation.presenters import task_payload
-
         chat = self._chat(content)
         source = access_finished_image(self.user, content.get("embed_id"), field="embed_id")
         task, _, message = do_reverse_search_in_chat(self.user, chat, source=source)
@@ -192,11 +191,6 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     def _report(self, content: dict) -> tuple[dict | None, dict | None]:
         """A problem report, validated as POST /v1/embeds/{id}/report; with ``regenerate`` the
         new image is the reply (a ``done`` frame without one)."""
-        from chats.skills import do_report_in_chat
-        from embeds.access import access_finished_image
-        from generation.api.views import ReportInputSerializer
-        from generation.presenters import task_payload
-
         chat = self._chat(content)
         embed = access_finished_image(self.user, content.get("embed_id"), field="embed_id")
         serializer = ReportInputSerializer(data=self._fields(content, "reason", "regenerate"))
@@ -208,10 +202,6 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     def _crop(self, content: dict) -> tuple[dict, dict]:
         """The viewer's Crop: a rectangle of the original (validated as POST
         /v1/embeds/{id}/crop), with the aspect lock it was drawn with named in the request."""
-        from chats.skills import CROP_RATIOS, do_crop_in_chat
-        from embeds.access import access_finished_image
-        from embeds.api.views import CropInputSerializer
-
         chat = self._chat(content)
         source = access_finished_image(self.user, content.get("embed_id"), field="embed_id")
         serializer = CropInputSerializer(data=self._fields(content, "x", "y", "width", "height"))
@@ -228,9 +218,6 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     def _message(self, content: dict) -> tuple[dict | None, dict]:
         """The composer's Send, answered as POST /v1/chats/{id}/messages with ``reply`` answers."""
-        from chats.actions import do_answer_message
-        from chats.api import MessageInputSerializer
-
         chat = self._chat(content)
         body = self._fields(content, "text", "embed_ids", "aspect_ratio", "model")
         serializer = MessageInputSerializer(data={**body, "reply": True})
@@ -247,10 +234,6 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         return payload, self._reply(message)
 
     def _cancel(self, task_id) -> dict:
-        from generation.access import access_task
-        from generation.actions import do_cancel_task
-        from generation.presenters import task_payload
-
         task = do_cancel_task(access_task(self.user, task_id))
         return task_payload(task, embed_status=task.embed.status)
 
