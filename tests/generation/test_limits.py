@@ -4,10 +4,6 @@ the real database (PostgreSQL here, SQLite in the embedded server), never get pa
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,6 +13,7 @@ from PIL import Image
 
 from embeds.models import UsageEvent
 from generation.models import Task
+from tests.embedded import embedded_server as start_embedded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,56 +99,17 @@ def test_parallel_uploads_never_exceed_the_upload_rate(live_server, alice_key, s
     assert UsageEvent.objects.count() == 5
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def embedded_limited(tmp_path):
     """The embedded default (SQLite, in-process workers) with a cap of 8 and prompt hooks, so
     tasks stay in progress while the burst arrives."""
-    port = _free_port()
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "DATA_DIR": str(tmp_path / "data"),
-        "PORT": str(port),
-        "DJANGO_SETTINGS_MODULE": "openmates_images.settings",
-        "TEST_PROMPT_HOOKS": "1",
-        "GENERATION_MAX_CONCURRENT_PER_USER": "8",
-        "GENERATION_RATE_LIMIT_PER_MINUTE": "1000",
-    }
-    run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], **run)
-    key = subprocess.run([sys.executable, "manage.py", "create_api_key", "alice"], **run).stdout.split()[-1]
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "openmates_images.asgi:application", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            server.kill()
-            raise AssertionError((tmp_path / "server.log").read_text())
-        time.sleep(0.2)
-    yield base, key
-    server.kill()  # its workers sleep in [[sleep:15]]: nothing to finish cleanly
-    server.wait(10)
-    log.close()
+    with start_embedded(
+        tmp_path,
+        TEST_PROMPT_HOOKS="1",
+        GENERATION_MAX_CONCURRENT_PER_USER="8",
+        GENERATION_RATE_LIMIT_PER_MINUTE="1000",
+    ) as server:
+        yield server.base, server.key
 
 
 def test_parallel_generates_hold_the_cap_in_the_embedded_default(embedded_limited):

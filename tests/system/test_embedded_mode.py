@@ -6,82 +6,18 @@ plain HTTP exactly like the README's curl examples.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.embedded import embedded_server as start_embedded
 
 
 @pytest.fixture
 def embedded_server(tmp_path):
-    port = _free_port()
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "DATA_DIR": str(tmp_path / "data"),
-        "PORT": str(port),
-        "DJANGO_SETTINGS_MODULE": "openmates_images.settings",
-    }
-    python = sys.executable
-    subprocess.run(
-        [python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
-    )
-    created = subprocess.run(
-        [python, "manage.py", "create_api_key", "alice"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    key = created.stdout.strip().splitlines()[-1]
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "uvicorn",
-            "openmates_images.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            server.kill()
-            raise AssertionError((tmp_path / "server.log").read_text())
-        time.sleep(0.2)
-    yield base, key, tmp_path / "data"
-    server.terminate()
-    server.wait(10)
-    log.close()
+    with start_embedded(tmp_path) as server:
+        yield server.base, server.key, server.data_dir
 
 
 def test_readme_flow_in_the_embedded_default(embedded_server):
