@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import test_chat_ui as ui
-from tests.browser.test_chat_ui import embed_ids, finished, generate, ready, shot
+from tests.browser.helpers import embed_ids, finished, generate, ready, shot
 
-# The chat UI tests' stack, browser and signed-in page (module-scoped there, and here).
-stack, browser, context, page = ui.stack, ui.browser, ui.context, ui.page
+# The chat UI tests' stack and signed-in page (module-scoped there, and here); the browser is
+# the tier's (tests/browser/conftest.py).
+stack, context, page = ui.stack, ui.context, ui.page
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

@@ -5,41 +5,33 @@ and the Vault-transit server. Screenshots of the main states go to test-artifact
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from tests.browser.helpers import (
+    PASSWORD,
+    embed_ids,
+    finished,
+    generate,
+    in_view,
+    message_ids,
+    new_embed,
+    png_bytes,
+    ready,
+    shot,
+    sign_up,
+    text_fits,
+)
 from tests.live_stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "a-Good-passw0rd!"
 
 
 @pytest.fixture(scope="module")
 def stack():
     with Stack(web_workers=1, worker_processes=1) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +42,7 @@ def context(browser, stack):
     context = browser.new_context(
         base_url=stack.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
     )
-    page = context.new_page()
-    page.goto("/signup/")
-    page.fill("input[name=username]", "painter")
-    page.fill("input[name=password1]", PASSWORD)
-    page.fill("input[name=password2]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{stack.url}/")
-    page.close()
+    sign_up(context, stack.url, "painter")
     yield context
     context.close()
 
@@ -73,98 +58,6 @@ def page(context):
     yield page
     page.close()
     assert not errors, errors
-
-
-def shot(page, name: str, *, dark: bool = False) -> None:
-    """A screenshot; with ``dark``, the same state in the dark theme too (``name-dark.png``)."""
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    if dark:
-        page.emulate_media(color_scheme="dark")
-        page.screenshot(path=str(ARTIFACTS / f"{name}-dark.png"))
-        page.emulate_media(color_scheme="light")
-
-
-def embed_ids(page) -> list[str]:
-    return page.eval_on_selector_all(
-        "[data-testid=image-embed-preview]", "nodes => nodes.map(n => n.dataset.embedId)"
-    )
-
-
-def new_embed(page, before: list[str]) -> str:
-    """The id of the first image embed that appeared in the chat after ``before`` was taken."""
-    page.wait_for_function(
-        "before => [...document.querySelectorAll('[data-testid=image-embed-preview]')]"
-        ".some(n => !before.includes(n.dataset.embedId))",
-        arg=before,
-    )
-    return next(i for i in embed_ids(page) if i not in before)
-
-
-def generate(page, prompt: str, aspect: str = "16:9") -> str:
-    before = embed_ids(page)
-    page.fill("[data-testid=composer-input]", prompt)
-    page.select_option("[data-testid=aspect-ratio]", aspect)
-    page.click("[data-testid=generate-button]")
-    return new_embed(page, before)
-
-
-def finished(page, embed_id: str, timeout: float = 30_000):
-    selector = (
-        f"[data-testid=image-embed-preview][data-embed-id='{embed_id}'][data-status=finished] img.loaded"
-    )
-    page.wait_for_selector(selector, timeout=timeout)
-    page.wait_for_function(  # faded in: what a user sees, and what the screenshots show
-        "s => [...document.querySelectorAll(s)].some(i => getComputedStyle(i).opacity === '1')",
-        arg=selector,
-        timeout=timeout,
-    )
-    return page.locator(selector).first
-
-
-def ready(page) -> None:
-    page.wait_for_selector("[data-testid=connection][data-state=online]", state="attached")
-    page.wait_for_selector("[data-testid=messages][data-loaded=true]", state="attached")
-
-
-def message_ids(page) -> list[str]:
-    return page.eval_on_selector_all(
-        "li.message[data-message-id]", "nodes => nodes.map(n => n.dataset.messageId)"
-    )
-
-
-def in_view(page, embed_id: str) -> None:
-    """Wait until the card (with its image loaded) is fully inside the message list's viewport."""
-    page.wait_for_function(
-        """id => {
-            const card = document.querySelector(`li.message [data-embed-id='${id}']`);
-            const list = document.querySelector('[data-testid=messages]');
-            if (!card || !card.querySelector('img.loaded')) return false;
-            const a = card.getBoundingClientRect(), b = list.getBoundingClientRect();
-            return a.top >= b.top - 2 && a.bottom <= b.bottom + 2;
-        }""",
-        arg=embed_id,
-        timeout=30_000,
-    )
-
-
-def text_fits(page, selector: str, text_js: str) -> bool:
-    """Whether a text (a JS expression over the element ``el``) fits the element's content box."""
-    return page.eval_on_selector(
-        selector,
-        f"""el => {{
-            const style = getComputedStyle(el);
-            const ctx = document.createElement('canvas').getContext('2d');
-            ctx.font = `${{style.fontWeight}} ${{style.fontSize}} ${{style.fontFamily}}`;
-            const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
-            return ctx.measureText({text_js}).width <= room;
-        }}""",
-    )
-
-
-def png_bytes(size=(640, 480), color=(220, 80, 40)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def test_sign_up_log_out_and_log_in(browser, stack):

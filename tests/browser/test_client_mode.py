@@ -10,8 +10,8 @@ import io
 import pytest
 from PIL import Image
 
-from tests.browser.test_chat_ui import PASSWORD
-from tests.browser.test_sharing import browser, stack  # noqa: F401  (the fixtures)
+from tests.browser.helpers import PASSWORD
+from tests.browser.test_sharing import stack  # noqa: F401  (a fixture; the browser is the tier's)
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_chat_ui import CHROMIUM_ARGS, PASSWORD, finished, generate
+from tests.browser.helpers import CHROMIUM_ARGS, PASSWORD, finished, generate
 from tests.live_stack import Stack
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_chat_ui import CHROMIUM_ARGS, PASSWORD, finished, generate
+from tests.browser.helpers import PASSWORD, finished, generate
 from tests.live_stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -16,16 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 def stack():
     with Stack(web_workers=1, worker_processes=1) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _sign_up(browser, stack):

@@ -9,10 +9,8 @@ import io
 import pytest
 from PIL import Image
 
-from tests.browser.test_chat_ui import (
+from tests.browser.helpers import (
     ARTIFACTS,
-    CHROMIUM_ARGS,
-    PASSWORD,
     embed_ids,
     finished,
     generate,
@@ -20,6 +18,7 @@ from tests.browser.test_chat_ui import (
     png_bytes,
     ready,
     shot,
+    sign_up,
 )
 from tests.live_stack import Stack
 
@@ -33,31 +32,13 @@ def stack():
 
 
 @pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def context(browser, stack):
     # bypass_csp: these tests poll with string expressions, which Playwright evaluates with eval()
     # (the policy itself is checked without a bypass in tests/browser/test_csp.py).
     context = browser.new_context(
         base_url=stack.url, viewport={"width": 1440, "height": 900}, bypass_csp=True
     )
-    page = context.new_page()
-    page.goto("/signup/")
-    page.fill("input[name=username]", "newuser")
-    page.fill("input[name=password1]", PASSWORD)
-    page.fill("input[name=password2]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{stack.url}/")
-    page.close()
+    sign_up(context, stack.url, "newuser")
     yield context
     context.close()
 
@@ -424,9 +405,7 @@ def axe_problems(page, state: str) -> list[str]:
 
 def test_every_main_state_passes_axe_in_light_and_dark(browser, stack, page):
     problems: list[str] = []
-    guest = browser.new_context(
-        base_url=stack.url, viewport={"width": 1440, "height": 900}, bypass_csp=True
-    )
+    guest = browser.new_context(base_url=stack.url, viewport={"width": 1440, "height": 900}, bypass_csp=True)
     visitor = guest.new_page()
     for path, state in (("/signup/", "signup"), ("/login/", "login")):
         visitor.goto(path)

@@ -1,0 +1,121 @@
+"""What the browser tests share: Chromium's flags, the test password, signing up, and the waits
+and reads a user's eye makes (a card finished and faded in, the socket online, ids of cards)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.factories import png_bytes as factory_png
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "a-Good-passw0rd!"
+
+
+def sign_up(context, base_url: str, username: str, password: str = PASSWORD) -> None:
+    """Sign a new user up in ``context`` (the browser then holds a logged-in session)."""
+    page = context.new_page()
+    page.goto("/signup/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password1]", password)
+    page.fill("input[name=password2]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    page.close()
+
+
+def shot(page, name: str, *, dark: bool = False) -> None:
+    """A screenshot; with ``dark``, the same state in the dark theme too (``name-dark.png``)."""
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    if dark:
+        page.emulate_media(color_scheme="dark")
+        page.screenshot(path=str(ARTIFACTS / f"{name}-dark.png"))
+        page.emulate_media(color_scheme="light")
+
+
+def embed_ids(page) -> list[str]:
+    return page.eval_on_selector_all(
+        "[data-testid=image-embed-preview]", "nodes => nodes.map(n => n.dataset.embedId)"
+    )
+
+
+def new_embed(page, before: list[str]) -> str:
+    """The id of the first image embed that appeared in the chat after ``before`` was taken."""
+    page.wait_for_function(
+        "before => [...document.querySelectorAll('[data-testid=image-embed-preview]')]"
+        ".some(n => !before.includes(n.dataset.embedId))",
+        arg=before,
+    )
+    return next(i for i in embed_ids(page) if i not in before)
+
+
+def generate(page, prompt: str, aspect: str = "16:9") -> str:
+    before = embed_ids(page)
+    page.fill("[data-testid=composer-input]", prompt)
+    page.select_option("[data-testid=aspect-ratio]", aspect)
+    page.click("[data-testid=generate-button]")
+    return new_embed(page, before)
+
+
+def finished(page, embed_id: str, timeout: float = 30_000):
+    selector = (
+        f"[data-testid=image-embed-preview][data-embed-id='{embed_id}'][data-status=finished] img.loaded"
+    )
+    page.wait_for_selector(selector, timeout=timeout)
+    page.wait_for_function(  # faded in: what a user sees, and what the screenshots show
+        "s => [...document.querySelectorAll(s)].some(i => getComputedStyle(i).opacity === '1')",
+        arg=selector,
+        timeout=timeout,
+    )
+    return page.locator(selector).first
+
+
+def ready(page) -> None:
+    page.wait_for_selector("[data-testid=connection][data-state=online]", state="attached")
+    page.wait_for_selector("[data-testid=messages][data-loaded=true]", state="attached")
+
+
+def message_ids(page) -> list[str]:
+    return page.eval_on_selector_all(
+        "li.message[data-message-id]", "nodes => nodes.map(n => n.dataset.messageId)"
+    )
+
+
+def in_view(page, embed_id: str) -> None:
+    """Wait until the card (with its image loaded) is fully inside the message list's viewport."""
+    page.wait_for_function(
+        """id => {
+            const card = document.querySelector(`li.message [data-embed-id='${id}']`);
+            const list = document.querySelector('[data-testid=messages]');
+            if (!card || !card.querySelector('img.loaded')) return false;
+            const a = card.getBoundingClientRect(), b = list.getBoundingClientRect();
+            return a.top >= b.top - 2 && a.bottom <= b.bottom + 2;
+        }""",
+        arg=embed_id,
+        timeout=30_000,
+    )
+
+
+def text_fits(page, selector: str, text_js: str) -> bool:
+    """Whether a text (a JS expression over the element ``el``) fits the element's content box."""
+    return page.eval_on_selector(
+        selector,
+        f"""el => {{
+            const style = getComputedStyle(el);
+            const ctx = document.createElement('canvas').getContext('2d');
+            ctx.font = `${{style.fontWeight}} ${{style.fontSize}} ${{style.fontFamily}}`;
+            const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+            return ctx.measureText({text_js}).width <= room;
+        }}""",
+    )
+
+
+def png_bytes(size=(640, 480), color=(220, 80, 40)) -> bytes:
+    """A picture to upload from the page (the factories' PNG, at a browser test's size)."""
+    return factory_png(size, color)
