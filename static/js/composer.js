@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { unavailableWhy } from "./empty-state.js";
 import { imageEmbed } from "./embeds.js";
 import { refreshEmptyState } from "./messages.js";
+import { consentedCopy } from "./private-consent.js";
 import { privateChosen, uploadPrivate } from "./private-upload.js";
 import * as skills from "./skills.js";
 import { run, showError, showNote } from "./status.js";
@@ -137,10 +138,17 @@ composer.addEventListener("submit", (event) => {
   if (/^\/image(\s|$)/.test(text)) return sendGenerate(text.replace(/^\/image\s*/, ""));
   if (!text && !attachments.length) return;
   if (!attachments.length) return sendGenerate(text);
-  const embedIds = [...attachments];
+  const attached = [...attachments];
   run(async () => {
-    if (text) await skills.askAbout(text, embedIds, regions.get(embedIds[0]) || null);
-    else await skills.sendImages(embedIds);
+    if (text) {
+      const embedIds = []; // a private attachment is seen through its consented vault copy
+      for (const id of attached) {
+        const seen = await consentedCopy(id);
+        if (!seen) return; // the user said no: nothing is sent, the message stays to edit
+        embedIds.push(seen);
+      }
+      await skills.askAbout(text, embedIds, regions.get(attached[0]) || null);
+    } else await skills.sendImages(attached);
     clearText();
     clearAttachments();
   }).then(() => input.focus());

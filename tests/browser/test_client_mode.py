@@ -169,6 +169,25 @@ def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  #
     assert private["encryption_mode"] == "client"
     _close_viewer(page)
 
+    # A question in the composer about a private attachment asks the same way first, then is
+    # answered about the vault copy; the attachment itself stays private.
+    page.check("[data-testid=private-upload]")
+    page.set_input_files("[data-testid=attach-input]", _photo(tmp_path / "second.jpg"))
+    chip = page.locator(f"[data-testid=attachments] {CARD}")
+    chip.locator("img[data-private=open]").wait_for(timeout=30_000)
+    attached_id = chip.get_attribute("data-embed-id")
+    page.fill("[data-testid=composer-input]", "What is in this picture?")
+    page.click("[data-testid=composer-send]")
+    page.locator("[data-testid=consent-dialog]").wait_for(state="visible")
+    page.click("[data-testid=consent-ok]")
+    page.locator(
+        "[data-testid=messages] [data-testid=image-embed-preview][data-status=finished]"
+        " [data-testid=analysis-answer]"
+    ).first.wait_for(timeout=30_000)
+    assert page.locator("[data-testid=composer-error]").inner_text().strip() == ""
+    attached = page.request.get(f"/v1/embeds/{attached_id}/content").json()
+    assert attached["encryption_mode"] == "client"
+
     # Password change re-wraps the key; a log-in with the new password unwraps it.
     page.goto("/settings/")
     assert "forget your password" in page.locator("[data-testid=private-warning]").inner_text()
