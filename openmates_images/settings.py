@@ -213,7 +213,7 @@ DRAMATIQ_NAMESPACE = env("DRAMATIQ_NAMESPACE", "openmates-images")
 CHANNEL_LAYERS = {
     "default": (
         {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "core.channel_layer.RedisChannelLayer",
             "CONFIG": {
                 # channels-redis waits for messages with a 5 s blocking pop; redis-py 8 reads with
                 # a 5 s socket timeout by default, so an idle socket would race its own timeout

@@ -62,6 +62,24 @@ def _services(request, vault_server, s3_server):
     vault_server.reset_faults()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test gets its own channel layer object. The layer is a process-wide singleton that
+    keeps per-loop state (connections, receive locks); tests run each scenario on a new event
+    loop, so a receive one test leaves unfinished must not reach into the next test's loops."""
+    yield
+    from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+
+    layer = channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+    if layer is not None and hasattr(layer, "close_pools"):
+        from core.realtime import _send_loop
+
+        try:  # the connections it opened on the send loop; closed loops closed their own
+            _send_loop.run(layer.close_pools())
+        except Exception:  # a connection of a loop already gone: nothing left to close
+            pass
+
+
 @pytest.fixture
 def broker():
     from generation.broker import configure_broker
