@@ -6,7 +6,6 @@ consent flow makes a vault copy; a password change re-wraps the key and log-in u
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from PIL import Image
@@ -68,9 +67,19 @@ def _has_key(page) -> bool:
     return page.evaluate(HAS_KEY)
 
 
+# The page's own word that its unlock has ended (master-key.js). Not HAS_KEY: Playwright's
+# wait_for_function takes a predicate's promise as its answer, false included, so waiting on an
+# IndexedDB read returned at once, and the server could be asked before the browser's POST of
+# the new key had been answered (the 404 one CI run saw).
+KEY_SETTLED = "html[data-master-key=open], html[data-master-key=locked]"
+
+
 def _wait_for_key(page) -> None:
-    """The page after a log-in opens the master key as it loads (PBKDF2 takes a moment)."""
-    page.wait_for_function(HAS_KEY, timeout=30_000)
+    """The page after a log-in opens the master key as it loads (PBKDF2 takes a moment): wait
+    until it says it is done, then check that it holds the key."""
+    page.wait_for_selector(KEY_SETTLED, state="attached", timeout=30_000)
+    assert page.evaluate("document.documentElement.dataset.masterKey") == "open"
+    assert _has_key(page)
 
 
 def _private_upload(page, tmp_path) -> str:
@@ -101,16 +110,41 @@ def _shown(page, embed_id: str) -> int:
     return img.evaluate("i => i.decode().then(() => i.naturalWidth)")
 
 
+def test_the_page_says_open_only_once_the_server_has_the_key(browser, stack):  # noqa: F811
+    """While the sign-up's POST of the new master key is unanswered, the server truly has no
+    key (404) and the page says "unlocking", not "open"; once answered, the page says "open"
+    and the server's first answer is the key."""
+    seen: dict = {}
+
+    def hold_post(route) -> None:  # runs while the browser waits for the POST's answer
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        seen["page_says"] = page.evaluate("document.documentElement.dataset.masterKey")
+        seen["page_has_key"] = _has_key(page)
+        seen["server_says"] = page.request.get("/v1/account/master_key").status
+        route.continue_()
+
+    context = browser.new_context(base_url=stack.url, bypass_csp=True)
+    context.route("**/v1/account/master_key", hold_post)
+    page = context.new_page()
+    page.goto("/signup/")
+    page.fill("input[name=username]", "zk-held")
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{stack.url}/")
+    _wait_for_key(page)
+    assert seen == {"page_says": "unlocking", "page_has_key": False, "server_says": 404}
+    response = page.request.get("/v1/account/master_key")
+    assert response.status == 200, response.text()
+    context.close()
+
+
 def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  # noqa: F811
     owner, page = _sign_up(browser, stack, "zk-owner")
     _wait_for_key(page)
-    # Seen once in a full CI run: the browser already held the key (it keeps it only after the
-    # server answered its POST) while this GET said 404. Cause not found yet; wait a little.
-    deadline = time.monotonic() + 10
     response = page.request.get("/v1/account/master_key")
-    while response.status == 404 and time.monotonic() < deadline:
-        time.sleep(0.2)
-        response = page.request.get("/v1/account/master_key")
     assert response.status == 200, response.text()
     stored = response.json()
     assert stored["iterations"] >= 600_000 and stored["kdf"] == "PBKDF2-SHA256"
