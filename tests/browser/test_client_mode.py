@@ -1,7 +1,9 @@
 """Zero-knowledge (private) images in Debian's Chromium against the full stack: sign-up makes
-the master key, a private upload is made and encrypted in the page and decrypts after a reload;
-a second browser context with the session but without the key sees only ciphertext; the
-consent flow makes a vault copy; a password change re-wraps the key and log-in unwraps it."""
+the master key (the page says when it is open, and only then does the server have it); a
+private upload is encoded in a Web Worker (or on the page without OffscreenCanvas), encrypted
+in the page and decrypts after a reload; a second browser context with the session but without
+the key sees only ciphertext; the consent flow makes a vault copy; a password change re-wraps
+the key and log-in unwraps it."""
 
 from __future__ import annotations
 
@@ -138,6 +140,49 @@ def test_the_page_says_open_only_once_the_server_has_the_key(browser, stack):  #
     assert seen == {"page_says": "unlocking", "page_has_key": False, "server_says": 404}
     response = page.request.get("/v1/account/master_key")
     assert response.status == 200, response.text()
+    context.close()
+
+
+WATCH_CSP = (
+    "window.__violations = [];"
+    "document.addEventListener('securitypolicyviolation', e => window.__violations.push("
+    "`${e.violatedDirective} ${e.blockedURI}`));"
+)
+
+
+@pytest.mark.parametrize("encoder", ["worker", "page"])
+def test_private_renditions_are_encoded_in_a_worker_or_on_the_page(browser, stack, tmp_path, encoder):  # noqa: F811
+    """A private upload's three re-encodes run in a Web Worker (OffscreenCanvas), under the
+    app's strict CSP; a browser without OffscreenCanvas encodes on the page instead. Either way
+    the preview is the photo turned upright and all three files reach the server sealed."""
+    context = browser.new_context(base_url=stack.url, viewport={"width": 1280, "height": 860})
+    context.add_init_script(WATCH_CSP)
+    if encoder == "page":
+        context.add_init_script("delete globalThis.OffscreenCanvas;")
+    page = context.new_page()
+    workers: list[str] = []
+    page.on("worker", lambda worker: workers.append(worker.url))
+    page.goto("/signup/")
+    page.fill("input[name=username]", f"zk-{encoder}")
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{stack.url}/")
+    _wait_for_key(page)
+
+    page.check("[data-testid=private-upload]")
+    page.set_input_files("[data-testid=attach-input]", _photo(tmp_path / "photo.jpg"))
+    chip = page.locator(f"[data-testid=attachments] {CARD}")
+    shown = chip.locator("img[data-private=open]")
+    shown.wait_for(timeout=30_000)
+    assert shown.evaluate("i => i.decode().then(() => [i.naturalWidth, i.naturalHeight])") == [32, 64]
+    embed_id = chip.get_attribute("data-embed-id")
+    for variant in ("original", "full", "preview"):
+        raw = page.request.get(f"/v1/embeds/{embed_id}/file?format={variant}")
+        assert raw.status == 200 and raw.body()[:4] == b"OMC1", variant
+    encoders = [url for url in workers if url.endswith("/static/js/private-encode-worker.js")]
+    assert len(encoders) == (1 if encoder == "worker" else 0), workers
+    assert page.evaluate("window.__violations") == []
     context.close()
 
 
