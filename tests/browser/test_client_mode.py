@@ -12,7 +12,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.browser.helpers import PASSWORD
+from tests.browser.helpers import PASSWORD, make_link, visit
 from tests.browser.test_sharing import stack  # noqa: F401  (a fixture; the browser is the tier's)
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -143,6 +143,34 @@ def test_the_page_says_open_only_once_the_server_has_the_key(browser, stack):  #
     context.close()
 
 
+def test_an_account_without_a_master_key_gets_one_at_its_next_log_in(browser, stack):  # noqa: F811
+    """An account made without the page's script (as every account made before master keys
+    was) has none; its next log-in in a browser makes one, wrapped for its password."""
+    plain = browser.new_context(base_url=stack.url, java_script_enabled=False)
+    page = plain.new_page()
+    page.goto("/signup/")
+    page.fill("input[name=username]", "zk-older")
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{stack.url}/")
+    assert page.request.get("/v1/account/master_key").status == 404
+    plain.close()
+
+    context = browser.new_context(base_url=stack.url)
+    page = context.new_page()
+    page.goto("/login/")
+    page.fill("input[name=username]", "zk-older")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("[data-testid=login-form] button[type=submit]")
+    page.wait_for_url(f"{stack.url}/")
+    _wait_for_key(page)
+    stored = page.request.get("/v1/account/master_key")
+    assert stored.status == 200, stored.text()
+    assert stored.json()["iterations"] >= 600_000
+    context.close()
+
+
 WATCH_CSP = (
     "window.__violations = [];"
     "document.addEventListener('securitypolicyviolation', e => window.__violations.push("
@@ -177,9 +205,12 @@ def test_private_renditions_are_encoded_in_a_worker_or_on_the_page(browser, stac
     shown.wait_for(timeout=30_000)
     assert shown.evaluate("i => i.decode().then(() => [i.naturalWidth, i.naturalHeight])") == [32, 64]
     embed_id = chip.get_attribute("data-embed-id")
+    ivs = set()
     for variant in ("original", "full", "preview"):
         raw = page.request.get(f"/v1/embeds/{embed_id}/file?format={variant}")
         assert raw.status == 200 and raw.body()[:4] == b"OMC1", variant
+        ivs.add(raw.body()[4:16])
+    assert len(ivs) == 3  # a fresh IV per file
     encoders = [url for url in workers if url.endswith("/static/js/private-encode-worker.js")]
     assert len(encoders) == (1 if encoder == "worker" else 0), workers
     assert page.evaluate("window.__violations") == []
@@ -217,6 +248,18 @@ def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  #
         "async (u) => Array.from(new Uint8Array(await (await fetch(u)).arrayBuffer()))", href
     )
     assert bytes(original[:2]) == b"\xff\xd8" and b"SecretCam" not in bytes(original)
+
+    # Share: the browser decrypts the private full WEBP and seals it for the link; a visitor
+    # with no account opens it from this server only.
+    link = make_link(page)
+    shared, visitor, requests = visit(browser, link)
+    visitor.goto(link)
+    visitor.wait_for_selector("[data-testid=share-image][src^='blob:']", timeout=30_000)
+    image = visitor.locator("[data-testid=share-image]")
+    assert image.evaluate("i => i.decode().then(() => [i.naturalWidth, i.naturalHeight])") == [32, 64]
+    assert not [m for m in requests if isinstance(m, str)], requests  # no CSP violation, no error
+    assert all(r.url.startswith(stack.url) or r.url.startswith("blob:") for r in requests)
+    shared.close()
     _close_viewer(page)
 
     # Same session cookie, no key in this browser: only ciphertext, shown locked.
