@@ -281,8 +281,17 @@ def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  #
         f"[data-testid=messages] {CARD}[data-embed-id='{embed_id}'] [data-testid=open-image]"
     ).click()
     viewer.wait_for(state="visible")
+    uploads: list[str] = []
+    page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/v1/embeds/upload") else None)
     page.click("[data-testid=crop-tool]")
-    page.locator("[data-testid=consent-dialog]").wait_for(state="visible")
+    consent = page.locator("[data-testid=consent-dialog]")
+    consent.wait_for(state="visible")
+    page.click("[data-testid=consent-cancel]")  # no: nothing is sent, the image stays private
+    consent.wait_for(state="hidden")
+    assert viewer.get_attribute("data-current-embed") == embed_id
+    page.click("[data-testid=crop-tool]")
+    consent.wait_for(state="visible")
+    assert uploads == []
     page.click("[data-testid=consent-ok]")
     page.wait_for_function(
         "id => { const v = document.querySelector('[data-testid=fullscreen]');"
@@ -296,6 +305,17 @@ def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  #
     page.locator("[data-testid=crop-tool][aria-pressed=true]").wait_for(timeout=10_000)
     private = page.request.get(f"/v1/embeds/{embed_id}/content").json()
     assert private["encryption_mode"] == "client"
+    _close_viewer(page)
+    # Asked once: another tool on the private original goes to the same copy without asking.
+    _open_viewer(page, embed_id)
+    viewer.wait_for(state="visible")
+    page.click("[data-testid=crop-tool]")
+    page.wait_for_function(
+        "id => document.querySelector('[data-testid=fullscreen]').dataset.currentEmbed === id",
+        arg=copy_id,
+        timeout=30_000,
+    )
+    assert not consent.is_visible() and len(uploads) == 1
     _close_viewer(page)
 
     # A question in the composer about a private attachment asks the same way first, then is
