@@ -51,8 +51,10 @@ def test_download_while_s3_is_unreachable_is_503(alice_api, worker, settings):
 
 
 def test_generation_survives_a_vault_outage(alice_api, worker, vault_server):
+    worker.pause()  # so the worker cannot reach Vault before the outage begins
     task = alice_api.post("/v1/apps/images/generate", {"prompt": "harbour at night"}, format="json").json()
     vault_server.fail_next(2, status=500)  # the worker's first unwraps fail; it retries with backoff
+    worker.resume()
     done = wait_for_task(alice_api, task["task_id"], timeout=30)
     assert done["status"] == "completed", done
     assert done["attempts"] >= 2
