@@ -5,7 +5,7 @@
 // at its next log-in; log-out forgets this browser's copy (and any pending password key).
 import { api } from "./api.js";
 import {
-  dropPassword, forgetMasterKey, newMasterKey, openMasterKey, passwordKey, rememberMasterKey, rewrapMasterKey,
+  dropPassword, forgetMasterKey, loadMasterKey, newMasterKey, openMasterKey, passwordKey, rememberMasterKey, rewrapMasterKey,
   stashPassword, takePassword, whileUnlocking,
 } from "./private-crypto.js";
 
@@ -41,8 +41,14 @@ if (login) hookAuthForm(login, "password");
 const signup = document.querySelector("[data-testid=signup-form]");
 if (signup) hookAuthForm(signup, "password1");
 
+// A logged-in page says on <html data-master-key> where this browser's key stands: "unlocking"
+// while a log-in's unlock runs (the server may not have the key yet: its POST is under way),
+// then "open" (this browser holds it) or "locked" (it does not: another browser, or the unlock
+// failed). Whatever needs the key to be settled waits for open/locked, never for IndexedDB.
 if (document.querySelector("[data-testid=logout]")) { // logged in
-  whileUnlocking((async () => {
+  const root = document.documentElement;
+  root.dataset.masterKey = "unlocking";
+  const unlocked = (async () => {
     const pending = await takePassword();
     if (!pending) return;
     try {
@@ -52,7 +58,11 @@ if (document.querySelector("[data-testid=logout]")) { // logged in
     } finally {
       await dropPassword();
     }
-  })());
+  })();
+  whileUnlocking(unlocked);
+  unlocked.catch(() => {}).then(loadMasterKey).then((key) => {
+    root.dataset.masterKey = key ? "open" : "locked";
+  });
 }
 
 const change = document.querySelector("[data-testid=password-form]");

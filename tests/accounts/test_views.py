@@ -1,12 +1,14 @@
-"""API keys and account deletion (crypto-shredding), and the staff admin that runs the service
-without showing user content."""
+"""API keys, account deletion (crypto-shredding), the private-uploads default, and the staff admin that runs
+the service without showing user content."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from accounts.api_keys import do_create_api_key, get_user_for_api_key, hash_api_key
-from accounts.models import ApiKey
+from accounts.models import ApiKey, UserPreferences
 from embeds import storage
 from embeds.keyring import KeyringError, get_keyring, key_name_for_user
 from embeds.models import Embed
@@ -114,3 +116,25 @@ def test_a_failed_edit_keeps_its_mask_for_a_retry_until_the_embed_goes(alice_api
     assert alice_api.delete(f"/v1/embeds/{edit['embed_id']}").status_code == 204
     with pytest.raises(storage.ObjectMissing):
         storage.get_object(storage.object_name(embed.owner_id, embed.id, "mask"))
+
+
+def _private_box_ticked(client) -> bool:
+    """Whether the composer's "Private upload" box starts ticked on the app page."""
+    page = client.get("/").content.decode()
+    box = re.search(r'<input[^>]*data-testid="private-upload"[^>]*>', page).group(0)
+    return " checked" in box
+
+
+def test_private_uploads_default_is_a_setting_the_composer_follows(client, alice):
+    client.force_login(alice)
+    assert not _private_box_ticked(client)  # vault by default: AI tools work without asking
+    saved = client.post(
+        "/settings/",
+        {"action": "preferences", "embed_prompt_in_metadata": "on", "private_uploads_by_default": "on"},
+    )
+    assert saved.status_code == 302
+    assert UserPreferences.objects.get(user=alice).private_uploads_by_default is True
+    assert _private_box_ticked(client)
+    assert b'name="private_uploads_by_default"' in client.get("/settings/").content
+    client.post("/settings/", {"action": "preferences", "embed_prompt_in_metadata": "on"})  # unticked = off
+    assert not _private_box_ticked(client)

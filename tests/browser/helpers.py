@@ -30,6 +30,46 @@ def sign_up(context, base_url: str, username: str, password: str = PASSWORD) -> 
     page.close()
 
 
+def make_link(page, *, password: str = "", expiry: str = "1d") -> str:
+    """A share link of the image open in the viewer, made through its Share dialog."""
+    page.click("[data-testid=viewer-share]")
+    dialog = page.locator("[data-testid=share-dialog]")
+    dialog.wait_for(state="visible")
+    page.select_option("[data-testid=share-expiry]", expiry)
+    page.fill("[data-testid=share-password-input]", password)
+    page.click("[data-testid=share-create]")
+    link = page.locator("[data-testid=share-link]")
+    link.wait_for(state="visible", timeout=30_000)
+    value = link.input_value()
+    page.click("[data-testid=share-dialog] >> text=Close")
+    return value
+
+
+# The strict policy the app's CSP middleware sends (no inline script or style, no third party):
+# set on the share page too, so the page is proven to work under it on any branch.
+STRICT_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def _with_strict_csp(route) -> None:
+    response = route.fetch()
+    route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
+
+
+def visit(browser, link: str):
+    """A fresh context (no cookies, no account) for a share link, recording every request it
+    makes, under the strict CSP; a CSP violation lands in the list as a console message."""
+    context = browser.new_context()
+    context.route("**/s/*", _with_strict_csp)
+    page = context.new_page()
+    requests: list = []
+    page.on("request", lambda request: requests.append(request))
+    page.on("console", lambda message: requests.append(message.text))  # CSP violations land here
+    return context, page, requests
+
+
 def shot(page, name: str, *, dark: bool = False) -> None:
     """A screenshot; with ``dark``, the same state in the dark theme too (``name-dark.png``)."""
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.helpers import PASSWORD, finished, generate
+from tests.browser.helpers import PASSWORD, STRICT_CSP, finished, generate, make_link, visit
 from tests.live_stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -35,55 +35,16 @@ def _sign_up(browser, stack):
     return context, page
 
 
-def _make_link(page, *, password: str = "", expiry: str = "1d") -> str:
-    page.click("[data-testid=viewer-share]")
-    dialog = page.locator("[data-testid=share-dialog]")
-    dialog.wait_for(state="visible")
-    page.select_option("[data-testid=share-expiry]", expiry)
-    page.fill("[data-testid=share-password-input]", password)
-    page.click("[data-testid=share-create]")
-    link = page.locator("[data-testid=share-link]")
-    link.wait_for(state="visible", timeout=30_000)
-    value = link.input_value()
-    page.click("[data-testid=share-dialog] >> text=Close")
-    return value
-
-
-# The strict policy the app's CSP middleware sends (no inline script or style, no third party):
-# set here on the share page too, so the page is proven to work under it on any branch.
-STRICT_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
-
-
-def _with_strict_csp(route) -> None:
-    response = route.fetch()
-    route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
-
-
-def _visit(browser, link: str):
-    """A fresh context (no cookies, no account) that records every request it makes, under the
-    strict CSP; a CSP violation fails the test."""
-    context = browser.new_context()
-    context.route("**/s/*", _with_strict_csp)
-    page = context.new_page()
-    requests: list = []
-    page.on("request", lambda request: requests.append(request))
-    page.on("console", lambda message: requests.append(message.text))  # CSP violations land here
-    return context, page, requests
-
-
 def test_share_open_wrong_password_and_revoke(browser, stack):
     owner, page = _sign_up(browser, stack)
     embed_id = generate(page, "A lighthouse in fog", "1:1")
     finished(page, embed_id).click()
     page.locator("[data-testid=fullscreen]").wait_for(state="visible")
-    link = _make_link(page)
+    link = make_link(page)
     path, key = link.split("#", 1)
     assert path.startswith(f"{stack.url}/s/") and len(key) == 43  # 32 bytes, base64url
 
-    context, visitor, requests = _visit(browser, link)
+    context, visitor, requests = visit(browser, link)
     assert visitor.goto(link).headers["content-security-policy"] == STRICT_CSP
     image = visitor.locator("[data-testid=share-image]")
     visitor.wait_for_selector("[data-testid=share-image][src^='blob:']", timeout=30_000)
@@ -98,8 +59,8 @@ def test_share_open_wrong_password_and_revoke(browser, stack):
     assert any(u.endswith("/data") for u in urls)
     context.close()
 
-    protected = _make_link(page, password="open sesame 42")
-    context, visitor, requests = _visit(browser, protected)
+    protected = make_link(page, password="open sesame 42")
+    context, visitor, requests = visit(browser, protected)
     responses: list = []
     visitor.on("response", lambda response: responses.append(response))
     visitor.goto(protected)
@@ -127,7 +88,7 @@ def test_share_open_wrong_password_and_revoke(browser, stack):
     row.locator("[data-testid=revoke-share]").click()
     settings.wait_for_url(f"{stack.url}/settings/")
     assert settings.locator(f"[data-testid=share-row][data-share-id='{share_id}']").count() == 0
-    context, visitor, _ = _visit(browser, link)
+    context, visitor, _ = visit(browser, link)
     response = visitor.goto(link)
     assert response.status == 410
     assert visitor.locator("[data-testid=share-gone]").is_visible()
