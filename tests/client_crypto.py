@@ -40,6 +40,17 @@ def open_key(wrapping: bytes, wrapped: str, aad: bytes) -> bytes:
     return AESGCM(wrapping).decrypt(raw[:12], raw[12:], aad)
 
 
+PASSWORD = "correct horse battery"
+
+
+def register_master_key(client, password: str = PASSWORD) -> bytes:
+    """A new master key stored for the client's user through the API; the raw key back."""
+    master, body = new_master_key(password)
+    response = client.post("/v1/account/master_key", body, format="json")
+    assert response.status_code == 201, response.content
+    return master
+
+
 def new_master_key(password: str) -> tuple[bytes, dict]:
     """A master key and the JSON body that stores it (POST /v1/account/master_key)."""
     master, salt = os.urandom(32), os.urandom(16)

@@ -1,4 +1,4 @@
-"""Zero-knowledge images through the REST API: the master key endpoint, private uploads, the
+"""Zero-knowledge images through the REST API: private uploads, the
 embed_keys collection (owner only), the octet-stream download and the refusals of what the
 server cannot do without pixels."""
 
@@ -11,14 +11,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from accounts.models import MasterKey
 from embeds.models import Embed, EmbedKey
 from tests import client_crypto as cc
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PASSWORD = "correct horse battery"
-NEW_PASSWORD = "a-New-passw0rd-42"
 
 
 def _image(fmt: str, size=(320, 240)) -> bytes:
@@ -31,13 +27,6 @@ RENDITIONS = {"original": _image("PNG"), "full": _image("WEBP"), "preview": _ima
 META = {"file_name": "holiday.png", "files": {"original": {"width": 320, "height": 240, "format": "png"}}}
 
 
-def _master(client) -> bytes:
-    master, body = cc.new_master_key(PASSWORD)
-    response = client.post("/v1/account/master_key", body, format="json")
-    assert response.status_code == 201, response.content
-    return master
-
-
 def _private_upload(client, master: bytes) -> tuple[str, bytes]:
     embed_key, fields = cc.private_upload_fields(master, RENDITIONS, META)
     response = client.post("/v1/embeds/upload", fields, format="multipart")
@@ -47,43 +36,8 @@ def _private_upload(client, master: bytes) -> tuple[str, bytes]:
     return body["embed_id"], embed_key
 
 
-def test_master_key_round_trip_and_no_second_key(alice_api):
-    assert alice_api.get("/v1/account/master_key").status_code == 404
-    master = _master(alice_api)
-    stored = alice_api.get("/v1/account/master_key").json()
-    assert stored["iterations"] == 600_000 and stored["kdf"] == "PBKDF2-SHA256" and stored["version"] == 1
-    assert cc.open_master_key(PASSWORD, stored) == master
-    _, again = cc.new_master_key(PASSWORD)
-    response = alice_api.post("/v1/account/master_key", again, format="json")
-    assert response.status_code == 409 and response.json()["error"]["code"] == "master_key_exists"
-    assert cc.open_master_key(PASSWORD, alice_api.get("/v1/account/master_key").json()) == master
-
-
-@pytest.mark.parametrize(
-    ("change", "field"),
-    [
-        ({"iterations": 100_000}, "iterations"),
-        ({"iterations": "600000x"}, "iterations"),
-        ({"salt": "c2hvcnQ"}, "salt"),
-        ({"wrapped_key": "!!"}, "wrapped_key"),
-        ({"extra": 1}, "extra"),
-    ],
-)
-def test_master_key_bad_input(alice_api, change, field):
-    _, body = cc.new_master_key(PASSWORD)
-    response = alice_api.post("/v1/account/master_key", {**body, **change}, format="json")
-    assert response.status_code == 400, response.content
-    assert response.json()["error"]["field"] == field
-    assert not MasterKey.objects.exists()
-
-
-def test_master_key_is_per_user(alice_api, bob_api):
-    _master(alice_api)
-    assert bob_api.get("/v1/account/master_key").status_code == 404
-
-
 def test_private_upload_download_and_decrypt(alice_api):
-    master = _master(alice_api)
+    master = cc.register_master_key(alice_api)
     embed_id, embed_key = _private_upload(alice_api, master)
     for variant, plain in RENDITIONS.items():
         response = alice_api.get(f"/v1/embeds/{embed_id}/file?format={variant}")
@@ -115,7 +69,7 @@ def test_vault_file_has_no_mode_header(alice_api):
 
 
 def test_embed_keys_isolation(alice_api, bob_api):
-    master = _master(alice_api)
+    master = cc.register_master_key(alice_api)
     embed_id, _ = _private_upload(alice_api, master)
     missing = "00000000-0000-4000-8000-000000000000"
     # Someone else's embed answers exactly like one that does not exist.
@@ -133,7 +87,7 @@ def test_embed_keys_isolation(alice_api, bob_api):
 
 @pytest.mark.parametrize("variant", ["original", "full", "preview"])
 def test_private_upload_refuses_plain_images(alice_api, variant):
-    master = _master(alice_api)
+    master = cc.register_master_key(alice_api)
     _, fields = cc.private_upload_fields(master, RENDITIONS, META)
     fields[variant] = SimpleUploadedFile(variant, RENDITIONS[variant])  # not encrypted
     response = alice_api.post("/v1/embeds/upload", fields, format="multipart")
@@ -142,7 +96,7 @@ def test_private_upload_refuses_plain_images(alice_api, variant):
 
 
 def test_private_upload_needs_every_part(alice_api):
-    master = _master(alice_api)
+    master = cc.register_master_key(alice_api)
     _, fields = cc.private_upload_fields(master, RENDITIONS, META)
     del fields["preview"]
     response = alice_api.post("/v1/embeds/upload", fields, format="multipart")
@@ -158,7 +112,7 @@ def test_private_upload_needs_every_part(alice_api):
 
 
 def test_size_limit_applies_to_ciphertext(alice_api, settings):
-    master = _master(alice_api)
+    master = cc.register_master_key(alice_api)
     settings.EMBEDS = {**settings.EMBEDS, "UPLOAD_MAX_BYTES": sum(map(len, RENDITIONS.values()))}
     _, fields = cc.private_upload_fields(master, RENDITIONS, META)  # ciphertext is 32 bytes longer each
     response = alice_api.post("/v1/embeds/upload", fields, format="multipart")
@@ -167,7 +121,7 @@ def test_size_limit_applies_to_ciphertext(alice_api, settings):
 
 
 def test_server_refuses_pixel_work_on_private_images(alice_api):
-    embed_id, _ = _private_upload(alice_api, _master(alice_api))
+    embed_id, _ = _private_upload(alice_api, cc.register_master_key(alice_api))
     attempts = [
         ("/v1/embeds/{id}/crop", {"x": 0, "y": 0, "width": 10, "height": 10}),
         ("/v1/apps/images/edit", {"embed_id": "{id}", "prompt": "make it red"}),
@@ -185,7 +139,7 @@ def test_server_refuses_pixel_work_on_private_images(alice_api):
 
 
 def test_consented_copy_is_vault_and_linked(alice_api):
-    embed_id, embed_key = _private_upload(alice_api, _master(alice_api))
+    embed_id, embed_key = _private_upload(alice_api, cc.register_master_key(alice_api))
     original = cc.open_envelope(
         embed_key, "original", alice_api.get(f"/v1/embeds/{embed_id}/file?format=original").content
     )
@@ -206,27 +160,6 @@ def test_consented_copy_is_vault_and_linked(alice_api):
 
 
 def test_delete_private_image_deletes_its_key(alice_api):
-    embed_id, _ = _private_upload(alice_api, _master(alice_api))
+    embed_id, _ = _private_upload(alice_api, cc.register_master_key(alice_api))
     assert alice_api.delete(f"/v1/embeds/{embed_id}").status_code == 204
     assert not EmbedKey.objects.exists()
-
-
-def test_password_change_rewraps_or_changes_nothing(alice, alice_api):
-    from django.test import Client
-
-    master = _master(alice_api)
-    web = Client()
-    web.force_login(alice)
-    change = {"old_password": "pw-12345678", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
-    web.post("/settings/password", change)  # no re-wrapped key (no JavaScript): refused
-    alice.refresh_from_db()
-    assert alice.check_password("pw-12345678")
-    _, rewrapped = cc.new_master_key(NEW_PASSWORD)
-    rewrapped["wrapped_key"] = cc.seal_key(
-        cc.wrapping_key(NEW_PASSWORD, cc.unb64url(rewrapped["salt"])), master, cc.MASTER_AAD
-    )
-    assert web.post("/settings/password", {**change, **rewrapped}).status_code == 302
-    alice.refresh_from_db()
-    assert alice.check_password(NEW_PASSWORD)
-    assert cc.open_master_key(NEW_PASSWORD, alice_api.get("/v1/account/master_key").json()) == master
-    assert web.get("/settings/").status_code == 200  # the session survives its own password change
