@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from PIL import Image
 
 ITERATIONS = 600_000
 MASTER_AAD = b"openmates-images/master-key/v1"
@@ -41,6 +43,16 @@ def open_key(wrapping: bytes, wrapped: str, aad: bytes) -> bytes:
 
 
 PASSWORD = "correct horse battery"
+
+
+def _image(fmt: str, size: tuple[int, int] = (320, 240)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 120, 200)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+# A private upload's three renditions as the browser makes them (before sealing).
+RENDITIONS = {"original": _image("PNG"), "full": _image("WEBP"), "preview": _image("WEBP", (300, 225))}
 
 
 def register_master_key(client, password: str = PASSWORD) -> bytes:

@@ -4,12 +4,10 @@ server cannot do without pixels."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
 
 from embeds.models import Embed, EmbedKey
 from tests import client_crypto as cc
@@ -17,13 +15,7 @@ from tests import client_crypto as cc
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _image(fmt: str, size=(320, 240)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (10, 120, 200)).save(buffer, fmt)
-    return buffer.getvalue()
-
-
-RENDITIONS = {"original": _image("PNG"), "full": _image("WEBP"), "preview": _image("WEBP", (300, 225))}
+RENDITIONS = cc.RENDITIONS
 META = {"file_name": "holiday.png", "files": {"original": {"width": 320, "height": 240, "format": "png"}}}
 
 

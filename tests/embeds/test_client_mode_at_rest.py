@@ -11,7 +11,6 @@ import pytest
 from embeds import client_mode, sealing, storage
 from embeds.models import Embed, EmbedKey
 from tests import client_crypto as cc
-from tests.embeds.test_client_mode import PASSWORD, RENDITIONS
 from tests.sharing.test_at_rest import _db_dump, _forms, _redis_values
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,21 +25,23 @@ META = {
 
 def test_private_image_at_rest(alice_api, caplog):
     caplog.set_level("DEBUG")
-    master, body = cc.new_master_key(PASSWORD)
+    master, body = cc.new_master_key(cc.PASSWORD)
     assert alice_api.post("/v1/account/master_key", body, format="json").status_code == 201
-    embed_key, fields = cc.private_upload_fields(master, RENDITIONS, META)
+    embed_key, fields = cc.private_upload_fields(master, cc.RENDITIONS, META)
     response = alice_api.post("/v1/embeds/upload", fields, format="multipart")
     assert response.status_code == 201, response.content
     embed_id = response.json()["embed_id"]
     # The reads leave nothing readable behind either.
-    for variant in RENDITIONS:
+    for variant in cc.RENDITIONS:
         assert alice_api.get(f"/v1/embeds/{embed_id}/file?format={variant}").status_code == 200
     assert alice_api.get(f"/v1/embed_keys?embed_id={embed_id}").status_code == 200
     assert alice_api.get(f"/v1/embeds/{embed_id}/content").status_code == 200
 
-    wrapping = cc.wrapping_key(PASSWORD, cc.unb64url(body["salt"]))
+    wrapping = cc.wrapping_key(cc.PASSWORD, cc.unb64url(body["salt"]))
     secrets = [f for s in (master, embed_key, wrapping) for f in _forms(s)]
-    plains = [data[16:80] for data in RENDITIONS.values()] + [data[-64:] for data in RENDITIONS.values()]
+    plains = [data[16:80] for data in cc.RENDITIONS.values()] + [
+        data[-64:] for data in cc.RENDITIONS.values()
+    ]
     words = [b"zeppelin", b"320", b"image/png"]
 
     embed = Embed.objects.get(pk=embed_id)
@@ -49,10 +50,10 @@ def test_private_image_at_rest(alice_api, caplog):
     sealed = sealing.open_embed(embed).content()
     assert sealed == client_mode.SEALED_CONTENT  # the same placeholder for every private image
     assert sealed.file_name is None and sealed.files is None and sealed.uploaded_at is None
-    for variant in RENDITIONS:
+    for variant in cc.RENDITIONS:
         inner = sealing.read_file(embed, variant)  # the server's outer layer removed
         assert inner.startswith(b"OMC1")
-        assert cc.open_envelope(embed_key, variant, inner) == RENDITIONS[variant]
+        assert cc.open_envelope(embed_key, variant, inner) == cc.RENDITIONS[variant]
     key_row = EmbedKey.objects.get(embed=embed)
     assert json.loads(cc.open_envelope(embed_key, "meta", cc.unb64url(key_row.encrypted_meta))) == META
 
