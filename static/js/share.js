@@ -78,7 +78,8 @@ async function createLink(form, { create, link, copy, message }) {
   message.textContent = "Encrypting…";
   const [content, credentials, file] = await Promise.all([
     embedContent(embedId),
-    credentialsSummary(embedId),
+    // A private upload was re-encoded in the browser: it carries no credentials to check.
+    embedContent(embedId).then((c) => (c.private ? "No Content Credentials." : credentialsSummary(embedId))),
     // A private image's copy is decrypted here (hybrid-embeds.js): the server cannot make one.
     embedContent(embedId).then((c) => (c.private ? privateFileBlob(c, "full").then((b) => new Response(b)) : fetch(`/v1/shares/copy?embed_id=${embedId}&include_prompt=${includePrompt}`, { credentials: "same-origin" }))).then((r) => {
       if (!r.ok) throw new Error(`the image could not be read (${r.status})`);

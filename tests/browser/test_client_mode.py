@@ -257,6 +257,8 @@ def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  #
     visitor.wait_for_selector("[data-testid=share-image][src^='blob:']", timeout=30_000)
     image = visitor.locator("[data-testid=share-image]")
     assert image.evaluate("i => i.decode().then(() => [i.naturalWidth, i.naturalHeight])") == [32, 64]
+    # Re-encoded in the browser, the private upload has no credentials (and none was asked for).
+    assert visitor.locator("[data-testid=share-credentials]").inner_text() == "No Content Credentials."
     assert not [m for m in requests if isinstance(m, str)], requests  # no CSP violation, no error
     assert all(r.url.startswith(stack.url) or r.url.startswith("blob:") for r in requests)
     shared.close()
