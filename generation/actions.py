@@ -56,6 +56,13 @@ class GenerationParams:
     source: Embed | None = None  # edits: the image to edit
     mask: bytes | None = None  # edits: PNG, white = change
     composite: bool = False  # edits of an uploaded photo are labelled composite
+    again_of: Embed | None = None  # a regenerate: the image made once more (its lineage parent)
+
+    @property
+    def version_kind(self) -> str:
+        if self.again_of is not None:
+            return Embed.VersionKind.REGENERATED
+        return Embed.VersionKind.EDITED if self.kind == Task.Kind.EDIT else Embed.VersionKind.GENERATED
 
 
 def queue_new_task(
@@ -189,7 +196,13 @@ def check_create_generation(
     try:
         with user_quota_lock(user):  # the limits are checked and the task inserted as one step
             check_task_limits(user)
-            opened = sealing.new_embed(user, content=content, derived_from=params.source)
+            opened = sealing.new_embed(
+                user,
+                content=content,
+                derived_from=params.source,
+                version_kind=params.version_kind,
+                parent=params.again_of or params.source,
+            )
             opened.embed.save()
             if params.mask is not None:
                 opened.store_file("mask", params.mask)
@@ -337,6 +350,7 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
         source=source,
         mask=mask,
         composite=content.composite,
+        again_of=embed,
     )
 
 
