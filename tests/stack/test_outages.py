@@ -109,7 +109,7 @@ def private_redis():
     shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.mark.xdist_group("browser")
+@pytest.mark.xdist_group("stack")
 def test_jobs_survive_a_redis_restart(private_redis):
     """Redis keeps nothing on disk: a restart loses every queued message. The stale-task reaper
     sends them again; requests made while Redis is down still answer 202."""
@@ -136,7 +136,7 @@ def test_jobs_survive_a_redis_restart(private_redis):
         assert [d["status"] for d in done] == ["completed"] * len(tasks), done
 
 
-@pytest.mark.xdist_group("browser")
+@pytest.mark.xdist_group("stack")
 def test_dropped_database_connections_cost_a_retry_not_a_job():
     import psycopg
 
@@ -179,7 +179,7 @@ def test_dropped_database_connections_cost_a_retry_not_a_job():
         assert [d["status"] for d in done] == ["completed"] * len(tasks), done
 
 
-@pytest.mark.xdist_group("browser")
+@pytest.mark.xdist_group("stack")
 def test_a_worker_short_of_database_connections_retries_the_claim_instead_of_dropping_the_job():
     """More worker threads than pooled connections: a thread that cannot get one in time has done
     nothing yet, so its message is delivered again (with backoff) rather than dropped, which left

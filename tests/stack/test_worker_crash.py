@@ -14,7 +14,7 @@ from tests import fault_hooks
 from tests.fakes.gemini_server import GeminiServer
 from tests.live_stack import Stack
 
-pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("stack")]
 
 JOBS = 20
 
