@@ -56,6 +56,7 @@ BEYOND_SCHEMA = {
     ),
     ("invalid_value", "wrapped_key"),  # required in client mode
     ("invalid_value", "encrypted_meta"),  # must hold an OMC1 envelope
+    ("invalid_value", "cursor"),  # an opaque token: only one a page gave out is a position
 }
 
 
