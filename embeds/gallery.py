@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -207,14 +206,3 @@ def _after(rows: QuerySet[Embed], position: Position | None) -> QuerySet[Embed]:
     return rows.filter(
         Q(created_at__lt=position.created_at) | Q(created_at=position.created_at, id__lt=position.embed_id)
     )
-
-
-def owned_images(user: AbstractBaseUser, embed_ids: Iterable[uuid.UUID]) -> list[Embed]:
-    """The user's images with these ids, in the order asked, or 404 if any is not theirs (or not
-    an image, or missing): a bulk operation is all-or-nothing, and someone else's id answers
-    exactly like a missing one. One query."""
-    wanted = list(dict.fromkeys(embed_ids))
-    found = {e.id: e for e in user_images(user).filter(pk__in=wanted)}
-    if len(found) != len(wanted):
-        raise ApiError("not_found", "One of the images does not exist.", field="embed_ids", status_code=404)
-    return [found[embed_id] for embed_id in wanted]

@@ -130,6 +130,9 @@ def test_schema_documents_every_endpoint_and_auth(client):
         "/v1/embeds/{embed_id}/content",
         "/v1/embeds/{embed_id}/crop",
         "/v1/embeds/{embed_id}/provenance",
+        "/v1/embeds",
+        "/v1/embeds/bulk-delete",
+        "/v1/embeds/download.zip",
     ):
         assert path in paths, path
     schemes = document["components"]["securitySchemes"]
