@@ -177,22 +177,34 @@ function reset() {
 }
 
 // --- filters ---------------------------------------------------------------------------------------
-async function fillFilters() {
+/** The filters the address names, chosen at once (so the first page is asked for without
+ *  waiting for the lists of models and chats, which fill the menus when they come). */
+function filtersFromAddress() {
   const url = new URLSearchParams(location.search);
-  const [models, chats] = await Promise.all([
-    api("/v1/apps/images/models").then((b) => b.models).catch(() => []),
-    api("/v1/chats").catch(() => []),
-  ]);
-  const modelSelect = filters.elements.model;
-  modelSelect.append(...models.map((m) => new Option(m.label, m.id)));
-  const chatSelect = filters.elements.chat_id;
-  chatSelect.append(...chats.map((c) => new Option(c.title || "Untitled chat", c.chat_id)));
   for (const name of ["kind", "model", "chat_id"]) {
     const wanted = url.get(name);
     const select = filters.elements[name];
-    if (wanted && ![...select.options].some((o) => o.value === wanted)) select.append(new Option(wanted, wanted));
-    if (wanted) select.value = wanted;
+    if (!wanted) continue;
+    if (![...select.options].some((o) => o.value === wanted)) select.append(new Option(wanted, wanted));
+    select.value = wanted;
   }
+}
+
+function addOptions(select, options) {
+  for (const [label, value] of options) {
+    const known = [...select.options].find((o) => o.value === value);
+    if (known) known.textContent = label; // the address's choice, now with its name
+    else select.append(new Option(label, value));
+  }
+}
+
+function fillFilters() {
+  api("/v1/apps/images/models")
+    .then((body) => addOptions(filters.elements.model, body.models.map((m) => [m.label, m.id])))
+    .catch(() => {});
+  api("/v1/chats")
+    .then((chats) => addOptions(filters.elements.chat_id, chats.map((c) => [c.title || "Untitled chat", c.chat_id])))
+    .catch(() => {});
 }
 filters.addEventListener("change", () => reset());
 filters.addEventListener("submit", (event) => event.preventDefault());
@@ -391,4 +403,6 @@ configureViewer({
   },
 });
 
-fillFilters().finally(() => reset());
+filtersFromAddress();
+reset();
+fillFilters();
