@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -202,3 +203,83 @@ def test_the_kind_filter_shows_only_edits(gallery):
     page.reload()  # the filter is in the address: a reload keeps it
     page.locator(TILE).first.wait_for()
     assert page.locator("[data-testid=filter-kind]").input_value() == "edited"
+
+
+def test_the_gallery_passes_axe_in_light_and_dark(gallery):
+    """Serious and critical axe-core violations, on the grid and in Select mode."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = gallery
+    page.goto("/gallery")
+    page.locator(TILE).first.wait_for()
+    problems = []
+    for state in ("grid", "selecting"):
+        if state == "selecting":
+            page.click("[data-testid=select-mode]")
+            page.locator(TILE).first.click()
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            page.wait_for_timeout(50)
+            page.screenshot(
+                path=str(ARTIFACTS / f"a11y-gallery-{state}{'' if scheme == 'light' else '-dark'}.png")
+            )
+            for violation in Axe().run(page).response["violations"]:
+                if violation["impact"] in ("serious", "critical"):
+                    targets = [node["target"] for node in violation["nodes"]][:4]
+                    problems.append(f"{state}/{scheme}: {violation['id']} ({violation['impact']}) {targets}")
+    page.emulate_media(color_scheme="light")
+    assert problems == []
+
+
+def _photo(path) -> str:
+    from PIL import Image
+
+    Image.new("RGB", (64, 40), (30, 160, 90)).save(path, "PNG")
+    return str(path)
+
+
+def test_a_private_image_is_decrypted_here_and_named_in_the_zip(gallery, tmp_path):
+    """A private upload from the chat appears first, decrypted by the browser (its name from its
+    encrypted meta); the chat filter finds it; a ZIP of it and a vault image holds the vault
+    original and names the private one in NOT-INCLUDED.txt."""
+    import io
+    import zipfile
+
+    page = gallery
+    page.goto("/")
+    page.wait_for_selector("html[data-master-key=open]", state="attached", timeout=30_000)
+    page.wait_for_selector("[data-testid=connection][data-state=online]", state="attached")
+    page.check("[data-testid=private-upload]")
+    page.set_input_files("[data-testid=attach-input]", _photo(tmp_path / "secret-garden.png"))
+    chip = page.locator("[data-testid=attachments] [data-testid=image-embed-preview][data-status=finished]")
+    chip.locator("img[data-private=open]").wait_for(timeout=30_000)
+    private_id = chip.get_attribute("data-embed-id")
+    page.click("[data-testid=composer-send]")
+    page.locator(f"[data-testid=messages] [data-embed-id='{private_id}']").first.wait_for(timeout=30_000)
+    page.click("[data-testid=nav-gallery]")
+    tile = page.locator(f"{TILE}[data-embed-id='{private_id}']")
+    tile.locator("img[data-private=open]").wait_for(timeout=30_000)
+    assert page.locator(TILE).first.get_attribute("data-embed-id") == private_id  # newest first
+    assert tile.locator("img").get_attribute("src").startswith("blob:")
+    assert tile.get_attribute("aria-label") == "secret-garden.png, private, uploaded"
+    # The chat filter: only the chat's image.
+    chats = page.locator("[data-testid=filter-chat] option")
+    _until(page, "document.querySelectorAll('[data-testid=filter-chat] option').length > 1")
+    page.select_option("[data-testid=filter-chat]", chats.nth(1).get_attribute("value"))
+    page.locator("[data-testid=gallery-end]").filter(has_text="All 1 shown.").wait_for()
+    assert page.eval_on_selector_all(TILE, "ts => ts.map(t => t.dataset.embedId)") == [private_id]
+    page.select_option("[data-testid=filter-chat]", "")
+    page.locator(f"{TILE} >> nth=1").wait_for()
+    vault_id = page.locator(TILE).nth(1).get_attribute("data-embed-id")
+    page.click("[data-testid=select-mode]")
+    page.locator(TILE).first.click()
+    page.locator(TILE).nth(1).click()
+    with page.expect_download() as download:
+        page.click("[data-testid=download-zip]")
+    archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+    names = archive.namelist()
+    assert names == [f"photo-{COUNT - 1}-{vault_id[:8]}.png", "NOT-INCLUDED.txt"]
+    assert f"{private_id}  private" in archive.read("NOT-INCLUDED.txt").decode()
+    original = page.request.get(f"/v1/embeds/{vault_id}/file?format=original").body()
+    assert archive.read(names[0]) == original
+    page.locator("[data-testid=gallery-note]").filter(has_text="1 private image is not in it").wait_for()
