@@ -205,6 +205,23 @@ def test_the_kind_filter_shows_only_edits(gallery):
     assert page.locator("[data-testid=filter-kind]").input_value() == "edited"
 
 
+def test_a_crop_in_the_viewer_comes_first_in_the_gallery(gallery):
+    page = gallery
+    page.goto("/gallery")
+    page.locator(TILE).first.wait_for()
+    source = page.locator(TILE).first.get_attribute("data-embed-id")
+    page.locator(TILE).first.click()
+    _until(page, f"document.querySelector('[data-testid=fullscreen]').dataset.currentEmbed === '{source}'")
+    _until(page, "document.querySelector('.fs-image').naturalWidth > 0")
+    page.click("[data-testid=crop-tool]")
+    page.locator("[data-testid=crop-box]").wait_for()
+    page.click("[data-testid=crop-apply]")
+    page.locator("[data-testid=gallery-note]").filter(has_text="Cropped").wait_for(timeout=30_000)
+    # The grid is loaded again from the first page: the crop is the newest image.
+    _until(page, f"(document.querySelector('{TILE}')?.dataset.embedId || '{source}') !== '{source}'")
+    assert page.locator(TILE).first.get_attribute("data-kind") == "edited"
+
+
 def test_the_gallery_passes_axe_in_light_and_dark(gallery):
     """Serious and critical axe-core violations, on the grid and in Select mode."""
     from axe_playwright_python.sync_playwright import Axe

@@ -214,3 +214,12 @@ def test_the_request_costs_the_same_queries_for_3_or_30_images(alice, alice_api)
     with CaptureQueriesContext(connection) as many:
         assert len(alice_api.get("/v1/embeds").json()["items"]) == 30
     assert len(many) == len(few) == 2
+
+
+def test_a_model_filtered_page_takes_one_query_per_batch_it_examines(alice, django_assert_num_queries):
+    for _ in range(3):
+        GenerationTaskFactory(owner=alice)
+    _uploads(alice, 6)  # newest: the first batch of four (2 × limit) matches nothing
+    with django_assert_num_queries(3):  # the totals, then two batches of rows
+        page = gallery_page(alice, model="local/procedural", limit=2)
+    assert len(page.items) == 2 and page.next_cursor is not None
