@@ -40,8 +40,6 @@ def app(request: HttpRequest, chat_id: str | None = None) -> HttpResponse:
 def gallery(request: HttpRequest) -> HttpResponse:
     """All your images across chats (GET /v1/embeds): the chat page's template with a grid in
     place of the chat, so the fullscreen viewer and its dialogs are the very same markup."""
-    from generation import reverse_search
-
     return render(
         request,
         "chats/gallery.html",
