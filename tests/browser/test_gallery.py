@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.helpers import ARTIFACTS, PASSWORD
+from tests.browser.helpers import ARTIFACTS, PASSWORD, make_link
 from tests.live_stack import ROOT, Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -220,6 +220,17 @@ def test_a_crop_in_the_viewer_comes_first_in_the_gallery(gallery):
     # The grid is loaded again from the first page: the crop is the newest image.
     _until(page, f"(document.querySelector('{TILE}')?.dataset.embedId || '{source}') !== '{source}'")
     assert page.locator(TILE).first.get_attribute("data-kind") == "edited"
+
+
+def test_share_works_from_the_gallerys_viewer(gallery):
+    page = gallery
+    page.goto("/gallery")
+    page.locator(TILE).first.wait_for()
+    page.locator(TILE).first.click()
+    page.locator("[data-testid=fullscreen]").wait_for(state="visible")
+    link = make_link(page)
+    assert "/s/" in link and "#" in link
+    page.keyboard.press("Escape")
 
 
 def test_the_gallery_passes_axe_in_light_and_dark(gallery):
