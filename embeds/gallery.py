@@ -80,14 +80,14 @@ class Position:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
             when, embed_id = raw.split("|")
             position = cls(datetime.fromisoformat(when), uuid.UUID(embed_id))
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            if position.created_at.tzinfo is None:  # ours always name UTC
+                raise ValueError(when)
+        except (ValueError, binascii.Error) as exc:  # UnicodeDecodeError is a ValueError
             raise ApiError(
                 "invalid_value",
                 "Not a cursor this API gave out: pass next_cursor as it came.",
                 field="cursor",
             ) from exc
-        if position.created_at.tzinfo is None:
-            raise ApiError("invalid_value", "Not a cursor this API gave out.", field="cursor")
         return position
 
 
