@@ -183,6 +183,8 @@ def test_someone_elses_images_and_chats_are_not_there(alice, bob, alice_api, bob
         ("limit=many", "limit"),
         ("chat_id=nope", "chat_id"),
         ("cursor=not-a-cursor", "cursor"),
+        # well-formed base64url, but a time without a zone: not one of ours
+        ("cursor=MjAyNi0wMS0wMVQwMDowMDowMHwwMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA", "cursor"),
         ("colour=red", "colour"),
     ],
 )
