@@ -11,6 +11,7 @@ from django.db.models import OuterRef, Subquery, prefetch_related_objects
 
 from core.errors import ApiError
 from embeds.access import parse_uuid
+from embeds.gallery import GalleryPage, gallery_page
 from embeds.models import Embed
 
 from .actions import chat_key, chat_keys, read_text, read_title
@@ -84,3 +85,14 @@ def chat_messages(chat: Chat) -> list[dict]:
     key = chat_key(chat)
     messages = list(chat.messages.prefetch_related("messageembed_set__embed"))
     return MessageSerializer([_message_row(m, key) for m in messages], many=True).data
+
+
+def gallery(user, *, chat_id: object = None, **filters) -> GalleryPage:
+    """The gallery's page (``embeds.gallery.gallery_page``), limited to the images of one of the
+    user's chats when ``chat_id`` is given: someone else's chat answers 404 like a missing one.
+    The chat's images are a subquery of the page's query, not a query of their own."""
+    within = None
+    if chat_id is not None:
+        chat = access_chat(user, chat_id, field="chat_id")
+        within = MessageEmbed.objects.filter(message__chat=chat).values("embed_id")
+    return gallery_page(user, within=within, **filters)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,8 +10,9 @@ from rest_framework.views import APIView
 
 from core.api import StrictInputSerializer
 from core.schema import errors
+from embeds.gallery import KINDS, PAGE_DEFAULT, PAGE_MAX
 
-from .access import access_chat, chat_list, chat_messages, chat_payload, message_payload
+from .access import access_chat, chat_list, chat_messages, chat_payload, gallery, message_payload
 from .actions import (
     TEXT_MAX,
     TITLE_MAX,
@@ -122,3 +123,68 @@ class MessagesView(APIView):
             return Response(message_payload(message, chat_key(chat)), status=status.HTTP_201_CREATED)
         message = do_post_message(chat, role=data["role"], text=data["text"], embed_ids=data["embed_ids"])
         return Response(message_payload(message, chat_key(chat)), status=status.HTTP_201_CREATED)
+
+
+class GalleryQuerySerializer(StrictInputSerializer):
+    type = serializers.ChoiceField(choices=["image"], default="image", help_text="Only images are listed.")
+    kind = serializers.ChoiceField(
+        choices=list(KINDS),
+        required=False,
+        help_text="generated (and regenerated), edited (AI edits, crops, drawings) or uploaded.",
+    )
+    model = serializers.CharField(
+        required=False, max_length=100, help_text="A model id, as in /v1/apps/images/models."
+    )
+    chat_id = serializers.UUIDField(required=False, help_text="Only the images of this chat of yours.")
+    cursor = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{1,200}$", required=False, help_text="next_cursor of the last page, as it came."
+    )
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=PAGE_MAX, default=PAGE_DEFAULT)
+
+
+GalleryItemShape = inline_serializer(
+    "GalleryItem",
+    {
+        "embed_id": serializers.UUIDField(),
+        "type": serializers.CharField(),
+        "kind": serializers.ChoiceField(choices=list(KINDS)),
+        "version_kind": serializers.CharField(),
+        "status": serializers.CharField(),
+        "created_at": serializers.DateTimeField(),
+        "encryption_mode": serializers.CharField(),
+        "stored_bytes": serializers.IntegerField(),
+        "preview_url": serializers.CharField(),
+        "model": serializers.CharField(allow_null=True),
+        "model_label": serializers.CharField(allow_null=True),
+        "prompt": serializers.CharField(allow_null=True),
+        "file_name": serializers.CharField(allow_null=True),
+        "width": serializers.IntegerField(allow_null=True),
+        "height": serializers.IntegerField(allow_null=True),
+    },
+    many=True,
+)
+
+
+class GalleryView(APIView):
+    @extend_schema(
+        parameters=[GalleryQuerySerializer],
+        responses={
+            200: inline_serializer(
+                "GalleryPage",
+                {
+                    "items": GalleryItemShape,
+                    "next_cursor": serializers.CharField(allow_null=True),
+                    "total_bytes": serializers.IntegerField(),
+                    "total_images": serializers.IntegerField(),
+                },
+            ),
+            **errors(400, 401, 404, 503),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        """Your images across chats, newest first, a page at a time (follow ``next_cursor``)."""
+        serializer = GalleryQuerySerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        query = serializer.validated_data
+        query.pop("type")
+        return Response(gallery(request.user, **query).payload())

@@ -1,4 +1,4 @@
-"""The chat app page. Everything dynamic comes from the REST API and the WebSocket."""
+"""The chat app page and the gallery. Everything dynamic comes from the REST API and the WebSocket."""
 
 from __future__ import annotations
 
@@ -32,4 +32,16 @@ def app(request: HttpRequest, chat_id: str | None = None) -> HttpResponse:
             # The composer's "Private upload" box starts as Settings say.
             "private_uploads": preferences.private_uploads_by_default if preferences else False,
         },
+    )
+
+
+@login_required
+@ensure_csrf_cookie
+def gallery(request: HttpRequest) -> HttpResponse:
+    """All your images across chats (GET /v1/embeds): the chat page's template with a grid in
+    place of the chat, so the fullscreen viewer and its dialogs are the very same markup."""
+    return render(
+        request,
+        "chats/gallery.html",
+        {"chat_id": "", "reverse_search_available": reverse_search.is_available()},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 
@@ -67,3 +68,16 @@ def access_finished_image(
             field=field,
         )
     return embed
+
+
+def access_images(
+    user: AbstractBaseUser, embed_ids: Iterable[object], *, field: str = "embed_ids"
+) -> list[Embed]:
+    """The user's images with these ids, in the order asked (repeats once), or 404 if any one is
+    not theirs, not an image, missing or malformed: a bulk operation is all-or-nothing, and
+    someone else's id answers exactly like a missing one. One query."""
+    wanted = list(dict.fromkeys(parse_uuid(embed_id, field=field) for embed_id in embed_ids))
+    found = {e.id: e for e in Embed.objects.filter(pk__in=wanted, owner=user, type=Embed.Type.IMAGE)}
+    if len(found) != len(wanted):
+        raise ApiError("not_found", "One of the images does not exist.", field=field, status_code=404)
+    return [found[embed_id] for embed_id in wanted]

@@ -155,3 +155,13 @@ def do_delete_embed(embed: Embed) -> None:
     sealing.delete_files(embed, (*sealing.FILE_VARIANTS, "staging", "mask", *extra))
     embed.delete()
     logger.info("embeds.embed.deleted embed=%s", embed_id)
+
+
+def do_delete_embeds(embeds: list[Embed]) -> None:
+    """Delete several embeds (the gallery's selection), each exactly as ``do_delete_embed`` does.
+
+    Ownership is all-or-nothing (the caller fetched them with ``access_images``); storage is
+    not: if it fails part-way, the images before the failure are gone and the rest are intact,
+    each whole (never a row without its files), and the error says to try again."""
+    for embed in embeds:
+        do_delete_embed(embed)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -164,6 +165,27 @@ def open_embed(embed: Embed, *, cached: bool = False) -> OpenEmbed:
         data_key = _unwrap(embed)
         data_keys.put(embed.id, embed.owner_id, embed.wrapped_key, data_key)
     return OpenEmbed(embed=embed, data_key=data_key)
+
+
+def open_embeds(embeds: Sequence[Embed]) -> list[OpenEmbed]:
+    """Many embeds opened for a read that decrypts a list (the gallery, a ZIP of originals): the
+    data-key cache answers what it holds, and the misses are unwrapped with one keyring call per
+    owner (``unwrap_many``: one Vault batch round trip), not one call per embed. The keys land
+    in the cache, so the list's previews, fetched next, need no keyring call of their own."""
+    found: dict[uuid.UUID, bytes] = {}
+    missing: dict[int, list[Embed]] = {}
+    for embed in embeds:
+        data_key = data_keys.get(embed.id, embed.wrapped_key)
+        if data_key is None:
+            missing.setdefault(embed.owner_id, []).append(embed)
+        else:
+            found[embed.id] = data_key
+    for owner_id, owned in missing.items():
+        unwrapped = get_keyring().unwrap_many(key_name_for_user(owner_id), [e.wrapped_key for e in owned])
+        for embed, data_key in zip(owned, unwrapped, strict=True):
+            data_keys.put(embed.id, owner_id, embed.wrapped_key, data_key)
+            found[embed.id] = data_key
+    return [OpenEmbed(embed=embed, data_key=found[embed.id]) for embed in embeds]
 
 
 def read_file(embed: Embed, variant: str) -> bytes:

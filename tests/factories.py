@@ -93,3 +93,22 @@ class GenerationTaskFactory(factory.Factory):
         params = GenerationParams(prompt=prompt, aspect_ratio=aspect_ratio, model=spec, seed=seed)
         task, _created = check_create_generation(owner, params)
         return task
+
+
+def gallery_images(owner, count: int, *, crops_every: int = 20) -> list:
+    """``count`` finished images of ``owner`` for the gallery, oldest first, each made by the
+    upload action (one in every ``crops_every``, from the middle of each run on, a crop of the
+    one before, by the crop action, so the kind filter has edits to find; the newest is an
+    upload). Small (48×36, each its own colour), so 200 take seconds."""
+    from embeds.actions import do_crop_embed
+
+    made: list = []
+    for index in range(count):
+        if made and crops_every and index % crops_every == crops_every // 2:
+            made.append(do_crop_embed(owner, made[-1], (0, 0, 24, 18)))
+            continue
+        color = ((index * 37) % 256, (index * 91) % 256, (index * 53 + 80) % 256)
+        made.append(
+            UploadedImageFactory(owner=owner, data=png_bytes((48, 36), color), file_name=f"photo-{index}.png")
+        )
+    return made

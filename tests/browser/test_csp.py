@@ -11,7 +11,7 @@ from tests.live_stack import Stack
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/login/", "/signup/", "/", "/settings/", "/v1/docs"])
+@pytest.mark.parametrize("path", ["/login/", "/signup/", "/", "/gallery", "/settings/", "/v1/docs"])
 def test_html_pages_carry_a_strict_policy(client, alice, path):
     client.force_login(alice)
     response = client.get(path, follow=True)

@@ -148,3 +148,24 @@ def test_api_docs_answer_with_and_without_a_trailing_slash(client):
     assert client.get("/v1/docs").status_code == 200
     slash = client.get("/v1/docs/")
     assert slash.status_code == 301 and slash["Location"] == "/v1/docs"
+
+
+def test_the_gallery_page_is_the_chat_pages_viewer_around_a_grid(client, alice):
+    assert client.get("/gallery").status_code == 302  # log in first
+    client.force_login(alice)
+    page = client.get("/gallery")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for testid in (
+        "gallery-grid",
+        "filter-kind",
+        "filter-model",
+        "filter-chat",
+        "select-mode",
+        "fullscreen",
+        "ask-dialog",
+    ):
+        assert f'data-testid="{testid}"' in html, testid
+    assert "js/gallery.js" in html and "js/app.js" not in html  # the viewer, not the chat
+    assert 'data-testid="composer"' not in html
+    assert 'href="/gallery"' in client.get("/").content.decode()  # linked from the chat

@@ -56,6 +56,7 @@ BEYOND_SCHEMA = {
     ),
     ("invalid_value", "wrapped_key"),  # required in client mode
     ("invalid_value", "encrypted_meta"),  # must hold an OMC1 envelope
+    ("invalid_value", "cursor"),  # an opaque token: only one a page gave out is a position
 }
 
 
@@ -137,6 +138,9 @@ def test_schema_documents_every_endpoint_and_auth(client):
         "/v1/embeds/{embed_id}/content",
         "/v1/embeds/{embed_id}/crop",
         "/v1/embeds/{embed_id}/provenance",
+        "/v1/embeds",
+        "/v1/embeds/bulk-delete",
+        "/v1/embeds/download.zip",
     ):
         assert path in paths, path
     schemes = document["components"]["securitySchemes"]
