@@ -19,7 +19,7 @@ from embeds.access import access_finished_image
 from embeds.conf import conf as embeds_conf
 from embeds.content import FileMeta
 
-from .actions import GenerationParams
+from .actions import MAX_VARIANTS, GenerationParams
 from .models import Task
 from .registry import ASPECT_RATIOS, IMAGE_SIZES, MODELS, default_model, find_model
 
@@ -47,6 +47,13 @@ class GenerateInputSerializer(StrictInputSerializer):
     model = serializers.CharField(required=False, max_length=200)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
     image_size = serializers.ChoiceField(choices=IMAGE_SIZES, default="1K")
+    n = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_VARIANTS,
+        default=1,
+        help_text="How many variants to make (1–4): each its own image, task and seed (seed, seed+1, "
+        "… when a seed is given).",
+    )
     webhook_url = serializers.URLField(required=False, max_length=2000)
 
     @staticmethod
@@ -77,17 +84,25 @@ class EditInputSerializer(GenerateInputSerializer):
     )
     aspect_ratio = serializers.ChoiceField(choices=ASPECT_RATIOS, required=False)
     chat_id = serializers.UUIDField(required=False, help_text=CHAT_ID_HELP)
+    n = None  # an edit makes one image
 
 
-def parse_generate_request(body: object) -> GenerationParams:
-    """A generate request's prompt, aspect ratio and model (REST's other fields, seed, size and
-    webhook, are the REST view's), validated as POST /v1/apps/images/generate validates them."""
+def parse_generate_request(user: AbstractBaseUser, body: object) -> tuple[GenerationParams, dict]:
+    """A generate request (REST body, socket frame or chat message) validated as POST
+    /v1/apps/images/generate validates it: (the parameters, the validated data, for
+    ``webhook_url``)."""
     serializer = GenerateInputSerializer(data=body)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    return GenerationParams(
-        prompt=data["prompt"], aspect_ratio=data["aspect_ratio"], model=data.get("model") or default_model()
+    params = GenerationParams(
+        prompt=data["prompt"],
+        aspect_ratio=data["aspect_ratio"],
+        model=data.get("model") or default_model(),
+        seed=data.get("seed"),
+        image_size=data["image_size"],
+        variants=data["n"],
     )
+    return params, data
 
 
 def decode_mask(value: str | None, original: FileMeta | None) -> bytes | None:

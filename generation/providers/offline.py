@@ -29,6 +29,8 @@ pin a worker or forge an error code), and only when the prompt contains the exac
     raise ``ProviderError(<code>)``; retryable for ``provider_unavailable``,
     ``provider_timeout`` and ``quota_exceeded``, with ``retry_after=<seconds>`` when given.
     ``cancelled`` raises ``Cancelled``; an unknown code becomes ``internal``.
+``[[fail:<code>@seed=<n>]]``
+    the same, only for the request with seed ``n`` (one variant of several fails).
 ``[[sleep:<seconds>]]``
     wait first, like a remote provider, in small steps that report progress (with an ETA) and
     check ``is_cancelled`` (raising ``Cancelled``). A sleep longer than ``request.timeout`` ends
@@ -74,7 +76,7 @@ from .sizes import dimensions_for
 
 MODEL_VERSION = "procedural-1"
 
-_FAIL = re.compile(r"\[\[fail:([a-z_]+)(?::([0-9]+(?:\.[0-9]+)?))?\]\]")
+_FAIL = re.compile(r"\[\[fail:([a-z_]+)(?::([0-9]+(?:\.[0-9]+)?))?(?:@seed=([0-9]+))?\]\]")
 _SLEEP = re.compile(r"\[\[sleep:([0-9]+(?:\.[0-9]+)?)\]\]")
 _RETRYABLE = {ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.PROVIDER_TIMEOUT, ErrorCode.QUOTA_EXCEEDED}
 _CODES = {
@@ -349,6 +351,8 @@ class OfflineProvider(Provider):
                 )
                 time.sleep(min(_SLEEP_STEP, total - elapsed, max(0.0, timeout - elapsed) + 0.001))
         fail = _FAIL.search(request.prompt)
+        if fail and fail.group(3) is not None and request.seed != int(fail.group(3)):
+            fail = None  # another variant's failure
         if fail:
             code = fail.group(1)
             if code == ErrorCode.CANCELLED:
