@@ -18,6 +18,7 @@ const attachInput = composer.querySelector("[data-testid=attach-input]");
 const attachmentsBox = composer.querySelector("[data-testid=attachments]");
 const aspectSelect = composer.querySelector("[data-testid=aspect-ratio]");
 const modelSelect = composer.querySelector("[data-testid=model-select]");
+const variantsSelect = composer.querySelector("[data-testid=variants]");
 const counter = composer.querySelector("[data-testid=composer-counter]");
 const PROMPT_MAX = Number(app.dataset.promptMax) || 4000;
 
@@ -156,9 +157,9 @@ composer.addEventListener("submit", (event) => {
 composer.querySelector("[data-testid=generate-button]").addEventListener("click", () =>
   sendGenerate(input.value.trim().replace(/^\/image\s*/, "")));
 
-/** The composer's choices for a new image. */
+/** The composer's choices for a new image (``n``: how many variants, side by side). */
 export function choices() {
-  return { aspect_ratio: aspectSelect.value, model: modelSelect.value || undefined };
+  return { aspect_ratio: aspectSelect.value, model: modelSelect.value || undefined, n: Number(variantsSelect.value) || 1 };
 }
 
 function sendGenerate(prompt) {
