@@ -124,7 +124,12 @@ def _notify_message_created(message: Message) -> None:
 
 
 def _generation_params(
-    user: AbstractBaseUser, prompt: object, aspect_ratio: object, model: object, n: object
+    user: AbstractBaseUser,
+    prompt: object,
+    aspect_ratio: object,
+    model: object,
+    n: object,
+    reference_embed_ids: object = None,
 ):
     """Validate a chat's generate request exactly as POST /v1/apps/images/generate does."""
     body = {"prompt": prompt, "aspect_ratio": aspect_ratio or "1:1"}
@@ -132,6 +137,8 @@ def _generation_params(
         body["model"] = model
     if n is not None:
         body["n"] = n
+    if reference_embed_ids is not None:
+        body["reference_embed_ids"] = reference_embed_ids
     params, _ = parse_generate_request(user, body)
     return params
 
@@ -158,6 +165,7 @@ def do_generate_in_chat(
     text: str | None = None,
     embed_ids: list | tuple | None = None,
     n: object = None,
+    reference_embed_ids: object = None,
 ) -> tuple[dict, Message]:
     """The "Generate image" skill from the chat: the user's request as a message (the prompt as
     typed, with any attached images), the embed placeholder of each of its ``n`` variants in one
@@ -169,7 +177,7 @@ def do_generate_in_chat(
     nothing behind. With ``chat=None`` the chat is created in that transaction too, so a failed
     first request leaves no empty chat.
     """
-    params = _generation_params(user, prompt, aspect_ratio, model, n)
+    params = _generation_params(user, prompt, aspect_ratio, model, n, reference_embed_ids)
     attachments = _embed_id_list(embed_ids)
     request_text = (text if text is not None else params.prompt).strip() or params.prompt
 

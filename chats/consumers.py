@@ -148,6 +148,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             model=content.get("model"),
             embed_ids=content.get("embed_ids") or None,
             n=content.get("n"),
+            reference_embed_ids=content.get("reference_embed_ids"),
         )
         return payload, self._reply(message)
 
@@ -176,7 +177,15 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         """The viewer's Mark to edit: validated as POST /v1/apps/images/edit validates."""
         chat = self._chat(content)
         body = self._fields(
-            content, "embed_id", "prompt", "mask", "model", "seed", "aspect_ratio", "image_size"
+            content,
+            "embed_id",
+            "prompt",
+            "mask",
+            "model",
+            "seed",
+            "aspect_ratio",
+            "image_size",
+            "reference_embed_ids",
         )
         params, _ = parse_edit_request(self.user, body)
         task, _, message = do_edit_in_chat(self.user, chat, params)

@@ -57,6 +57,7 @@ class GenerationParams:
     mask: bytes | None = None  # edits: PNG, white = change
     composite: bool = False  # edits of an uploaded photo are labelled composite
     variants: int = 1  # how many images this one request makes (each its own embed and task)
+    references: tuple[Embed, ...] = ()  # the user's finished images to draw on (reference_embed_ids)
 
 
 MAX_VARIANTS = 4
@@ -81,6 +82,28 @@ def variant_key(idempotency_key: str | None, index: int) -> str | None:
     if idempotency_key is None or index == 0:
         return idempotency_key
     return f"{idempotency_key}:{index}"
+
+
+def check_reference_count(spec: ModelSpec, count: int, *, editing: bool) -> None:
+    """400 when ``spec`` takes no reference images, or fewer than ``count`` (the providers'
+    documented limits: ``ModelSpec.max_input_images``)."""
+    if not count:
+        return
+    limit = spec.max_references(editing=editing)
+    if limit == 0:
+        raise ApiError(
+            "invalid_value",
+            f"The model {spec.id} does not take reference images"
+            + (" when editing." if spec.max_input_images else "."),
+            field="reference_embed_ids",
+        )
+    if count > limit:
+        raise ApiError(
+            "invalid_value",
+            f"The model {spec.id} takes at most {limit} reference images"
+            + (" with the image being edited." if editing else "."),
+            field="reference_embed_ids",
+        )
 
 
 def queue_new_task(
@@ -133,7 +156,14 @@ def idempotency_digest(idempotency_key: str | None) -> str | None:
     return salted_hmac(IDEMPOTENCY_KEY_SALT, idempotency_key, algorithm="sha256").hexdigest()
 
 
-def _replay(user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str) -> list[Task] | None:
+def _replay(user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str) -> Task | None:
+    """The task this Idempotency-Key already made within 24 h, if any (the first, for a request
+    that made several)."""
+    tasks = _replay_all(user, idempotency_key, fingerprint)
+    return tasks[0] if tasks else None
+
+
+def _replay_all(user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str) -> list[Task] | None:
     """The tasks this Idempotency-Key already made within 24 h (a request's variants, in order),
     if any (409-style 422 when the key came with a different request)."""
     if not idempotency_key:
@@ -202,8 +232,9 @@ def check_create_generations(
         webhook_url,
         # Only when used, so that a key first used before these existed still matches.
         *([f"variants={params.variants}"] if params.variants != 1 else []),
+        *([f"references={','.join(str(r.id) for r in params.references)}"] if params.references else []),
     )
-    replayed = _replay(user, idempotency_key, fingerprint)
+    replayed = _replay_all(user, idempotency_key, fingerprint)
     if replayed is not None:
         return replayed, False
     spec = params.model
@@ -223,6 +254,7 @@ def check_create_generations(
         raise ApiError("invalid_value", f"The model {spec.id} cannot edit images.", field="model")
     if not 1 <= params.variants <= MAX_VARIANTS:
         raise ApiError("invalid_value", f"n must be between 1 and {MAX_VARIANTS}.", field="n")
+    check_reference_count(spec, len(params.references), editing=params.kind == Task.Kind.EDIT)
 
     requested_at = timezone.now().isoformat()
     contents = [
@@ -236,7 +268,9 @@ def check_create_generations(
             seed=seed,
             # The runner records the seed it used; whether the user chose it is only known here.
             seed_pinned=seed is not None and pinned and params.seed_pinned,
-            composite=params.composite,
+            # Made from the user's own images: labelled a composite (IPTC, C2PA ingredients).
+            composite=params.composite or bool(params.references),
+            reference_embed_ids=tuple(str(r.id) for r in params.references) or None,
             derived_from=str(params.source.id) if params.source else None,
             requested_at=requested_at,
         )
@@ -267,7 +301,7 @@ def check_create_generations(
                 )
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
-        replayed = _replay(user, idempotency_key, fingerprint)
+        replayed = _replay_all(user, idempotency_key, fingerprint)
         if replayed is None:
             raise
         return replayed, False
@@ -311,7 +345,7 @@ def check_create_reverse_search(
     )
     replayed = _replay(user, idempotency_key, fingerprint)
     if replayed is not None:
-        return replayed[0], False
+        return replayed, False
     if not is_available():
         raise ApiError(
             "provider_unavailable",
@@ -385,6 +419,7 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
             mask = opened.load_file("mask")
         except ObjectMissing:  # an edit without a mask, or made before masks were kept
             mask = None
+    references = _stored_references(user, content.reference_embed_ids or ())
     # Again means different: a fresh seed, unless the user pinned one.
     pinned = content.seed_pinned and content.seed is not None
     seed = content.seed if pinned else secrets.randbelow(2**31)
@@ -398,8 +433,22 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
         kind=kind,
         source=source,
         mask=mask,
-        composite=content.composite,
+        # A composite of references is one again because of them, not of the request.
+        composite=content.composite and not references,
+        references=references,
     )
+
+
+def _stored_references(user: AbstractBaseUser, ids: tuple[str, ...]) -> tuple[Embed, ...]:
+    """The references an image was made from, to make it again from the same ones."""
+    found = {
+        str(e.id): e for e in Embed.objects.filter(pk__in=list(ids), owner=user, status=Embed.Status.FINISHED)
+    }
+    if len(found) != len(ids):
+        raise ApiError(
+            "invalid_value", "A reference image this one was made from no longer exists.", field="regenerate"
+        )
+    return tuple(found[embed_id] for embed_id in ids)
 
 
 def do_report_image(user: AbstractBaseUser, embed: Embed, *, reason: str, regenerate: bool) -> Task | None:

@@ -18,12 +18,14 @@ from embeds import imaging, sealing
 from embeds.access import access_finished_image
 from embeds.conf import conf as embeds_conf
 from embeds.content import FileMeta
+from embeds.models import Embed
 
 from .actions import MAX_VARIANTS, GenerationParams
 from .models import Task
 from .registry import ASPECT_RATIOS, IMAGE_SIZES, MODELS, default_model, find_model
 
 PROMPT_MAX_LENGTH = 4000
+MAX_REFERENCES = 14  # the most any model takes (Gemini); each model's own limit is checked later
 CHAT_ID_HELP = (
     "One of your chats: the request and its result are written into it as one exchange (your "
     "message, the assistant's reply with the new embed), in the transaction that creates the task."
@@ -53,6 +55,14 @@ class GenerateInputSerializer(StrictInputSerializer):
         default=1,
         help_text="How many variants to make (1–4): each its own image, task and seed (seed, seed+1, "
         "… when a seed is given).",
+    )
+    reference_embed_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=MAX_REFERENCES,
+        help_text="Your own finished images for the model to draw on (up to 14 for Gemini, 4 for "
+        "FLUX.2 klein, counting an edit's image; GET /v1/apps/images/models says each model's "
+        "max_reference_images). The result is labelled a composite made from them.",
     )
     webhook_url = serializers.URLField(required=False, max_length=2000)
 
@@ -87,6 +97,14 @@ class EditInputSerializer(GenerateInputSerializer):
     n = None  # an edit makes one image
 
 
+def access_references(user: AbstractBaseUser, ids: list | None) -> tuple[Embed, ...]:
+    """The user's finished images named by ``reference_embed_ids``, in order, each listed once;
+    someone else's or a missing id answers exactly as a missing one does (404), an unfinished one
+    409, one that is not a readable image 400 (``access_finished_image``)."""
+    unique = list(dict.fromkeys(str(embed_id) for embed_id in ids or ()))
+    return tuple(access_finished_image(user, embed_id, field="reference_embed_ids") for embed_id in unique)
+
+
 def parse_generate_request(user: AbstractBaseUser, body: object) -> tuple[GenerationParams, dict]:
     """A generate request (REST body, socket frame or chat message) validated as POST
     /v1/apps/images/generate validates it: (the parameters, the validated data, for
@@ -101,6 +119,7 @@ def parse_generate_request(user: AbstractBaseUser, body: object) -> tuple[Genera
         seed=data.get("seed"),
         image_size=data["image_size"],
         variants=data["n"],
+        references=access_references(user, data.get("reference_embed_ids")),
     )
     return params, data
 
@@ -154,5 +173,6 @@ def parse_edit_request(user: AbstractBaseUser, body: object) -> tuple[Generation
         source=source,
         mask=mask,
         composite=source_content.source == "upload" or source_content.composite,
+        references=access_references(user, data.get("reference_embed_ids")),
     )
     return params, data

@@ -69,7 +69,7 @@ class GenerateView(APIView):
         responses={
             202: GenerationAcceptedSerializer,
             200: GenerationAcceptedSerializer,
-            **errors(400, 401, 403, 422, 429, 503),
+            **errors(400, 401, 403, 404, 409, 422, 429, 503),
         },
     )
     def post(self, request: Request) -> Response:
@@ -149,6 +149,9 @@ class ModelSerializer(serializers.Serializer):
     aspect_ratios = serializers.ListField(child=serializers.CharField())
     image_sizes = serializers.ListField(child=serializers.CharField())
     supports_edit = serializers.BooleanField()
+    max_reference_images = serializers.IntegerField(
+        help_text="How many reference_embed_ids a generate request may name (an edit: one fewer)."
+    )
     cost_usd = serializers.CharField()
     timeout_seconds = serializers.FloatField()
 

@@ -310,6 +310,8 @@ class OfflineProvider(Provider):
                     f"The offline generator does not support {request.aspect_ratio} at {request.image_size}.",
                 ) from None
             image = Painter(request.prompt, seed, width, height).paint(report, is_cancelled)
+        if request.references:
+            image = self._with_references(image, request.references)
         if is_cancelled():
             raise Cancelled()
         report(stage="generating", progress=90)
@@ -365,6 +367,21 @@ class OfflineProvider(Provider):
                 retryable=code in _RETRYABLE,
                 retry_after=float(fail.group(2)) if fail.group(2) else None,
             )
+
+    # -- references ---------------------------------------------------------------------------------
+
+    @classmethod
+    def _with_references(cls, image: Image.Image, references: tuple[bytes, ...]) -> Image.Image:
+        """The picture drawn on its references: their average, fitted to its size, blended in
+        (a third), so that what they show visibly carries into the result."""
+        rgb = image.convert("RGB")
+        fitted = [
+            ImageOps.fit(cls._open(data, "reference image").convert("RGB"), rgb.size) for data in references
+        ]
+        mean = fitted[0]
+        for index, other in enumerate(fitted[1:], start=2):
+            mean = Image.blend(mean, other, 1 / index)
+        return Image.blend(rgb, mean, 0.35)
 
     # -- edits --------------------------------------------------------------------------------------
 

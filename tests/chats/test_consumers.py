@@ -472,3 +472,30 @@ async def test_variants_from_the_socket_are_one_reply_holding_every_embed(alice)
     assert await sync_to_async(Chat.objects.count)() == 1
     assert await sync_to_async(Message.objects.count)() == 4
     await comm.disconnect()
+
+
+@run_async
+async def test_references_from_the_socket_are_the_users_own_images_only(alice, bob):
+    from tests.factories import UploadedImageFactory
+
+    mine = await sync_to_async(UploadedImageFactory)(owner=alice)
+    bobs = await sync_to_async(UploadedImageFactory)(owner=bob)
+    comm = communicator(alice)
+    await comm.connect()
+    frames = {
+        "ok": {"type": "generate", "prompt": "a cat", "reference_embed_ids": [str(mine.id)]},
+        "foreign": {"type": "generate", "prompt": "a cat", "reference_embed_ids": [str(bobs.id)]},
+        "edit": {
+            "type": "edit",
+            "embed_id": str(mine.id),
+            "prompt": "x",
+            "reference_embed_ids": [str(bobs.id)],
+        },
+    }
+    for request_id, frame in frames.items():
+        await comm.send_json_to({"request_id": request_id, **frame})
+    assert (await _answer(comm, "ok"))["type"] == "embed_created"
+    for request_id in ("foreign", "edit"):
+        error = (await _answer(comm, request_id))["error"]
+        assert (error["code"], error["field"]) == ("not_found", "reference_embed_ids"), error
+    await comm.disconnect()

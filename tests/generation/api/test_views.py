@@ -599,3 +599,73 @@ def test_variants_are_counted_by_the_limits_and_refused_as_a_whole(alice_api, br
     assert _generate(alice_api, n=2).status_code == 429
     assert _generate(alice_api, n=1).status_code == 202
     assert Task.objects.count() == 4
+
+
+# -- references (reference_embed_ids) --------------------------------------------------------------
+
+
+def test_a_generation_from_references_draws_on_them_and_regenerates_from_them(alice_api, worker):
+    reference = wait_for_task(alice_api, _generate(alice_api, prompt="a red apple", seed=3).json()["task_id"])
+    plain = wait_for_task(alice_api, _generate(alice_api, prompt="a boat", seed=9).json()["task_id"])
+    response = _generate(alice_api, prompt="a boat", seed=9, reference_embed_ids=[reference["embed_id"]])
+    assert response.status_code == 202, response.content
+    drawn = wait_for_task(alice_api, response.json()["task_id"])
+    assert drawn["status"] == "completed", drawn
+    assert _pixels(alice_api, drawn["embed_id"]) != _pixels(alice_api, plain["embed_id"])
+    # Regenerated (its pinned seed, its references): the very same picture again.
+    again = alice_api.post(
+        f"/v1/embeds/{drawn['embed_id']}/report", {"reason": "other", "regenerate": True}, format="json"
+    )
+    assert again.status_code == 202, again.content
+    remade = wait_for_task(alice_api, again.json()["task_id"])
+    assert _pixels(alice_api, remade["embed_id"]) == _pixels(alice_api, drawn["embed_id"])
+
+
+def test_references_that_are_not_the_users_own_finished_images_are_refused(alice_api, bob_api, worker):
+    bobs = wait_for_task(bob_api, _generate(bob_api).json()["task_id"])["embed_id"]
+    mine = wait_for_task(alice_api, _generate(alice_api).json()["task_id"])["embed_id"]
+    missing = "00000000-0000-4000-8000-000000000000"
+    for ids in ([bobs], [missing], [mine, bobs]):
+        for path, body in (
+            ("/v1/apps/images/generate", {"prompt": "x"}),
+            ("/v1/apps/images/edit", {"prompt": "x", "embed_id": mine}),
+        ):
+            response = alice_api.post(path, {**body, "reference_embed_ids": ids}, format="json")
+            assert response.status_code == 404, (path, ids, response.content)
+            assert response.json()["error"] == {
+                "code": "not_found",
+                "message": "Not found.",
+                "field": "reference_embed_ids",
+            }
+    for ids, code, field in (
+        ("x", "invalid_request", "reference_embed_ids"),  # not a list: as embed_ids answers it
+        (["nope"], "invalid_value", "reference_embed_ids.0"),
+        ([mine] * 15, "value_too_long", "reference_embed_ids"),
+    ):
+        response = _generate(alice_api, reference_embed_ids=ids)
+        assert response.status_code == 400, response.content
+        error = response.json()["error"]
+        assert (error["code"], error["field"]) == (code, field) and error["message"]
+    response = _generate(alice_api, reference_embed_ids=[mine] * 5)  # listed twice is listed once
+    assert response.status_code == 202, response.content
+    assert Task.objects.filter(owner__username="alice").count() == 2  # nothing of the refused ones
+
+
+def test_past_the_models_reference_limit_is_a_clear_400(alice_api, worker):
+    ids = [
+        wait_for_task(alice_api, _generate(alice_api, seed=n).json()["task_id"])["embed_id"] for n in range(5)
+    ]
+    response = _generate(alice_api, reference_embed_ids=ids)
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid_value",
+        "message": "The model local/procedural takes at most 4 reference images.",
+        "field": "reference_embed_ids",
+    }
+    models = {m["id"]: m for m in alice_api.get("/v1/apps/images/models").json()["models"]}
+    assert {name: m["max_reference_images"] for name, m in models.items()} == {
+        "local/procedural": 4,
+        "google/gemini-3-pro-image": 14,
+        "google/gemini-3.1-flash-image": 14,
+        "fal-ai/flux-2/klein/9b/base": 4,
+    }
