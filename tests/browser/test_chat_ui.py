@@ -708,3 +708,36 @@ def test_four_variants_are_a_row_of_live_tiles_that_all_finish(page):
     assert all(b["x"] >= 0 and b["x"] + b["width"] <= 390 for b in boxes)
     page.set_viewport_size({"width": 1280, "height": 860})
     variants.select_option("1")
+
+
+def test_an_attachment_marked_as_reference_is_drawn_on_and_named_in_the_credentials(page, tmp_path):
+    path = tmp_path / "palette.png"
+    path.write_bytes(png_bytes(color=(240, 20, 160)))
+    page.click("[data-testid=new-chat]")
+    page.set_input_files("[data-testid=attach-input]", str(path))
+    page.wait_for_selector(
+        "[data-testid=attachments] [data-testid=image-embed-preview][data-status=finished]"
+    )
+    reference_id = page.get_attribute(
+        "[data-testid=attachments] [data-testid=image-embed-preview]", "data-embed-id"
+    )
+    page.get_by_label("Use palette.png as a reference for the next image").check()
+    before = embed_ids(page)
+    page.fill("[data-testid=composer-input]", "A lighthouse at dusk")
+    page.click("[data-testid=generate-button]")
+    page.wait_for_selector("li.message.assistant [data-testid=image-embed-preview]")
+    made = next(
+        i
+        for i in page.eval_on_selector_all(
+            "li.message.assistant [data-testid=image-embed-preview]",
+            "nodes => nodes.map(n => n.dataset.embedId)",
+        )
+        if i not in before
+    )
+    finished(page, made)
+    assert page.locator("[data-testid=attachments] > *").count() == 0
+    provenance = page.request.get(f"/v1/embeds/{made}/provenance").json()["renditions"]
+    for report in provenance.values():
+        assert [i["title"] for i in report["ingredients"]] == ["Reference image 1"]
+        assert report["digital_source_type"].endswith("/compositeWithTrainedAlgorithmicMedia")
+    assert reference_id != made
