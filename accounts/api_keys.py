@@ -89,6 +89,8 @@ async def aget_user_for_api_key(raw_key: str) -> tuple[AbstractBaseUser, ApiKey]
     """``get_user_for_api_key`` for the event loop: a warm cache entry answers with one awaited
     epoch read and no thread; anything else (a miss, a ``last_used_at`` to write, the cache off
     or Redis unreadable) runs the sync lookup once on the hot path's I/O threads."""
+    # Imported here: core.hot_path imports DRF's views, whose settings import our
+    # authentication class, which imports this module.
     from core.hot_path import blocking
 
     if not _well_formed(raw_key):

@@ -39,7 +39,15 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.fakes.gemini_server import GeminiServer
-from tests.live_stack import ROOT, Stack, free_port, process_cpu_seconds
+from tests.live_stack import (
+    ROOT,
+    Stack,
+    free_port,
+    prepare_database,
+    process_cpu_seconds,
+    start_web,
+    wait_healthy,
+)
 
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "32"))
 EMBEDDED_CONCURRENCY = int(os.environ.get("EMBEDDED_CONCURRENCY", "16"))
@@ -253,52 +261,11 @@ class EmbeddedStack:
             GENERATION_RATE_LIMIT_PER_MINUTE="100000",
             GENERATION_MAX_CONCURRENT_PER_USER="100000",
         )
-        python = sys.executable
-        subprocess.run(
-            [python, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-        )
-        created = subprocess.run(
-            [python, "manage.py", "create_api_key", "bench"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        self.api_key = created.stdout.strip().splitlines()[-1]
+        self.api_key = prepare_database(self.env)
         self.url = f"http://127.0.0.1:{port}"
-        self.web = subprocess.Popen(
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "openmates_images.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the embedded server did not start")
-            time.sleep(0.2)
+        self.web = start_web(self.env, port)
+        wait_healthy(self.url)
+        return self
 
     def __exit__(self, *exc) -> None:
         import signal

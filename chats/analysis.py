@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from generation.analysis.actions import check_create_analysis, parse_analysis_request
+from generation.presenters import task_payload
+
 from .actions import _embed_id_list, do_exchange_in_chat
 from .models import Chat, Message
 
@@ -30,9 +33,6 @@ def do_analyze_in_chat(
     ``POST /v1/apps/images/analyze`` validates, and written in one transaction, so a refused
     request (no question, a region outside the image, someone else's image) leaves nothing.
     Returns (task payload, assistant message)."""
-    from generation.analysis.actions import check_create_analysis, parse_analysis_request
-    from generation.presenters import task_payload
-
     body = {"embed_id": embed_id, "question": question, "region": region, "model": model}
     params = parse_analysis_request(user, {k: v for k, v in body.items() if v is not None})
     shown = _embed_id_list(attachments) or [str(params.source.id)]

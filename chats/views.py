@@ -7,19 +7,18 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from accounts.models import UserPreferences
+from generation import reverse_search
+from generation.requests import PROMPT_MAX_LENGTH
+
+from .models import Chat
+
 
 @login_required
 @ensure_csrf_cookie
 def app(request: HttpRequest, chat_id: str | None = None) -> HttpResponse:
-    from generation import reverse_search
-
-    from .models import Chat
-
     if chat_id and not Chat.objects.filter(pk=chat_id, owner=request.user).exists():
         raise Http404("No such chat")  # a bad or foreign link says so; it never opens a new chat
-    from accounts.models import UserPreferences
-    from generation.requests import PROMPT_MAX_LENGTH
-
     preferences = UserPreferences.objects.filter(user=request.user).first()
     return render(
         request,

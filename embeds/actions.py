@@ -28,10 +28,21 @@ logger = logging.getLogger(__name__)
 
 
 def _store_new_image(
-    owner: AbstractBaseUser, renditions: dict, content: ImageContent, derived_from: Embed | None = None
+    owner: AbstractBaseUser,
+    renditions: dict,
+    content: ImageContent,
+    *,
+    version_kind: str,
+    derived_from: Embed | None = None,
+    parent: Embed | None = None,
 ) -> Embed:
     opened = sealing.new_embed(
-        owner, content=content, status=Embed.Status.FINISHED, derived_from=derived_from
+        owner,
+        content=content,
+        status=Embed.Status.FINISHED,
+        derived_from=derived_from,
+        version_kind=version_kind,
+        parent=parent,
     )
     try:
         opened.seal_content(replace(content, files=opened.store_renditions(renditions)))
@@ -77,7 +88,18 @@ def do_create_upload_embed(
         content = replace(content, derived_from=str(derived_from.id), ai_label=label)
         if label:
             content = replace(content, prompt=source_content.prompt, model=source_content.model)
-    embed = _store_new_image(owner, renditions, content, derived_from=derived_from)
+    # A drawing over one of the user's images is a version of it; the vault copy of a private
+    # image (made with the user's consent, for the assistant) is an upload of its own.
+    drawn = derived_from is not None and derived_from.encryption_mode != Embed.EncryptionMode.CLIENT
+    kind = Embed.VersionKind.DRAWN if drawn else Embed.VersionKind.UPLOADED
+    embed = _store_new_image(
+        owner,
+        renditions,
+        content,
+        version_kind=kind,
+        derived_from=derived_from,
+        parent=derived_from if drawn else None,
+    )
     logger.info("embeds.upload.created embed=%s", embed.id)
     return embed
 
@@ -112,7 +134,9 @@ def do_crop_embed(owner: AbstractBaseUser, source: Embed, box: tuple[int, int, i
         derived_from=str(source.id),
         generated_at=timezone.now().isoformat(),
     )
-    embed = _store_new_image(owner, renditions, content, derived_from=source)
+    embed = _store_new_image(
+        owner, renditions, content, version_kind=Embed.VersionKind.CROPPED, derived_from=source, parent=source
+    )
     logger.info("embeds.crop.created embed=%s source=%s", embed.id, source.id)
     return embed
 

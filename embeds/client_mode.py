@@ -92,7 +92,9 @@ def do_create_client_embed(
     check_sizes(files)
     wrapped_key, encrypted_meta = check_wrapped_key(wrapped_key), check_meta(encrypted_meta)
     reserve_upload(owner)  # the same per-minute limit as any upload
-    opened = sealing.new_embed(owner, content=SEALED_CONTENT, status=Embed.Status.FINISHED)
+    opened = sealing.new_embed(
+        owner, content=SEALED_CONTENT, status=Embed.Status.FINISHED, version_kind=Embed.VersionKind.UPLOADED
+    )
     opened.embed.encryption_mode = Embed.EncryptionMode.CLIENT
     try:
         opened.store_blobs({variant: files[variant] for variant in sealing.FILE_VARIANTS})

@@ -26,6 +26,17 @@ class Embed(models.Model):
         FINISHED = "finished", "Finished"
         ERROR = "error", "Error"
 
+    class VersionKind(models.TextChoices):
+        """How an image came to be: the step in its lineage. Coarse on purpose (a task's kind
+        already says generate or edit in plaintext); the prompt and model stay sealed."""
+
+        GENERATED = "generated", "Generated"
+        REGENERATED = "regenerated", "Regenerated"
+        EDITED = "edited", "Edited"
+        CROPPED = "cropped", "Cropped"
+        DRAWN = "drawn", "Drawn on"
+        UPLOADED = "uploaded", "Uploaded"
+
     class EncryptionMode(models.TextChoices):
         VAULT = "vault", "Server-managed (vault)"
         CLIENT = "client", "Client-side"
@@ -42,6 +53,15 @@ class Embed(models.Model):
     derived_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derivatives"
     )
+    # An image's lineage: ``parent`` is the version this one was made from (the edited, cropped,
+    # drawn-on or regenerated image; it differs from ``derived_from`` only for a regenerate,
+    # whose pixels come from the provider again), ``root`` the first version (itself for a root).
+    # Search results and analyses have no lineage (``version_kind`` blank, ``root`` null).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    root = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    version_kind = models.CharField(max_length=16, choices=VersionKind.choices, blank=True, default="")
     # Total stored bytes over all variants: lets staff see storage use without seeing content.
     stored_bytes = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -49,7 +69,10 @@ class Embed(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "-created_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["root", "created_at"], name="embeds_lineage_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"

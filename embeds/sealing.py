@@ -123,9 +123,16 @@ def new_embed(
     content: EmbedContent,
     status: str = Embed.Status.PROCESSING,
     derived_from: Embed | None = None,
+    version_kind: str = "",
+    parent: Embed | None = None,
 ) -> OpenEmbed:
     """An unsaved embed with a fresh data key, wrapped for its owner, and its content sealed
-    (the content's class says the embed's type)."""
+    (the content's class says the embed's type).
+
+    ``version_kind`` places an image in a lineage: under its ``parent`` (the version it was made
+    from; usually but not always the image it is ``derived_from``) and that parent's root; an
+    image without a parent is its own root. Embeds of other types pass no kind and stay outside
+    any lineage."""
     data_key = crypto.new_data_key()
     embed = Embed(
         owner=owner,
@@ -134,6 +141,10 @@ def new_embed(
         derived_from=derived_from,
         wrapped_key=get_keyring().wrap(key_name_for_user(owner.pk), data_key),
     )
+    if version_kind:
+        embed.version_kind = version_kind
+        embed.parent = parent
+        embed.root_id = (parent.root_id or parent.pk) if parent else embed.pk
     opened = OpenEmbed(embed=embed, data_key=data_key)
     opened.seal_content(content)
     return opened

@@ -58,6 +58,13 @@ class GenerationParams:
     composite: bool = False  # edits of an uploaded photo are labelled composite
     variants: int = 1  # how many images this one request makes (each its own embed and task)
     references: tuple[Embed, ...] = ()  # the user's finished images to draw on (reference_embed_ids)
+    again_of: Embed | None = None  # a regenerate: the image made once more (its lineage parent)
+
+    @property
+    def version_kind(self) -> str:
+        if self.again_of is not None:
+            return Embed.VersionKind.REGENERATED
+        return Embed.VersionKind.EDITED if self.kind == Task.Kind.EDIT else Embed.VersionKind.GENERATED
 
 
 MAX_VARIANTS = 4
@@ -282,7 +289,13 @@ def check_create_generations(
             check_task_limits(user, adding=len(contents))
             tasks = []
             for index, content in enumerate(contents):
-                opened = sealing.new_embed(user, content=content, derived_from=params.source)
+                opened = sealing.new_embed(
+                    user,
+                    content=content,
+                    derived_from=params.source,
+                    version_kind=params.version_kind,
+                    parent=params.again_of or params.source,
+                )
                 opened.embed.save()
                 if params.mask is not None:
                     opened.store_file("mask", params.mask)
@@ -436,6 +449,7 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
         # A composite of references is one again because of them, not of the request.
         composite=content.composite and not references,
         references=references,
+        again_of=embed,
     )
 
 

@@ -44,6 +44,47 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def prepare_database(env: dict) -> str:
+    """Migrate the database ``env`` names and return a new API key of a user "bench"."""
+    python = sys.executable
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    created = subprocess.run(
+        [python, "manage.py", "create_api_key", "bench"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return created.stdout.strip().splitlines()[-1]
+
+
+def start_web(env: dict, port: int, *, workers: int = 1) -> subprocess.Popen:
+    """uvicorn serving the project in a session of its own (stopped as a group, its worker
+    processes too)."""
+    command = [sys.executable, "-m", "uvicorn", "openmates_images.asgi:application"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+def wait_healthy(url: str, *, timeout: float = 60) -> None:
+    """Until ``url``'s ``/healthz`` answers 200 (not listening yet, or still starting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server at {url} did not start")
+        time.sleep(0.2)
+
+
 class Stack:
     def __init__(
         self, *, web_workers: int | None = None, worker_processes: int | None = None, env: dict | None = None
@@ -117,55 +158,12 @@ class Stack:
             "DJANGO_SETTINGS_MODULE": "openmates_images.settings",
             **self.extra_env,
         }
-        subprocess.run(
-            [python, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-        )
-        created = subprocess.run(
-            [python, "manage.py", "create_api_key", "bench"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        self.api_key = created.stdout.strip().splitlines()[-1]
+        self.api_key = prepare_database(self.env)
         self.url = f"http://127.0.0.1:{web_port}"
-        self.web = subprocess.Popen(
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "openmates_images.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(web_port),
-                "--workers",
-                str(self.web_workers),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            start_new_session=True,  # stopped as a group: uvicorn's worker processes too
-        )
+        self.web = start_web(self.env, web_port, workers=self.web_workers)
         self.processes.append(self.web)
         self.worker = self.start_worker()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    break
-            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.2)
+        wait_healthy(self.url)
         return self
 
     def start_worker(self) -> subprocess.Popen:

@@ -21,6 +21,8 @@ from django.utils import timezone
 from core.errors import ApiError
 from core.quota import user_quota_lock
 from embeds import imaging, sealing
+from embeds.access import access_finished_image
+from embeds.actions import do_create_upload_embed, do_delete_embed
 from embeds.content import AnalysisContent
 from embeds.models import Embed
 
@@ -35,7 +37,7 @@ from ..availability import model_status
 from ..limits import check_task_limits
 from ..models import Task
 from ..webhooks import WebhookRefused, check_webhook_url
-from .models import AnalysisModelSpec
+from .models import AnalysisModelSpec, default_analysis_model, find_analysis_model
 from .region import RegionError, bounding_box, parse_region
 
 logger = logging.getLogger(__name__)
@@ -93,8 +95,6 @@ def check_create_analysis(
     webhook_url: str = "",
 ) -> tuple[Task, bool]:
     """Validate, then create the analysis embed and task and queue it; returns (task, created)."""
-    from embeds.actions import do_create_upload_embed
-
     idempotency_key = idempotency_digest(idempotency_key)
     spec = params.model
     fingerprint = request_fingerprint(
@@ -155,8 +155,6 @@ def check_create_analysis(
             )
     except ApiError:
         if uploaded:  # a parallel request took the last slot: the upload must not stay behind
-            from embeds.actions import do_delete_embed
-
             do_delete_embed(source)  # after the rollback: its row is committed, its files stored
         raise
     except IntegrityError:
@@ -181,10 +179,6 @@ def parse_analysis_request(
     """One reading of an analyze request for REST (JSON or multipart), the socket and the chat:
     unknown fields, a missing or over-long question, an unknown model and someone else's image
     (404) are refused here; the region is checked against the image in ``check_create_analysis``."""
-    from embeds.access import access_finished_image
-
-    from .models import default_analysis_model, find_analysis_model
-
     if not isinstance(data, dict):
         raise ApiError("invalid_json", "The request body must be a JSON object.")
     unknown = sorted(set(data) - set(ANALYZE_FIELDS) - set(extra_fields) - ({"file"} if upload else set()))
