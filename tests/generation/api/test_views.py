@@ -557,6 +557,19 @@ def test_one_variant_failing_or_cancelled_leaves_the_others(alice_api, worker):
     assert alice_api.get(f"/v1/embeds/{again['embed_id']}/content").json()["seed"] == 22
 
 
+def test_a_failed_variant_is_retried_on_its_own(alice_api, worker, settings):
+    from generation import lifecycle
+
+    body = _generate(alice_api, prompt="a boat [[fail:internal@seed=6]]", seed=5, n=2).json()
+    first, second = (wait_for_task(alice_api, v["task_id"]) for v in body["variants"])
+    assert (first["status"], second["status"]) == ("completed", "failed")
+    settings.GENERATION = {**settings.GENERATION, "TEST_PROMPT_HOOKS": False}  # the fault is gone
+    assert lifecycle.retry(second["task_id"]) is True  # what staff's "retry failed" does
+    retried = wait_for_task(alice_api, second["task_id"])
+    assert retried["status"] == "completed" and retried["embed_status"] == "finished"
+    assert alice_api.get(f"/v1/tasks/{first['task_id']}").json() == first  # the other is untouched
+
+
 def test_each_variant_is_cancelled_on_its_own(alice_api, broker):
     body = _generate(alice_api, n=2).json()
     first, second = body["variants"]
