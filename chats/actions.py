@@ -16,8 +16,8 @@ from core.realtime import send_to_user
 from embeds import crypto
 from embeds.keyring import get_keyring, key_name_for_user
 from embeds.models import Embed
-from generation.actions import check_create_generation, request_again
-from generation.presenters import task_payload
+from generation.actions import check_create_generation, check_create_generations, request_again
+from generation.presenters import generation_payload, task_payload
 from generation.requests import parse_generate_request
 
 from .models import Chat, Message, MessageEmbed
@@ -123,12 +123,24 @@ def _notify_message_created(message: Message) -> None:
     transaction.on_commit(lambda: send_to_user(owner_id, MESSAGE_CREATED, payload))
 
 
-def _generation_params(prompt: object, aspect_ratio: object, model: object):
+def _generation_params(
+    user: AbstractBaseUser,
+    prompt: object,
+    aspect_ratio: object,
+    model: object,
+    n: object,
+    reference_embed_ids: object = None,
+):
     """Validate a chat's generate request exactly as POST /v1/apps/images/generate does."""
     body = {"prompt": prompt, "aspect_ratio": aspect_ratio or "1:1"}
     if model:
         body["model"] = model
-    return parse_generate_request(body)
+    if n is not None:
+        body["n"] = n
+    if reference_embed_ids is not None:
+        body["reference_embed_ids"] = reference_embed_ids
+    params, _ = parse_generate_request(user, body)
+    return params
 
 
 def _embed_id_list(value: object) -> list[str]:
@@ -152,28 +164,31 @@ def do_generate_in_chat(
     model: str | None,
     text: str | None = None,
     embed_ids: list | tuple | None = None,
+    n: object = None,
+    reference_embed_ids: object = None,
 ) -> tuple[dict, Message]:
     """The "Generate image" skill from the chat: the user's request as a message (the prompt as
-    typed, with any attached images), the embed placeholder in an assistant message, the task
-    queued. Returns (task payload, assistant message).
+    typed, with any attached images), the embed placeholder of each of its ``n`` variants in one
+    assistant message, the tasks queued. Returns (the generate answer: the first task's payload
+    with every variant listed, as POST /v1/apps/images/generate answers; assistant message).
 
     Everything is validated first and written in one transaction: a request that fails (blank
     prompt, bad aspect ratio, unconfigured model, rate limit, someone else's attachment) leaves
     nothing behind. With ``chat=None`` the chat is created in that transaction too, so a failed
     first request leaves no empty chat.
     """
-    params = _generation_params(prompt, aspect_ratio, model)
+    params = _generation_params(user, prompt, aspect_ratio, model, n, reference_embed_ids)
     attachments = _embed_id_list(embed_ids)
     request_text = (text if text is not None else params.prompt).strip() or params.prompt
 
     def start():
-        task, _ = check_create_generation(user, params)
-        return task, task.embed_id
+        tasks, _ = check_create_generations(user, params)
+        return tasks, [task.embed_id for task in tasks]
 
-    task, message = do_exchange_in_chat(
+    tasks, message = do_exchange_in_chat(
         user, chat, request_text=request_text, request_embed_ids=attachments, start=start
     )
-    return task_payload(task, embed_status=task.embed.status), message
+    return generation_payload(tasks), message
 
 
 def do_regenerate_in_chat(user: AbstractBaseUser, chat: Chat | None, embed) -> tuple[dict, Message]:
@@ -199,7 +214,8 @@ def do_exchange_in_chat(
     request_embed_ids: list | tuple = (),
 ) -> tuple[Result, Message | None]:
     """Every chat skill is one exchange: ``start()`` does the work (queues a task, makes a crop…)
-    and returns (its result, the embed to show as the reply); the user's request and the
+    and returns (its result, the embed to show as the reply, or a list of them: a request's
+    variants, shown side by side in the one reply); the user's request and the
     assistant's reply with that embed are written with it, in one transaction. A refused request
     (``start`` or a message raising) leaves nothing: no task, no message, and, with ``chat=None``
     (a new chat), no chat. When ``start`` has nothing to show (an idempotent replay, whose
@@ -212,7 +228,8 @@ def do_exchange_in_chat(
         if chat is None:
             chat = do_create_chat(user)
         do_post_message(chat, role=Message.Role.USER, text=request_text, embed_ids=request_embed_ids)
-        message = do_post_message(chat, role=Message.Role.ASSISTANT, embed_ids=[embed_id])
+        reply_ids = embed_id if isinstance(embed_id, list) else [embed_id]
+        message = do_post_message(chat, role=Message.Role.ASSISTANT, embed_ids=reply_ids)
     return result, message
 
 
@@ -231,6 +248,7 @@ def do_answer_message(
     embed_ids: list | tuple = (),
     aspect_ratio: str = "1:1",
     model: str | None = None,
+    n: object = None,
 ) -> tuple[dict | None, Message]:
     """A user's chat message that expects an answer (the composer's Enter): a description makes
     an image, exactly as the "Generate image" skill does (validated first, written in one
@@ -242,7 +260,9 @@ def do_answer_message(
 
     attachments = _embed_id_list(list(embed_ids))
     if not attachments:
-        return do_generate_in_chat(user, chat, prompt=text, aspect_ratio=aspect_ratio, model=model, text=text)
+        return do_generate_in_chat(
+            user, chat, prompt=text, aspect_ratio=aspect_ratio, model=model, text=text, n=n
+        )
     if text.strip():
         return do_analyze_in_chat(
             user, chat, question=text, embed_id=attachments[0], model=None, attachments=attachments

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from core.api import StrictInputSerializer
 from core.schema import errors
 from embeds.gallery import KINDS, PAGE_DEFAULT, PAGE_MAX
+from generation.actions import MAX_VARIANTS
 
 from .access import access_chat, chat_list, chat_messages, chat_payload, gallery, message_payload
 from .actions import (
@@ -57,6 +58,9 @@ class MessageInputSerializer(StrictInputSerializer):
     aspect_ratio = serializers.CharField(required=False, default="1:1", help_text="With reply: as generate.")
     model = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="With reply: as generate."
+    )
+    n = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_VARIANTS, help_text="With reply: as generate."
     )
 
     def validate(self, attrs: dict) -> dict:
@@ -119,6 +123,7 @@ class MessagesView(APIView):
                 embed_ids=[str(i) for i in data["embed_ids"]],
                 aspect_ratio=data["aspect_ratio"],
                 model=data["model"] or None,
+                n=data.get("n"),
             )
             return Response(message_payload(message, chat_key(chat)), status=status.HTTP_201_CREATED)
         message = do_post_message(chat, role=data["role"], text=data["text"], embed_ids=data["embed_ids"])

@@ -147,6 +147,8 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             aspect_ratio=content.get("aspect_ratio", "1:1"),
             model=content.get("model"),
             embed_ids=content.get("embed_ids") or None,
+            n=content.get("n"),
+            reference_embed_ids=content.get("reference_embed_ids"),
         )
         return payload, self._reply(message)
 
@@ -175,7 +177,15 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         """The viewer's Mark to edit: validated as POST /v1/apps/images/edit validates."""
         chat = self._chat(content)
         body = self._fields(
-            content, "embed_id", "prompt", "mask", "model", "seed", "aspect_ratio", "image_size"
+            content,
+            "embed_id",
+            "prompt",
+            "mask",
+            "model",
+            "seed",
+            "aspect_ratio",
+            "image_size",
+            "reference_embed_ids",
         )
         params, _ = parse_edit_request(self.user, body)
         task, _, message = do_edit_in_chat(self.user, chat, params)
@@ -219,7 +229,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     def _message(self, content: dict) -> tuple[dict | None, dict]:
         """The composer's Send, answered as POST /v1/chats/{id}/messages with ``reply`` answers."""
         chat = self._chat(content)
-        body = self._fields(content, "text", "embed_ids", "aspect_ratio", "model")
+        body = self._fields(content, "text", "embed_ids", "aspect_ratio", "model", "n")
         serializer = MessageInputSerializer(data={**body, "reply": True})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -230,6 +240,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             embed_ids=[str(i) for i in data["embed_ids"]],
             aspect_ratio=data["aspect_ratio"],
             model=data["model"] or None,
+            n=data.get("n"),
         )
         return payload, self._reply(message)
 

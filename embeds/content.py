@@ -266,7 +266,10 @@ class ImageContent(_Json):
     requested_at: str | None = field(default=None, metadata=public(fmt="date-time"))
     # Internal: what the pipeline and later derivations need.
     seed_pinned: bool = False  # the user chose the seed: a regeneration keeps it
-    composite: bool = False  # people's marks combined with the AI's pixels
+    composite: bool = False  # people's marks combined with the AI's pixels (or with references)
+    # The user's own images a generation or edit was asked to draw on (``reference_embed_ids``):
+    # sealed here, never a column, so no one but the owner learns which images fed which.
+    reference_embed_ids: tuple[str, ...] | None = None
     provider: ProviderResult | None = None
     ai_label: Label | None = None
     files: Files | None = None

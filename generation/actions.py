@@ -56,6 +56,8 @@ class GenerationParams:
     source: Embed | None = None  # edits: the image to edit
     mask: bytes | None = None  # edits: PNG, white = change
     composite: bool = False  # edits of an uploaded photo are labelled composite
+    variants: int = 1  # how many images this one request makes (each its own embed and task)
+    references: tuple[Embed, ...] = ()  # the user's finished images to draw on (reference_embed_ids)
     again_of: Embed | None = None  # a regenerate: the image made once more (its lineage parent)
 
     @property
@@ -63,6 +65,52 @@ class GenerationParams:
         if self.again_of is not None:
             return Embed.VersionKind.REGENERATED
         return Embed.VersionKind.EDITED if self.kind == Task.Kind.EDIT else Embed.VersionKind.GENERATED
+
+
+MAX_VARIANTS = 4
+_SEED_SPACE = 2**31
+
+
+def variant_seeds(seed: int | None, count: int) -> list[tuple[int | None, bool]]:
+    """Each variant's (seed, pinned). A chosen seed makes seed, seed+1, … (pinned: the user can
+    make the very same set again); without one a single image keeps today's behaviour (the
+    provider picks), while several draw fresh seeds, so that no two variants are the same."""
+    if seed is not None:
+        return [((seed + index) % _SEED_SPACE, True) for index in range(count)]
+    if count == 1:
+        return [(None, True)]
+    return [(secrets.randbelow(_SEED_SPACE), False) for _ in range(count)]
+
+
+def variant_key(idempotency_key: str | None, index: int) -> str | None:
+    """The stored Idempotency-Key of a request's ``index``-th variant: the first keeps the key's
+    digest as it always has, the others a suffix of it (the unique constraint holds one task a
+    key), so a replay finds the whole set again."""
+    if idempotency_key is None or index == 0:
+        return idempotency_key
+    return f"{idempotency_key}:{index}"
+
+
+def check_reference_count(spec: ModelSpec, count: int, *, editing: bool) -> None:
+    """400 when ``spec`` takes no reference images, or fewer than ``count`` (the providers'
+    documented limits: ``ModelSpec.max_input_images``)."""
+    if not count:
+        return
+    limit = spec.max_references(editing=editing)
+    if limit == 0:
+        raise ApiError(
+            "invalid_value",
+            f"The model {spec.id} does not take reference images"
+            + (" when editing." if spec.max_input_images else "."),
+            field="reference_embed_ids",
+        )
+    if count > limit:
+        raise ApiError(
+            "invalid_value",
+            f"The model {spec.id} takes at most {limit} reference images"
+            + (" with the image being edited." if editing else "."),
+            field="reference_embed_ids",
+        )
 
 
 def queue_new_task(
@@ -116,25 +164,38 @@ def idempotency_digest(idempotency_key: str | None) -> str | None:
 
 
 def _replay(user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str) -> Task | None:
-    """The task this Idempotency-Key already made within 24 h, if any (409-style 422 when the key
-    came with a different request)."""
+    """The task this Idempotency-Key already made within 24 h, if any (the first, for a request
+    that made several)."""
+    tasks = _replay_all(user, idempotency_key, fingerprint)
+    return tasks[0] if tasks else None
+
+
+def _replay_all(user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str) -> list[Task] | None:
+    """The tasks this Idempotency-Key already made within 24 h (a request's variants, in order),
+    if any (409-style 422 when the key came with a different request)."""
     if not idempotency_key:
         return None
-    task = Task.objects.select_related("embed").filter(owner=user, idempotency_key=idempotency_key).first()
-    if task is None:
+    keys = [variant_key(idempotency_key, index) for index in range(MAX_VARIANTS)]
+    found = {
+        task.idempotency_key: task
+        for task in Task.objects.select_related("embed").filter(owner=user, idempotency_key__in=keys)
+    }
+    first = found.get(idempotency_key)
+    if first is None:
         return None
-    if timezone.now() - task.created_at > IDEMPOTENCY_WINDOW:
-        # Expired: free the key so it can name a new request.
-        Task.objects.filter(pk=task.pk).update(idempotency_key=None)
+    tasks = [found[key] for key in keys if key in found]
+    if timezone.now() - first.created_at > IDEMPOTENCY_WINDOW:
+        # Expired: free the key (and its variants' keys) so it can name a new request.
+        Task.objects.filter(pk__in=[task.pk for task in tasks]).update(idempotency_key=None)
         return None
-    if task.request_fingerprint != fingerprint:
+    if first.request_fingerprint != fingerprint:
         raise ApiError(
             "idempotency_key_reused",
             "This Idempotency-Key was already used with a different request in the last 24 hours.",
             field="Idempotency-Key",
             status_code=422,
         )
-    return task
+    return tasks
 
 
 def check_create_generation(
@@ -144,9 +205,26 @@ def check_create_generation(
     idempotency_key: str | None = None,
     webhook_url: str = "",
 ) -> tuple[Task, bool]:
-    """Create the embed placeholder and the task, queue it; returns (task, created).
+    """``check_create_generations`` for a caller that shows one task: (the first task, created)."""
+    tasks, created = check_create_generations(
+        user, params, idempotency_key=idempotency_key, webhook_url=webhook_url
+    )
+    return tasks[0], created
 
-    A repeat with the same ``Idempotency-Key`` within 24 h returns the first task unchanged.
+
+def check_create_generations(
+    user: AbstractBaseUser,
+    params: GenerationParams,
+    *,
+    idempotency_key: str | None = None,
+    webhook_url: str = "",
+) -> tuple[list[Task], bool]:
+    """Create the embed placeholder and the task of each of the request's ``variants`` (each
+    with its own seed, see ``variant_seeds``), queue them; returns (tasks, created).
+
+    All of them or none: the limits count every variant, under the user's quota lock, and the
+    inserts are one transaction. A repeat with the same ``Idempotency-Key`` within 24 h returns
+    the first request's tasks unchanged.
     """
     idempotency_key = idempotency_digest(idempotency_key)
     fingerprint = request_fingerprint(
@@ -159,8 +237,11 @@ def check_create_generation(
         params.source.id if params.source else None,
         hashlib.sha256(params.mask).hexdigest() if params.mask else None,
         webhook_url,
+        # Only when used, so that a key first used before these existed still matches.
+        *([f"variants={params.variants}"] if params.variants != 1 else []),
+        *([f"references={','.join(str(r.id) for r in params.references)}"] if params.references else []),
     )
-    replayed = _replay(user, idempotency_key, fingerprint)
+    replayed = _replay_all(user, idempotency_key, fingerprint)
     if replayed is not None:
         return replayed, False
     spec = params.model
@@ -178,53 +259,68 @@ def check_create_generation(
             raise ApiError("invalid_value", str(exc), field="webhook_url") from exc
     if params.kind == Task.Kind.EDIT and not spec.supports_edit:
         raise ApiError("invalid_value", f"The model {spec.id} cannot edit images.", field="model")
+    if not 1 <= params.variants <= MAX_VARIANTS:
+        raise ApiError("invalid_value", f"n must be between 1 and {MAX_VARIANTS}.", field="n")
+    check_reference_count(spec, len(params.references), editing=params.kind == Task.Kind.EDIT)
 
-    content = ImageContent(
-        source="edit" if params.kind == Task.Kind.EDIT else "generated",
-        prompt=params.prompt,
-        model=spec.id,
-        model_label=spec.label,
-        aspect_ratio=params.aspect_ratio,
-        image_size=params.image_size,
-        seed=params.seed,
-        # The runner records the seed it used; whether the user chose it is only known here.
-        seed_pinned=params.seed is not None and params.seed_pinned,
-        composite=params.composite,
-        derived_from=str(params.source.id) if params.source else None,
-        requested_at=timezone.now().isoformat(),
-    )
+    requested_at = timezone.now().isoformat()
+    contents = [
+        ImageContent(
+            source="edit" if params.kind == Task.Kind.EDIT else "generated",
+            prompt=params.prompt,
+            model=spec.id,
+            model_label=spec.label,
+            aspect_ratio=params.aspect_ratio,
+            image_size=params.image_size,
+            seed=seed,
+            # The runner records the seed it used; whether the user chose it is only known here.
+            seed_pinned=seed is not None and pinned and params.seed_pinned,
+            # Made from the user's own images: labelled a composite (IPTC, C2PA ingredients).
+            composite=params.composite or bool(params.references),
+            reference_embed_ids=tuple(str(r.id) for r in params.references) or None,
+            derived_from=str(params.source.id) if params.source else None,
+            requested_at=requested_at,
+        )
+        for seed, pinned in variant_seeds(params.seed, params.variants)
+    ]
+    estimate = estimate_seconds(spec)
     try:
-        with user_quota_lock(user):  # the limits are checked and the task inserted as one step
-            check_task_limits(user)
-            opened = sealing.new_embed(
-                user,
-                content=content,
-                derived_from=params.source,
-                version_kind=params.version_kind,
-                parent=params.again_of or params.source,
-            )
-            opened.embed.save()
-            if params.mask is not None:
-                opened.store_file("mask", params.mask)
-            task = queue_new_task(
-                user,
-                opened.embed,
-                kind=params.kind,
-                model=spec.id,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                webhook_url=webhook_url,
-                estimated_seconds=estimate_seconds(spec),
-                cost_usd=spec.cost_usd,
-            )
+        with user_quota_lock(user):  # the limits are checked and the tasks inserted as one step
+            check_task_limits(user, adding=len(contents))
+            tasks = []
+            for index, content in enumerate(contents):
+                opened = sealing.new_embed(
+                    user,
+                    content=content,
+                    derived_from=params.source,
+                    version_kind=params.version_kind,
+                    parent=params.again_of or params.source,
+                )
+                opened.embed.save()
+                if params.mask is not None:
+                    opened.store_file("mask", params.mask)
+                tasks.append(
+                    queue_new_task(
+                        user,
+                        opened.embed,
+                        kind=params.kind,
+                        model=spec.id,
+                        idempotency_key=variant_key(idempotency_key, index),
+                        fingerprint=fingerprint,
+                        webhook_url=webhook_url,
+                        estimated_seconds=estimate,
+                        cost_usd=spec.cost_usd,
+                    )
+                )
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
-        replayed = _replay(user, idempotency_key, fingerprint)
+        replayed = _replay_all(user, idempotency_key, fingerprint)
         if replayed is None:
             raise
         return replayed, False
-    logger.info("generation.task.created task=%s model=%s kind=%s", task.id, spec.id, task.kind)
-    return task, True
+    for task in tasks:
+        logger.info("generation.task.created task=%s model=%s kind=%s", task.id, spec.id, task.kind)
+    return tasks, True
 
 
 def completed_files(task: Task) -> Files | None:
@@ -336,6 +432,7 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
             mask = opened.load_file("mask")
         except ObjectMissing:  # an edit without a mask, or made before masks were kept
             mask = None
+    references = _stored_references(user, content.reference_embed_ids or ())
     # Again means different: a fresh seed, unless the user pinned one.
     pinned = content.seed_pinned and content.seed is not None
     seed = content.seed if pinned else secrets.randbelow(2**31)
@@ -349,9 +446,23 @@ def request_again(user: AbstractBaseUser, embed: Embed) -> GenerationParams:
         kind=kind,
         source=source,
         mask=mask,
-        composite=content.composite,
+        # A composite of references is one again because of them, not of the request.
+        composite=content.composite and not references,
+        references=references,
         again_of=embed,
     )
+
+
+def _stored_references(user: AbstractBaseUser, ids: tuple[str, ...]) -> tuple[Embed, ...]:
+    """The references an image was made from, to make it again from the same ones."""
+    found = {
+        str(e.id): e for e in Embed.objects.filter(pk__in=list(ids), owner=user, status=Embed.Status.FINISHED)
+    }
+    if len(found) != len(ids):
+        raise ApiError(
+            "invalid_value", "A reference image this one was made from no longer exists.", field="regenerate"
+        )
+    return tuple(found[embed_id] for embed_id in ids)
 
 
 def do_report_image(user: AbstractBaseUser, embed: Embed, *, reason: str, regenerate: bool) -> Task | None:

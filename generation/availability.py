@@ -223,6 +223,7 @@ def model_entry(spec) -> dict:
         "aspect_ratios": list(spec.aspect_ratios),
         "image_sizes": list(spec.image_sizes),
         "supports_edit": spec.supports_edit,
+        "max_reference_images": spec.max_input_images,
         "cost_usd": str(spec.cost_usd),
         "timeout_seconds": spec.timeout_seconds,
     }

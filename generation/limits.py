@@ -20,13 +20,14 @@ from .models import Task
 ACTIVE_STATUSES = (Task.Status.QUEUED, Task.Status.PROCESSING)
 
 
-def check_task_limits(user: AbstractBaseUser) -> None:
-    """429 when the user made too many tasks in the last minute or has too many running.
+def check_task_limits(user: AbstractBaseUser, *, adding: int = 1) -> None:
+    """429 when the ``adding`` tasks about to be inserted (a request's variants) would make too
+    many in the last minute or too many running: a request is refused as a whole, never cut short.
 
-    Call inside ``user_quota_lock`` with the Task insert in the same transaction."""
+    Call inside ``user_quota_lock`` with the Task inserts in the same transaction."""
     settings = conf()
     recent = Task.objects.filter(owner=user, created_at__gte=timezone.now() - WINDOW)
-    if recent.count() >= settings.RATE_LIMIT_PER_MINUTE:
+    if recent.count() + adding > settings.RATE_LIMIT_PER_MINUTE:
         oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
         raise ApiError(
             "rate_limited",
@@ -34,12 +35,15 @@ def check_task_limits(user: AbstractBaseUser) -> None:
             status_code=429,
             headers={"Retry-After": retry_after(oldest)},
         )
-    active = Task.objects.filter(owner=user, status__in=ACTIVE_STATUSES)
-    if active.count() >= settings.MAX_CONCURRENT_PER_USER:
+    active = Task.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count()
+    if active + adding > settings.MAX_CONCURRENT_PER_USER:
+        limit = settings.MAX_CONCURRENT_PER_USER
         raise ApiError(
             "too_many_active_tasks",
-            f"You already have {settings.MAX_CONCURRENT_PER_USER} images in progress; "
-            "wait for one to finish.",
+            f"You already have {limit} images in progress; wait for one to finish."
+            if adding == 1
+            else f"At most {limit} images can be in progress at once: you have {active}, "
+            f"and this request makes {adding}.",
             status_code=429,
             headers={"Retry-After": "5"},
         )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.utils import timezone
+from rest_framework import serializers
 
 from core.schema import TaskSerializer, compile_shape
+from embeds import sealing
 from embeds.content import Files, public_files
 
 from .models import Task
@@ -89,3 +91,42 @@ def task_payload(task: Task, *, embed_status: str | None = None, files: Files | 
             "files": public_files(files) if task.status == Task.Status.COMPLETED else None,
         }
     )
+
+
+class VariantSerializer(serializers.Serializer):
+    task_id = serializers.UUIDField()
+    embed_id = serializers.UUIDField()
+    seed = serializers.IntegerField(
+        allow_null=True, help_text="The seed this variant asks for (null: the provider picks one)."
+    )
+    status = serializers.ChoiceField(choices=["queued", "processing", "completed", "failed", "cancelled"])
+
+
+class GenerationAcceptedSerializer(TaskSerializer):
+    """A generate request's answer: the first variant's task, as it has always been (so a client
+    of n=1 sees nothing new), and every variant, the first included, in ``variants``."""
+
+    variants = VariantSerializer(many=True)
+
+
+_render_variant = compile_shape(VariantSerializer)
+
+
+def generation_payload(tasks: list[Task]) -> dict:
+    """The answer to a generate request that made ``tasks`` (its variants, in order). Each
+    variant's seed is read from its sealed content (the data-key cache usually holds the key), so
+    an Idempotency-Key replay lists exactly what the first answer listed."""
+    first = tasks[0]
+    variants = [
+        {
+            "task_id": task.id,
+            "embed_id": task.embed_id,
+            "seed": sealing.open_embed(task.embed, cached=True).image().seed,
+            "status": task.status,
+        }
+        for task in tasks
+    ]
+    return {
+        **task_payload(first, embed_status=first.embed.status),
+        "variants": [_render_variant(variant) for variant in variants],
+    }

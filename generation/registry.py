@@ -38,6 +38,13 @@ class ModelSpec:
     cost_usd: Decimal
     timeout_seconds: float
     typical_seconds: float  # ETA before we have measured durations
+    # How many images one call may take in (references, plus the image being edited), as the
+    # provider documents it; 0: the model takes no reference images.
+    max_input_images: int = 0
+
+    def max_references(self, *, editing: bool) -> int:
+        """How many ``reference_embed_ids`` a request may name (an edit's source takes a slot)."""
+        return max(0, self.max_input_images - 1) if editing else self.max_input_images
 
     @property
     def aspect_ratios(self) -> tuple[str, ...]:
@@ -57,6 +64,7 @@ MODELS: tuple[ModelSpec, ...] = (
         cost_usd=Decimal("0"),
         timeout_seconds=120,
         typical_seconds=1.5,
+        max_input_images=4,
     ),
     ModelSpec(
         id="google/gemini-3-pro-image",
@@ -75,6 +83,7 @@ MODELS: tuple[ModelSpec, ...] = (
         cost_usd=Decimal("0.134"),  # $120 per 1M image tokens: 1120 tokens at 1K/2K (4K costs $0.24)
         timeout_seconds=600,
         typical_seconds=25,
+        max_input_images=14,  # Gemini 3 Pro Image: up to 14 reference images
     ),
     ModelSpec(
         id="google/gemini-3.1-flash-image",
@@ -88,6 +97,7 @@ MODELS: tuple[ModelSpec, ...] = (
         cost_usd=Decimal("0.067"),  # per 1K image (third-party cost maps; confirm on Google's page)
         timeout_seconds=600,
         typical_seconds=12,
+        max_input_images=14,
     ),
     ModelSpec(
         id="fal-ai/flux-2/klein/9b/base",
@@ -103,6 +113,7 @@ MODELS: tuple[ModelSpec, ...] = (
         # The /base endpoint runs 28 inference steps by default (the distilled one runs 4): about
         # 10 s plus queueing; estimates then follow observed durations (actions.estimate_seconds).
         typical_seconds=12,
+        max_input_images=4,  # the klein edit endpoint's image_urls: up to 4
     ),
 )
 

@@ -18,12 +18,14 @@ from embeds import imaging, sealing
 from embeds.access import access_finished_image
 from embeds.conf import conf as embeds_conf
 from embeds.content import FileMeta
+from embeds.models import Embed
 
-from .actions import GenerationParams
+from .actions import MAX_VARIANTS, GenerationParams
 from .models import Task
 from .registry import ASPECT_RATIOS, IMAGE_SIZES, MODELS, default_model, find_model
 
 PROMPT_MAX_LENGTH = 4000
+MAX_REFERENCES = 14  # the most any model takes (Gemini); each model's own limit is checked later
 CHAT_ID_HELP = (
     "One of your chats: the request and its result are written into it as one exchange (your "
     "message, the assistant's reply with the new embed), in the transaction that creates the task."
@@ -47,6 +49,21 @@ class GenerateInputSerializer(StrictInputSerializer):
     model = serializers.CharField(required=False, max_length=200)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
     image_size = serializers.ChoiceField(choices=IMAGE_SIZES, default="1K")
+    n = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_VARIANTS,
+        default=1,
+        help_text="How many variants to make (1–4): each its own image, task and seed (seed, seed+1, "
+        "… when a seed is given).",
+    )
+    reference_embed_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=MAX_REFERENCES,
+        help_text="Your own finished images for the model to draw on (up to 14 for Gemini, 4 for "
+        "FLUX.2 klein, counting an edit's image; GET /v1/apps/images/models says each model's "
+        "max_reference_images). The result is labelled a composite made from them.",
+    )
     webhook_url = serializers.URLField(required=False, max_length=2000)
 
     @staticmethod
@@ -77,17 +94,34 @@ class EditInputSerializer(GenerateInputSerializer):
     )
     aspect_ratio = serializers.ChoiceField(choices=ASPECT_RATIOS, required=False)
     chat_id = serializers.UUIDField(required=False, help_text=CHAT_ID_HELP)
+    n = None  # an edit makes one image
 
 
-def parse_generate_request(body: object) -> GenerationParams:
-    """A generate request's prompt, aspect ratio and model (REST's other fields, seed, size and
-    webhook, are the REST view's), validated as POST /v1/apps/images/generate validates them."""
+def access_references(user: AbstractBaseUser, ids: list | None) -> tuple[Embed, ...]:
+    """The user's finished images named by ``reference_embed_ids``, in order, each listed once;
+    someone else's or a missing id answers exactly as a missing one does (404), an unfinished one
+    409, one that is not a readable image 400 (``access_finished_image``)."""
+    unique = list(dict.fromkeys(str(embed_id) for embed_id in ids or ()))
+    return tuple(access_finished_image(user, embed_id, field="reference_embed_ids") for embed_id in unique)
+
+
+def parse_generate_request(user: AbstractBaseUser, body: object) -> tuple[GenerationParams, dict]:
+    """A generate request (REST body, socket frame or chat message) validated as POST
+    /v1/apps/images/generate validates it: (the parameters, the validated data, for
+    ``webhook_url``)."""
     serializer = GenerateInputSerializer(data=body)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    return GenerationParams(
-        prompt=data["prompt"], aspect_ratio=data["aspect_ratio"], model=data.get("model") or default_model()
+    params = GenerationParams(
+        prompt=data["prompt"],
+        aspect_ratio=data["aspect_ratio"],
+        model=data.get("model") or default_model(),
+        seed=data.get("seed"),
+        image_size=data["image_size"],
+        variants=data["n"],
+        references=access_references(user, data.get("reference_embed_ids")),
     )
+    return params, data
 
 
 def decode_mask(value: str | None, original: FileMeta | None) -> bytes | None:
@@ -139,5 +173,6 @@ def parse_edit_request(user: AbstractBaseUser, body: object) -> tuple[Generation
         source=source,
         mask=mask,
         composite=source_content.source == "upload" or source_content.composite,
+        references=access_references(user, data.get("reference_embed_ids")),
     )
     return params, data

@@ -9,11 +9,12 @@ from .errors import ImagingBusy, InvalidImage
 from .provenance import read_provenance
 from .renditions import Rendition, clean_image_bytes, crop_to_png, render_generated, render_upload
 from .xmp import VERSION as __version__
-from .xmp import AiLabel
+from .xmp import AiLabel, Ingredient
 
 __all__ = [
     "AiLabel",
     "ImagingBusy",
+    "Ingredient",
     "InvalidImage",
     "Rendition",
     "__version__",

@@ -79,6 +79,12 @@ def sign(data: bytes, mime: str, label: AiLabel) -> bytes:
         c2pa.Signer.from_info(info) as signer,
         c2pa.Builder(_manifest(label), _context(identity.trust_anchor_pem)) as builder,
     ):
+        for ingredient in label.ingredients:  # the references: with their own manifests, if any
+            builder.add_ingredient(
+                {"title": ingredient.title, "relationship": "inputTo"},
+                ingredient.mime,
+                io.BytesIO(ingredient.data),
+            )
         builder.sign(signer, mime, source, dest)
     return dest.getvalue()
 
@@ -100,6 +106,10 @@ def read_provenance(data: bytes, mime: str) -> dict:
         if str(assertion.get("label", "")).startswith("c2pa.actions"):
             actions.extend(assertion.get("data", {}).get("actions", []))
     created = next((a for a in actions if a.get("action") == "c2pa.created"), {})
+    ingredients = [
+        {"title": i.get("title"), "relationship": i.get("relationship"), "manifest": i.get("active_manifest")}
+        for i in active.get("ingredients", [])
+    ]
     signature = active.get("signature_info", {})
     agent = created.get("softwareAgent")
     return {
@@ -109,6 +119,7 @@ def read_provenance(data: bytes, mime: str) -> dict:
         "actions": [
             {"action": a.get("action"), "digitalSourceType": a.get("digitalSourceType")} for a in actions
         ],
+        "ingredients": ingredients,
         "signer": signature.get("common_name") or signature.get("issuer"),
         "issuer": signature.get("issuer"),
         # "Trusted" against our own local test root says the signature is intact, not that a

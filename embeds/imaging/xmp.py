@@ -8,7 +8,7 @@ real IPTC namespace (``…/2008-02-29/``) that readers such as exiftool know.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from ..conf import conf
@@ -24,6 +24,17 @@ _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
+class Ingredient:
+    """An image the AI drew on (a reference), named in the C2PA manifest as an ``inputTo``
+    ingredient: ``data`` is that image's stored file, so its own manifest (when it has one) is
+    the ingredient's."""
+
+    title: str
+    mime: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class AiLabel:
     model_name: str
     model_version: str | None = None
@@ -32,6 +43,7 @@ class AiLabel:
     # What was done after the AI made the image, as C2PA actions ("c2pa.edited" for an AI edit,
     # "c2pa.cropped" for a crop): recorded after "c2pa.created" in the manifest.
     actions: tuple[str, ...] = ()
+    ingredients: tuple[Ingredient, ...] = ()
 
     @property
     def digital_source_type(self) -> str:

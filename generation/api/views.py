@@ -22,8 +22,8 @@ from embeds.models import Embed
 from ..access import access_task, poll_task
 from ..actions import (
     REPORT_REASONS,
-    GenerationParams,
     check_create_generation,
+    check_create_generations,
     check_create_reverse_search,
     completed_files,
     do_cancel_task,
@@ -32,9 +32,9 @@ from ..actions import (
 from ..availability import model_entry, reverse_search_entry
 from ..in_chat import run_in_chat
 from ..models import Task
-from ..presenters import task_payload
+from ..presenters import GenerationAcceptedSerializer, generation_payload, task_payload
 from ..registry import MODELS, default_model
-from ..requests import parse_edit_request
+from ..requests import parse_edit_request, parse_generate_request
 from ..webhooks import webhook_secret_for
 from .serializers import CHAT_ID_HELP, EditInputSerializer, GenerateInputSerializer
 
@@ -66,26 +66,23 @@ class GenerateView(APIView):
     @extend_schema(
         request=GenerateInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={202: TaskSerializer, 200: TaskSerializer, **errors(400, 401, 403, 422, 429, 503)},
+        responses={
+            202: GenerationAcceptedSerializer,
+            200: GenerationAcceptedSerializer,
+            **errors(400, 401, 403, 404, 409, 422, 429, 503),
+        },
     )
     def post(self, request: Request) -> Response:
-        serializer = GenerateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        params = GenerationParams(
-            prompt=data["prompt"],
-            aspect_ratio=data["aspect_ratio"],
-            model=data.get("model") or default_model(),
-            seed=data.get("seed"),
-            image_size=data["image_size"],
-        )
-        task, created = check_create_generation(
+        params, data = parse_generate_request(request.user, request.data)
+        tasks, created = check_create_generations(
             request.user,
             params,
             idempotency_key=_idempotency_key(request),
             webhook_url=data.get("webhook_url", ""),
         )
-        return _accepted(task, created)
+        return Response(
+            generation_payload(tasks), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+        )
 
 
 class EditView(APIView):
@@ -152,6 +149,9 @@ class ModelSerializer(serializers.Serializer):
     aspect_ratios = serializers.ListField(child=serializers.CharField())
     image_sizes = serializers.ListField(child=serializers.CharField())
     supports_edit = serializers.BooleanField()
+    max_reference_images = serializers.IntegerField(
+        help_text="How many reference_embed_ids a generate request may name (an edit: one fewer)."
+    )
     cost_usd = serializers.CharField()
     timeout_seconds = serializers.FloatField()
 

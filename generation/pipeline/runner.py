@@ -257,7 +257,7 @@ def _load_staged(run: Run) -> None:
 def _label(run: Run) -> None:
     prefs = UserPreferences.objects.filter(user_id=run.task.owner_id).first()
     keep_prompt = prefs is None or prefs.embed_prompt_in_metadata
-    run.label, run.content = stages.build_label(run.spec, run.task.kind, run.content, keep_prompt=keep_prompt)
+    run.label, run.content = stages.build_label(run.spec, run.task, run.content, keep_prompt=keep_prompt)
 
 
 def _render(run: Run) -> None:

@@ -44,7 +44,9 @@ def build_request(
     task: Task, spec: ModelSpec, content: ImageContent, opened: sealing.OpenEmbed
 ) -> GenerationRequest:
     """The provider request. An edit loads its source (pixels only) and mask, and for fal, which
-    fetches its input by URL, publishes a stripped copy briefly under the task's embed."""
+    fetches its input by URL, publishes a stripped copy briefly under the task's embed. The
+    references are loaded the same way, re-encoded to pixels only (``clean_image_bytes``): no
+    metadata of the user's images reaches a provider."""
     source_image = mask = source_url = None
     if task.kind == Task.Kind.EDIT:
         source = Embed.objects.filter(pk=content.derived_from, owner_id=task.owner_id).first()
@@ -58,6 +60,10 @@ def build_request(
         except ObjectMissing:
             mask = None
     return GenerationRequest(
+        references=tuple(
+            imaging.clean_image_bytes(sealing.open_embed(reference).load_file("original"))
+            for reference in load_references(task, content)
+        ),
         prompt=content.prompt,
         aspect_ratio=content.aspect_ratio,
         provider_model=spec.provider_model,
@@ -68,6 +74,17 @@ def build_request(
         source_image_url=source_url,
         timeout=spec.timeout_seconds,
     )
+
+
+def load_references(task: Task, content: ImageContent) -> list[Embed]:
+    """The task's reference images, in the order the user named them (the owner's own only)."""
+    ids = list(content.reference_embed_ids or ())
+    if not ids:
+        return []
+    found = {str(e.id): e for e in Embed.objects.filter(pk__in=ids, owner_id=task.owner_id)}
+    if len(found) != len(ids):
+        raise ProviderError(ErrorCode.INVALID_REQUEST, "A reference image no longer exists.")
+    return [found[embed_id] for embed_id in ids]
 
 
 def call_provider(
@@ -111,10 +128,12 @@ def load_staged(opened: sealing.OpenEmbed) -> bytes:
 
 
 def build_label(
-    spec: ModelSpec, task_kind: str, content: ImageContent, *, keep_prompt: bool
+    spec: ModelSpec, task: Task, content: ImageContent, *, keep_prompt: bool
 ) -> tuple[imaging.AiLabel, ImageContent]:
-    """The IPTC/C2PA label of a generated image, and the content keeping it (encrypted) so that
-    a crop of this image carries the very same label."""
+    """The IPTC/C2PA label of a generated image (a composite, with its references as C2PA
+    ingredients, when it was made from the user's images), and the content keeping it
+    (encrypted) so that a crop of this image carries the very same label."""
+    task_kind = task.kind
     label = Label(
         model_name=spec.provider_model,
         model_version=content.model_version,
@@ -122,7 +141,26 @@ def build_label(
         composite=content.composite,
     )
     actions = ("c2pa.edited",) if task_kind == Task.Kind.EDIT else ()
-    return label.for_image(actions=actions), replace(content, ai_label=label)
+    return replace(
+        label.for_image(actions=actions), ingredients=reference_ingredients(task, content)
+    ), replace(content, ai_label=label)
+
+
+def reference_ingredients(task: Task, content: ImageContent) -> tuple[imaging.Ingredient, ...]:
+    """The references as C2PA ingredients: each one's stored full WEBP, which carries its own
+    Content Credentials when it has them (an AI image of ours), so the new manifest names them."""
+    ingredients = []
+    for index, reference in enumerate(load_references(task, content), start=1):
+        opened = sealing.open_embed(reference)
+        meta = (opened.image().files or {}).get("full")
+        if meta is None:
+            continue
+        ingredients.append(
+            imaging.Ingredient(
+                title=f"Reference image {index}", mime=meta.media_type, data=opened.load_file("full")
+            )
+        )
+    return tuple(ingredients)
 
 
 def render(image: bytes, label: imaging.AiLabel) -> dict:

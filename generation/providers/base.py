@@ -67,6 +67,8 @@ class GenerationRequest:
     source_image: bytes | None = None
     mask: bytes | None = None
     source_image_url: str | None = None
+    # Reference images (``reference_embed_ids``), each EXIF-stripped PNG bytes like the source.
+    references: tuple[bytes, ...] = ()
     timeout: float = 300.0
 
 

@@ -259,6 +259,16 @@ class FalProvider(Provider):
             if not request.source_image_url:
                 raise ProviderError(ErrorCode.INVALID_REQUEST, "The draft provider needs the image as a URL.")
             body["image_urls"] = [request.source_image_url]
+        if request.references:
+            # fal takes a data URI wherever it takes a file URL: the stripped references go inline
+            # (no link of ours to publish and withdraw for each).
+            body["image_urls"] = [
+                *body.get("image_urls", []),
+                *(
+                    "data:image/png;base64," + base64.b64encode(image).decode()
+                    for image in request.references
+                ),
+            ]
         return body
 
     def _cancel(self, session: requests.Session, cancel_url: str | None) -> None:
@@ -282,7 +292,8 @@ class FalProvider(Provider):
         if is_cancelled():
             raise Cancelled()  # nothing submitted, nothing billed
         session = self._session()
-        endpoint = request.provider_model + ("/edit" if request.source_image is not None else "")
+        # Images in (an edit's source, references): the edit endpoint, which takes image_urls.
+        endpoint = request.provider_model + ("/edit" if "image_urls" in body else "")
         deadline = time.monotonic() + min(self.timeout, request.timeout)
         submitted = self._request(
             session, "POST", f"{self.queue_base_url}/{endpoint}", model=request.provider_model, json=body

@@ -184,16 +184,27 @@ class GeminiProvider(Provider):
 
     @staticmethod
     def _contents(request: GenerationRequest) -> list | str:
-        if request.source_image is None:
+        """The prompt alone, or the prompt then its images as inline parts: an edit's source (and
+        mask), then the references, each said in the text so the model knows which is which."""
+        if request.source_image is None and not request.references:
             return request.prompt
         instruction = request.prompt
-        parts = [types.Part.from_bytes(data=request.source_image, mime_type="image/png")]
-        if request.mask is not None:
-            instruction += (
-                "\n\nThe second image is a mask: change only the area that is white in the mask and keep "
-                "everything else exactly as it is."  # a hint: the pipeline's compositing enforces it
+        parts = []
+        if request.source_image is not None:
+            parts.append(types.Part.from_bytes(data=request.source_image, mime_type="image/png"))
+            if request.mask is not None:
+                instruction += (
+                    "\n\nThe second image is a mask: change only the area that is white in the mask and "
+                    "keep everything else exactly as it is."  # a hint: the pipeline's compositing enforces it
+                )
+                parts.append(types.Part.from_bytes(data=request.mask, mime_type="image/png"))
+        if request.references:
+            count = len(request.references)
+            where = "The images" if not parts else f"The last {count} image{'s' if count > 1 else ''}"
+            instruction += f"\n\n{where} {'are references' if count > 1 else 'is a reference'} to draw on."
+            parts.extend(
+                types.Part.from_bytes(data=image, mime_type="image/png") for image in request.references
             )
-            parts.append(types.Part.from_bytes(data=request.mask, mime_type="image/png"))
         return [types.Part.from_text(text=instruction), *parts]
 
     def _call(self, request: GenerationRequest, timeout: float) -> types.GenerateContentResponse:

@@ -29,6 +29,8 @@ pin a worker or forge an error code), and only when the prompt contains the exac
     raise ``ProviderError(<code>)``; retryable for ``provider_unavailable``,
     ``provider_timeout`` and ``quota_exceeded``, with ``retry_after=<seconds>`` when given.
     ``cancelled`` raises ``Cancelled``; an unknown code becomes ``internal``.
+``[[fail:<code>@seed=<n>]]``
+    the same, only for the request with seed ``n`` (one variant of several fails).
 ``[[sleep:<seconds>]]``
     wait first, like a remote provider, in small steps that report progress (with an ETA) and
     check ``is_cancelled`` (raising ``Cancelled``). A sleep longer than ``request.timeout`` ends
@@ -74,7 +76,7 @@ from .sizes import dimensions_for
 
 MODEL_VERSION = "procedural-1"
 
-_FAIL = re.compile(r"\[\[fail:([a-z_]+)(?::([0-9]+(?:\.[0-9]+)?))?\]\]")
+_FAIL = re.compile(r"\[\[fail:([a-z_]+)(?::([0-9]+(?:\.[0-9]+)?))?(?:@seed=([0-9]+))?\]\]")
 _SLEEP = re.compile(r"\[\[sleep:([0-9]+(?:\.[0-9]+)?)\]\]")
 _RETRYABLE = {ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.PROVIDER_TIMEOUT, ErrorCode.QUOTA_EXCEEDED}
 _CODES = {
@@ -308,6 +310,8 @@ class OfflineProvider(Provider):
                     f"The offline generator does not support {request.aspect_ratio} at {request.image_size}.",
                 ) from None
             image = Painter(request.prompt, seed, width, height).paint(report, is_cancelled)
+        if request.references:
+            image = self._with_references(image, request.references)
         if is_cancelled():
             raise Cancelled()
         report(stage="generating", progress=90)
@@ -349,6 +353,8 @@ class OfflineProvider(Provider):
                 )
                 time.sleep(min(_SLEEP_STEP, total - elapsed, max(0.0, timeout - elapsed) + 0.001))
         fail = _FAIL.search(request.prompt)
+        if fail and fail.group(3) is not None and request.seed != int(fail.group(3)):
+            fail = None  # another variant's failure
         if fail:
             code = fail.group(1)
             if code == ErrorCode.CANCELLED:
@@ -361,6 +367,21 @@ class OfflineProvider(Provider):
                 retryable=code in _RETRYABLE,
                 retry_after=float(fail.group(2)) if fail.group(2) else None,
             )
+
+    # -- references ---------------------------------------------------------------------------------
+
+    @classmethod
+    def _with_references(cls, image: Image.Image, references: tuple[bytes, ...]) -> Image.Image:
+        """The picture drawn on its references: their average, fitted to its size, blended in
+        (a third), so that what they show visibly carries into the result."""
+        rgb = image.convert("RGB")
+        fitted = [
+            ImageOps.fit(cls._open(data, "reference image").convert("RGB"), rgb.size) for data in references
+        ]
+        mean = fitted[0]
+        for index, other in enumerate(fitted[1:], start=2):
+            mean = Image.blend(mean, other, 1 / index)
+        return Image.blend(rgb, mean, 0.35)
 
     # -- edits --------------------------------------------------------------------------------------
 

@@ -18,10 +18,12 @@ const attachInput = composer.querySelector("[data-testid=attach-input]");
 const attachmentsBox = composer.querySelector("[data-testid=attachments]");
 const aspectSelect = composer.querySelector("[data-testid=aspect-ratio]");
 const modelSelect = composer.querySelector("[data-testid=model-select]");
+const variantsSelect = composer.querySelector("[data-testid=variants]");
 const counter = composer.querySelector("[data-testid=composer-counter]");
 const PROMPT_MAX = Number(app.dataset.promptMax) || 4000;
 
 let attachments = []; // embed ids, in the order attached
+const references = new Set(); // attachments marked "Use as reference" for a generate request
 const regions = new Map(); // annotated attachment's embed id -> {embedId: the image drawn on, region}
 let models = [];
 
@@ -57,6 +59,7 @@ export function editPrompt(content) {
 
 function clearAttachments() {
   attachments = [];
+  references.clear();
   attachmentsBox.replaceChildren();
 }
 
@@ -81,10 +84,22 @@ export async function attachFiles(files, derivedFrom = null, region = null) {
       remove.textContent = "×";
       remove.addEventListener("click", () => {
         attachments = attachments.filter((id) => id !== content.embed_id);
+        references.delete(content.embed_id);
         chip.remove();
       });
+      // A generate request draws on the attachments marked here (reference_embed_ids).
+      const reference = document.createElement("label");
+      reference.className = "use-reference";
+      const tick = document.createElement("input");
+      tick.type = "checkbox";
+      tick.dataset.testid = "use-as-reference";
+      tick.setAttribute("aria-label", `Use ${file.name} as a reference for the next image`);
+      tick.addEventListener("change", () => {
+        if (tick.checked) references.add(content.embed_id); else references.delete(content.embed_id);
+      });
+      reference.append(tick, " Use as reference");
       chip.className = "attachment";
-      chip.replaceChildren(imageEmbed(content.embed_id), remove);
+      chip.replaceChildren(imageEmbed(content.embed_id), remove, reference);
       attachments.push(content.embed_id);
       if (region && derivedFrom) regions.set(content.embed_id, { embedId: derivedFrom, region });
     } catch (error) {
@@ -156,9 +171,9 @@ composer.addEventListener("submit", (event) => {
 composer.querySelector("[data-testid=generate-button]").addEventListener("click", () =>
   sendGenerate(input.value.trim().replace(/^\/image\s*/, "")));
 
-/** The composer's choices for a new image. */
+/** The composer's choices for a new image (``n``: how many variants, side by side). */
 export function choices() {
-  return { aspect_ratio: aspectSelect.value, model: modelSelect.value || undefined };
+  return { aspect_ratio: aspectSelect.value, model: modelSelect.value || undefined, n: Number(variantsSelect.value) || 1 };
 }
 
 function sendGenerate(prompt) {
@@ -169,9 +184,16 @@ function sendGenerate(prompt) {
     return;
   }
   const attached = [...attachments];
+  const marked = attached.filter((id) => references.has(id));
   showNote("");
   return run(async () => {
-    const { response, messages } = await skills.generate(prompt, { ...choices(), embedIds: attached });
+    const referenceIds = []; // a private attachment is drawn on through its consented vault copy
+    for (const id of marked) {
+      const seen = await consentedCopy(id);
+      if (!seen) return; // the user said no: nothing is sent
+      referenceIds.push(seen);
+    }
+    const { response, messages } = await skills.generate(prompt, { ...choices(), embedIds: attached, referenceIds });
     clearText();
     if (!attached.length) return;
     // Attachments go with the request where the server takes them; otherwise say so plainly.

@@ -151,6 +151,14 @@ function messageNode(message) {
   if (message.embeds.length) {
     const embeds = document.createElement("div");
     embeds.className = "message-embeds";
+    // An answer with several images (a request's variants) is a row of tiles, each its own live
+    // card, filling in as each finishes; the row wraps on a narrow screen.
+    if (message.role === "assistant" && message.embeds.length > 1) {
+      embeds.classList.add("variant-tiles");
+      embeds.dataset.testid = "variant-tiles";
+      embeds.setAttribute("role", "group");
+      embeds.setAttribute("aria-label", `${message.embeds.length} variants`);
+    }
     for (const embed of message.embeds) embeds.append(imageEmbed(embed.embed_id));
     item.append(embeds);
   }

@@ -51,10 +51,14 @@ async function exchange(frame, pendingText, { timeout } = {}) {
   return { response, messages };
 }
 
-/** Make an image from a prompt (with the composer's choices and any attached images). */
-export function generate(prompt, { aspect_ratio, model, embedIds = [] } = {}) {
+/** Make an image from a prompt (with the composer's choices and any attached images); ``n`` > 1
+ * makes that many variants, which the reply shows as a row of tiles; ``referenceIds``: attached
+ * images the model draws on. */
+export function generate(prompt, { aspect_ratio, model, n = 1, embedIds = [], referenceIds = [] } = {}) {
   return exchange({
     type: "generate", prompt, aspect_ratio, model,
+    ...(n > 1 ? { n } : {}),
+    ...(referenceIds.length ? { reference_embed_ids: referenceIds } : {}),
     ...(embedIds.length ? { embed_ids: embedIds } : {}),
   }, prompt);
 }

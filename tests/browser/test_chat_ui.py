@@ -671,3 +671,73 @@ def test_settings_creates_shows_once_and_revokes_api_keys(page):
     assert page.eval_on_selector("input[name=password]", style) == page.eval_on_selector(
         "input[name=name]", style
     )
+
+
+def test_four_variants_are_a_row_of_live_tiles_that_all_finish(page):
+    page.wait_for_function("document.querySelectorAll('[data-testid=model-select] option').length > 0")
+    variants = page.get_by_label("Variants (1–4)")
+    assert variants.input_value() == "1"
+    variants.select_option("4")
+    page.click("[data-testid=new-chat]")
+    page.fill("[data-testid=composer-input]", "Four kites over a beach [[sleep:1.5]]")
+    page.select_option("[data-testid=aspect-ratio]", "1:1")
+    page.click("[data-testid=generate-button]")
+    tiles = page.locator("li.message.assistant [data-testid=variant-tiles]").last
+    tiles.wait_for()
+    assert tiles.get_attribute("aria-label") == "4 variants"
+    cards = tiles.locator("[data-testid=image-embed-preview]")
+    assert cards.count() == 4
+    ids = [cards.nth(i).get_attribute("data-embed-id") for i in range(4)]
+    assert len(set(ids)) == 4
+    # Each tile has its own progress while it works.
+    page.wait_for_selector(f"[data-embed-id='{ids[0]}'] [data-testid=progress]")
+    shot(page, "20-variants-generating")
+    for embed_id in ids:
+        finished(page, embed_id)
+    # Side by side on a wide screen: one row.
+    tops = {round(cards.nth(i).bounding_box()["y"]) for i in range(4)}
+    assert len(tops) == 1, tops
+    shot(page, "21-variants-finished", dark=True)
+    # Wrapped on a phone: more than one row, none wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function(
+        "document.querySelector('[data-testid=variant-tiles]').getBoundingClientRect().width < 390"
+    )
+    boxes = [cards.nth(i).bounding_box() for i in range(4)]
+    assert len({round(b["y"]) for b in boxes}) > 1
+    assert all(b["x"] >= 0 and b["x"] + b["width"] <= 390 for b in boxes)
+    page.set_viewport_size({"width": 1280, "height": 860})
+    variants.select_option("1")
+
+
+def test_an_attachment_marked_as_reference_is_drawn_on_and_named_in_the_credentials(page, tmp_path):
+    path = tmp_path / "palette.png"
+    path.write_bytes(png_bytes(color=(240, 20, 160)))
+    page.click("[data-testid=new-chat]")
+    page.set_input_files("[data-testid=attach-input]", str(path))
+    page.wait_for_selector(
+        "[data-testid=attachments] [data-testid=image-embed-preview][data-status=finished]"
+    )
+    reference_id = page.get_attribute(
+        "[data-testid=attachments] [data-testid=image-embed-preview]", "data-embed-id"
+    )
+    page.get_by_label("Use palette.png as a reference for the next image").check()
+    before = embed_ids(page)
+    page.fill("[data-testid=composer-input]", "A lighthouse at dusk")
+    page.click("[data-testid=generate-button]")
+    page.wait_for_selector("li.message.assistant [data-testid=image-embed-preview]")
+    made = next(
+        i
+        for i in page.eval_on_selector_all(
+            "li.message.assistant [data-testid=image-embed-preview]",
+            "nodes => nodes.map(n => n.dataset.embedId)",
+        )
+        if i not in before
+    )
+    finished(page, made)
+    assert page.locator("[data-testid=attachments] > *").count() == 0
+    provenance = page.request.get(f"/v1/embeds/{made}/provenance").json()["renditions"]
+    for report in provenance.values():
+        assert [i["title"] for i in report["ingredients"]] == ["Reference image 1"]
+        assert report["digital_source_type"].endswith("/compositeWithTrainedAlgorithmicMedia")
+    assert reference_id != made

@@ -291,6 +291,19 @@ def test_a_description_sent_as_a_message_makes_an_image(alice, alice_api):
     assert _counts(alice) == (1, 1, 1)
 
 
+def test_a_description_sent_as_a_message_with_n_is_one_reply_of_n_variants(alice, alice_api):
+    chat = alice_api.post("/v1/chats", {}, format="json").json()
+    path = f"/v1/chats/{chat['chat_id']}/messages"
+    answered = alice_api.post(path, {"text": "a red apple", "reply": True, "n": 3}, format="json")
+    assert answered.status_code == 201, answered.content
+    reply = answered.json()
+    seeds = {alice_api.get(f"/v1/embeds/{e['embed_id']}/content").json()["seed"] for e in reply["embeds"]}
+    assert len(reply["embeds"]) == 3 and len(seeds) == 3 and None not in seeds
+    refused = alice_api.post(path, {"text": "a pear", "reply": True, "n": 5}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "n"
+    assert len(alice_api.get(path).json()) == 2  # the refused request wrote nothing
+
+
 def test_a_refused_description_leaves_no_message(alice, alice_api):
     chat = alice_api.post("/v1/chats", {}, format="json").json()
     refused = alice_api.post(

@@ -431,3 +431,71 @@ async def test_sends_from_worker_threads_arrive_in_order_and_survive_a_fork(alic
     assert os.waitstatus_to_exitcode(status) == 0
     assert (await comm.receive_json_from(timeout=5))["payload"] == {"embed_id": "from-child"}
     await comm.disconnect()
+
+
+async def _answer(comm, request_id: str) -> dict:
+    reply = None
+    while reply is None or reply.get("request_id") != request_id:
+        reply = await comm.receive_json_from(timeout=10)
+    return reply
+
+
+@run_async
+async def test_variants_from_the_socket_are_one_reply_holding_every_embed(alice):
+    from chats.models import Chat, Message
+
+    comm = communicator(alice)
+    await comm.connect()
+    await comm.send_json_to({"type": "generate", "request_id": "g", "prompt": "a violet kite", "n": 3})
+    reply = await _answer(comm, "g")
+    assert reply["type"] == "embed_created"
+    variants = reply["payload"]["variants"]
+    assert len(variants) == 3 and reply["payload"]["embed_id"] == variants[0]["embed_id"]
+    assert [e["embed_id"] for e in reply["message"]["embeds"]] == [v["embed_id"] for v in variants]
+
+    # The composer's Enter (a "message" frame) takes n as generate does, into the same chat.
+    chat_id = reply["message"]["chat_id"]
+    await comm.send_json_to(
+        {"type": "message", "request_id": "m", "chat_id": chat_id, "text": "a red apple", "n": 2}
+    )
+    reply = await _answer(comm, "m")
+    assert len(reply["message"]["embeds"]) == len(reply["payload"]["variants"]) == 2
+
+    for frame in (
+        {"type": "generate", "prompt": "x", "n": 5},
+        {"type": "message", "text": "x", "n": 0},
+        {"type": "generate", "prompt": "x", "n": "2"},
+    ):
+        await comm.send_json_to({"request_id": "bad", **frame})
+        error = await _answer(comm, "bad")
+        assert error["type"] == "error" and error["error"]["field"] == "n", error
+    assert await sync_to_async(Chat.objects.count)() == 1
+    assert await sync_to_async(Message.objects.count)() == 4
+    await comm.disconnect()
+
+
+@run_async
+async def test_references_from_the_socket_are_the_users_own_images_only(alice, bob):
+    from tests.factories import UploadedImageFactory
+
+    mine = await sync_to_async(UploadedImageFactory)(owner=alice)
+    bobs = await sync_to_async(UploadedImageFactory)(owner=bob)
+    comm = communicator(alice)
+    await comm.connect()
+    frames = {
+        "ok": {"type": "generate", "prompt": "a cat", "reference_embed_ids": [str(mine.id)]},
+        "foreign": {"type": "generate", "prompt": "a cat", "reference_embed_ids": [str(bobs.id)]},
+        "edit": {
+            "type": "edit",
+            "embed_id": str(mine.id),
+            "prompt": "x",
+            "reference_embed_ids": [str(bobs.id)],
+        },
+    }
+    for request_id, frame in frames.items():
+        await comm.send_json_to({"request_id": request_id, **frame})
+    assert (await _answer(comm, "ok"))["type"] == "embed_created"
+    for request_id in ("foreign", "edit"):
+        error = (await _answer(comm, request_id))["error"]
+        assert (error["code"], error["field"]) == ("not_found", "reference_embed_ids"), error
+    await comm.disconnect()

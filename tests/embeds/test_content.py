@@ -118,6 +118,18 @@ def test_an_old_row_without_newer_fields_reads_with_their_defaults():
     assert content.seed_pinned is False and content.files is None and content.ai_label is None
     files = {"original": {"width": 4, "height": 3, "size_bytes": 9, "format": "png"}}  # no mime yet
     assert ImageContent.from_json({**old, "files": files}).original.media_type == "image/png"
+    assert content.reference_embed_ids is None and "reference_embed_ids" not in content.to_json()
+
+
+def test_the_references_an_image_was_made_from_are_sealed_in_its_content_not_shown():
+    ids = ("6f1c0c8e-0000-4000-8000-000000000001", "6f1c0c8e-0000-4000-8000-000000000002")
+    content = ImageContent(source="generated", prompt="a cat", reference_embed_ids=ids, composite=True)
+    data = json.loads(json.dumps(content.to_json()))
+    assert data["reference_embed_ids"] == list(ids)
+    assert ImageContent.from_json(data) == content
+    assert "reference_embed_ids" not in content.public_json()
+    with pytest.raises(ContentError):
+        ImageContent.from_json({**data, "reference_embed_ids": "not a list"})
 
 
 def test_keys_it_does_not_know_are_ignored():

@@ -55,3 +55,50 @@ def test_cancelling_a_completed_task_answers_with_its_files(alice_api, worker):
     body = cancelled.json()
     assert body["status"] == "completed" and body["files"] == done["files"]
     assert set(body["files"]) >= {"original", "full", "preview"}
+
+
+def test_each_model_takes_as_many_references_as_its_provider_allows():
+    from dataclasses import replace
+
+    import pytest
+
+    from core.errors import ApiError
+    from generation.actions import check_reference_count
+    from generation.registry import find_model
+
+    gemini, fal = find_model("high-end"), find_model("draft")
+    check_reference_count(gemini, 14, editing=False)
+    check_reference_count(gemini, 13, editing=True)
+    check_reference_count(fal, 4, editing=False)
+    check_reference_count(fal, 3, editing=True)
+    for spec, count, editing, message in (
+        (gemini, 15, False, "The model google/gemini-3-pro-image takes at most 14 reference images."),
+        (fal, 5, False, "The model fal-ai/flux-2/klein/9b/base takes at most 4 reference images."),
+        (
+            fal,
+            4,
+            True,
+            "The model fal-ai/flux-2/klein/9b/base takes at most 3 reference images "
+            "with the image being edited.",
+        ),
+        (
+            replace(fal, max_input_images=0),
+            1,
+            False,
+            "The model fal-ai/flux-2/klein/9b/base does not take reference images.",
+        ),
+        (
+            replace(fal, max_input_images=1),
+            1,
+            True,
+            "The model fal-ai/flux-2/klein/9b/base does not take reference images when editing.",
+        ),
+    ):
+        with pytest.raises(ApiError) as refused:
+            check_reference_count(spec, count, editing=editing)
+        assert (refused.value.status_code, refused.value.field, refused.value.message) == (
+            400,
+            "reference_embed_ids",
+            message,
+        )
+    check_reference_count(replace(fal, max_input_images=0), 0, editing=False)  # none asked: fine

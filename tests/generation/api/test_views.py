@@ -117,6 +117,11 @@ def test_same_seed_same_pixels(alice_api, worker):
         ({"prompt": "cat", "seed": "12"}, "invalid_value", "seed"),
         ({"prompt": "cat", "seed": True}, "invalid_value", "seed"),
         ({"prompt": "cat", "image_size": "4K"}, "invalid_value", "image_size"),
+        ({"prompt": "cat", "n": 0}, "invalid_value", "n"),
+        ({"prompt": "cat", "n": 5}, "invalid_value", "n"),
+        ({"prompt": "cat", "n": "2"}, "invalid_value", "n"),
+        ({"prompt": "cat", "n": True}, "invalid_value", "n"),
+        ({"prompt": "cat", "n": 1.5}, "invalid_value", "n"),
     ],
 )
 def test_bad_generate_input_is_a_clear_400(alice_api, body, code, field):
@@ -487,3 +492,193 @@ def test_report_input_and_what_cannot_be_regenerated(alice_api, worker):
     assert not ImageReport.objects.exists()  # a refused request records nothing
     assert alice_api.post(url, {"reason": "other"}, format="json").status_code == 204
     assert ImageReport.objects.get().reason == "other"
+
+
+# -- variants (n) ------------------------------------------------------------------------------
+
+
+def _pixels(client, embed_id: str) -> bytes:
+    data = client.get(f"/v1/embeds/{embed_id}/file?format=original").content
+    return Image.open(io.BytesIO(data)).convert("RGB").tobytes()
+
+
+def test_one_image_answers_as_before_and_lists_itself_as_the_only_variant(alice_api, broker):
+    body = _generate(alice_api).json()
+    assert body["variants"] == [
+        {"task_id": body["task_id"], "embed_id": body["embed_id"], "seed": None, "status": "queued"}
+    ]
+    assert Task.objects.count() == 1
+
+
+def test_variants_are_their_own_embeds_tasks_and_seeds_with_different_pixels(alice_api, worker):
+    response = _generate(alice_api, prompt="a lighthouse at dawn", seed=10, n=4)
+    assert response.status_code == 202, response.content
+    body = response.json()
+    variants = body["variants"]
+    assert [v["seed"] for v in variants] == [10, 11, 12, 13]
+    assert (body["task_id"], body["embed_id"]) == (variants[0]["task_id"], variants[0]["embed_id"])
+    assert len({v["task_id"] for v in variants}) == len({v["embed_id"] for v in variants}) == 4
+    assert Task.objects.count() == Embed.objects.count() == 4
+    for variant in variants:
+        done = wait_for_task(alice_api, variant["task_id"])
+        assert done["status"] == "completed" and done["embed_id"] == variant["embed_id"]
+        content = alice_api.get(f"/v1/embeds/{variant['embed_id']}/content").json()
+        assert content["seed"] == variant["seed"]
+    pixels = [_pixels(alice_api, v["embed_id"]) for v in variants]
+    assert len(set(pixels)) == 4  # four genuinely different pictures
+
+
+def test_variants_without_a_seed_draw_different_seeds(alice_api, worker):
+    body = _generate(alice_api, prompt="red fox", n=2).json()
+    seeds = [v["seed"] for v in body["variants"]]
+    assert None not in seeds and seeds[0] != seeds[1]
+    for variant in body["variants"]:
+        assert wait_for_task(alice_api, variant["task_id"])["status"] == "completed"
+    first, second = (_pixels(alice_api, v["embed_id"]) for v in body["variants"])
+    assert first != second
+
+
+def test_one_variant_failing_or_cancelled_leaves_the_others(alice_api, worker):
+    body = _generate(alice_api, prompt="a cat [[fail:content_blocked@seed=21]]", seed=20, n=3).json()
+    ended = [wait_for_task(alice_api, v["task_id"]) for v in body["variants"]]
+    assert [t["status"] for t in ended] == ["completed", "failed", "completed"]
+    assert ended[1]["error"]["code"] == "content_blocked" and ended[1]["embed_status"] == "error"
+    assert [t["embed_status"] for t in ended] == ["finished", "error", "finished"]
+
+    # Reported and made again on its own: one new task, from the variant's own seed.
+    regenerated = alice_api.post(
+        f"/v1/embeds/{body['variants'][2]['embed_id']}/report",
+        {"reason": "artifacts", "regenerate": True},
+        format="json",
+    )
+    assert regenerated.status_code == 202
+    again = wait_for_task(alice_api, regenerated.json()["task_id"])
+    assert again["status"] == "completed"
+    assert alice_api.get(f"/v1/embeds/{again['embed_id']}/content").json()["seed"] == 22
+
+
+def test_a_failed_variant_is_retried_on_its_own(alice_api, worker, settings):
+    from generation import lifecycle
+
+    body = _generate(alice_api, prompt="a boat [[fail:internal@seed=6]]", seed=5, n=2).json()
+    first, second = (wait_for_task(alice_api, v["task_id"]) for v in body["variants"])
+    assert (first["status"], second["status"]) == ("completed", "failed")
+    settings.GENERATION = {**settings.GENERATION, "TEST_PROMPT_HOOKS": False}  # the fault is gone
+    assert lifecycle.retry(second["task_id"]) is True  # what staff's "retry failed" does
+    retried = wait_for_task(alice_api, second["task_id"])
+    assert retried["status"] == "completed" and retried["embed_status"] == "finished"
+    assert alice_api.get(f"/v1/tasks/{first['task_id']}").json() == first  # the other is untouched
+
+
+def test_each_variant_is_cancelled_on_its_own(alice_api, broker):
+    body = _generate(alice_api, n=2).json()
+    first, second = body["variants"]
+    cancelled = alice_api.post(f"/v1/tasks/{second['task_id']}/cancel").json()
+    assert cancelled["status"] == "cancelled"
+    assert alice_api.get(f"/v1/tasks/{first['task_id']}").json()["status"] == "queued"
+    assert Embed.objects.get(pk=first["embed_id"]).status == "processing"
+    assert Embed.objects.get(pk=second["embed_id"]).status == "error"
+
+
+def test_an_idempotency_key_replays_the_whole_set_of_variants(alice_api, broker):
+    def post(**body):
+        return alice_api.post(
+            "/v1/apps/images/generate", {"prompt": "x", **body}, format="json", HTTP_IDEMPOTENCY_KEY="v-1"
+        )
+
+    first = post(n=3)
+    again = post(n=3)
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json()["variants"] == [{**v, "status": "queued"} for v in first.json()["variants"]]
+    assert again.json()["task_id"] == first.json()["task_id"]
+    assert post(n=2).status_code == 422  # another number of variants is another request
+    assert post().status_code == 422
+    assert Task.objects.count() == 3
+
+
+def test_variants_are_counted_by_the_limits_and_refused_as_a_whole(alice_api, broker, settings):
+    settings.GENERATION = {**settings.GENERATION, "MAX_CONCURRENT_PER_USER": 3}
+    assert _generate(alice_api).status_code == 202
+    response = _generate(alice_api, n=3)
+    assert response.status_code == 429
+    assert response.json()["error"] == {
+        "code": "too_many_active_tasks",
+        "message": "At most 3 images can be in progress at once: you have 1, and this request makes 3.",
+        "field": None,
+    }
+    assert Task.objects.count() == Embed.objects.count() == 1  # nothing of the refused request
+    assert _generate(alice_api, n=2).status_code == 202
+    settings.GENERATION = {**settings.GENERATION, "MAX_CONCURRENT_PER_USER": 100, "RATE_LIMIT_PER_MINUTE": 4}
+    assert _generate(alice_api, n=2).status_code == 429
+    assert _generate(alice_api, n=1).status_code == 202
+    assert Task.objects.count() == 4
+
+
+# -- references (reference_embed_ids) --------------------------------------------------------------
+
+
+def test_a_generation_from_references_draws_on_them_and_regenerates_from_them(alice_api, worker):
+    reference = wait_for_task(alice_api, _generate(alice_api, prompt="a red apple", seed=3).json()["task_id"])
+    plain = wait_for_task(alice_api, _generate(alice_api, prompt="a boat", seed=9).json()["task_id"])
+    response = _generate(alice_api, prompt="a boat", seed=9, reference_embed_ids=[reference["embed_id"]])
+    assert response.status_code == 202, response.content
+    drawn = wait_for_task(alice_api, response.json()["task_id"])
+    assert drawn["status"] == "completed", drawn
+    assert _pixels(alice_api, drawn["embed_id"]) != _pixels(alice_api, plain["embed_id"])
+    # Regenerated (its pinned seed, its references): the very same picture again.
+    again = alice_api.post(
+        f"/v1/embeds/{drawn['embed_id']}/report", {"reason": "other", "regenerate": True}, format="json"
+    )
+    assert again.status_code == 202, again.content
+    remade = wait_for_task(alice_api, again.json()["task_id"])
+    assert _pixels(alice_api, remade["embed_id"]) == _pixels(alice_api, drawn["embed_id"])
+
+
+def test_references_that_are_not_the_users_own_finished_images_are_refused(alice_api, bob_api, worker):
+    bobs = wait_for_task(bob_api, _generate(bob_api).json()["task_id"])["embed_id"]
+    mine = wait_for_task(alice_api, _generate(alice_api).json()["task_id"])["embed_id"]
+    missing = "00000000-0000-4000-8000-000000000000"
+    for ids in ([bobs], [missing], [mine, bobs]):
+        for path, body in (
+            ("/v1/apps/images/generate", {"prompt": "x"}),
+            ("/v1/apps/images/edit", {"prompt": "x", "embed_id": mine}),
+        ):
+            response = alice_api.post(path, {**body, "reference_embed_ids": ids}, format="json")
+            assert response.status_code == 404, (path, ids, response.content)
+            assert response.json()["error"] == {
+                "code": "not_found",
+                "message": "Not found.",
+                "field": "reference_embed_ids",
+            }
+    for ids, code, field in (
+        ("x", "invalid_request", "reference_embed_ids"),  # not a list: as embed_ids answers it
+        (["nope"], "invalid_value", "reference_embed_ids.0"),
+        ([mine] * 15, "value_too_long", "reference_embed_ids"),
+    ):
+        response = _generate(alice_api, reference_embed_ids=ids)
+        assert response.status_code == 400, response.content
+        error = response.json()["error"]
+        assert (error["code"], error["field"]) == (code, field) and error["message"]
+    response = _generate(alice_api, reference_embed_ids=[mine] * 5)  # listed twice is listed once
+    assert response.status_code == 202, response.content
+    assert Task.objects.filter(owner__username="alice").count() == 2  # nothing of the refused ones
+
+
+def test_past_the_models_reference_limit_is_a_clear_400(alice_api, worker):
+    ids = [
+        wait_for_task(alice_api, _generate(alice_api, seed=n).json()["task_id"])["embed_id"] for n in range(5)
+    ]
+    response = _generate(alice_api, reference_embed_ids=ids)
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid_value",
+        "message": "The model local/procedural takes at most 4 reference images.",
+        "field": "reference_embed_ids",
+    }
+    models = {m["id"]: m for m in alice_api.get("/v1/apps/images/models").json()["models"]}
+    assert {name: m["max_reference_images"] for name, m in models.items()} == {
+        "local/procedural": 4,
+        "google/gemini-3-pro-image": 14,
+        "google/gemini-3.1-flash-image": 14,
+        "fal-ai/flux-2/klein/9b/base": 4,
+    }

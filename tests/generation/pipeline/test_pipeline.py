@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -283,3 +284,116 @@ def test_a_gemini_glitch_is_called_once_more_within_the_attempt(alice_api, worke
     done = wait_for_task(alice_api, generate(alice_api, model="high-end")["task_id"])
     assert done["status"] == "failed" and done["attempts"] == 1 and len(gemini_server.calls) == 2
     assert done["error"]["code"] == "provider_unavailable" and "OTHER" in done["error"]["message"]
+
+
+# -- references ---------------------------------------------------------------------------------
+
+
+def _exif_tags(data: bytes, tmp_path) -> dict:
+    """exiftool's reading of ``data`` (an independent reader of our labels)."""
+    import json
+    import subprocess
+
+    path = tmp_path / "probe.bin"
+    path.write_bytes(data)
+    out = subprocess.run(
+        ["exiftool", "-j", "-a", "-G1", str(path)], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)[0]
+
+
+def _references(client, count: int) -> list[str]:
+    """``count`` finished images of the user's, each labelled and signed (with metadata to strip)."""
+    tasks = [generate(client, prompt=f"reference {index}", seed=index)["task_id"] for index in range(count)]
+    return [wait_for_task(client, task)["embed_id"] for task in tasks]
+
+
+def _assert_pixels_only(png: bytes) -> None:
+    assert png.startswith(b"\x89PNG")
+    for marker in (b"iTXt", b"tEXt", b"eXIf", b"c2pa", b"caBX", b"Iptc4xmpExt", b"OpenMates"):
+        assert marker not in png, marker
+
+
+def _assert_composite_with_ingredients(client, embed_id: str, references: list[str], tmp_path) -> None:
+    for variant in ("original", "full", "preview"):
+        data = client.get(f"/v1/embeds/{embed_id}/file?format={variant}").content
+        tags = _exif_tags(data, tmp_path)
+        assert tags["XMP-iptcExt:DigitalSourceType"].endswith("/compositeWithTrainedAlgorithmicMedia"), (
+            variant
+        )
+    report = client.get(f"/v1/embeds/{embed_id}/provenance").json()["renditions"]
+    for variant, one in report.items():
+        assert one["state"] == "Trusted", (variant, one)
+        titles = [i["title"] for i in one["ingredients"]]
+        assert titles == [f"Reference image {n}" for n in range(1, len(references) + 1)], variant
+        assert all(i["relationship"] == "inputTo" and i["manifest"] for i in one["ingredients"]), one
+        assert one["digital_source_type"].endswith("/compositeWithTrainedAlgorithmicMedia")
+
+
+def test_gemini_gets_the_references_as_image_parts_stripped_of_metadata(
+    alice_api, worker, providers, tmp_path
+):
+    gemini_server, _ = providers
+    references = _references(alice_api, 3)
+    done = wait_for_task(
+        alice_api,
+        generate(alice_api, model="high-end", prompt="a cat", reference_embed_ids=references)["task_id"],
+    )
+    assert done["status"] == "completed", done
+    (call,) = gemini_server.calls
+    parts = call["json"]["contents"][0]["parts"]
+    assert "The images are references to draw on." in parts[0]["text"]
+    images = [base64.urlsafe_b64decode(p["inlineData"]["data"]) for p in parts if "inlineData" in p]
+    assert len(images) == 3
+    for image in images:
+        _assert_pixels_only(image)
+    _assert_composite_with_ingredients(alice_api, done["embed_id"], references, tmp_path)
+
+
+def test_fal_gets_the_references_in_image_urls_stripped_of_metadata(alice_api, worker, providers, tmp_path):
+    _, fal_server = providers
+    references = _references(alice_api, 2)
+    done = wait_for_task(
+        alice_api,
+        generate(alice_api, model="draft", prompt="a dog", reference_embed_ids=references)["task_id"],
+    )
+    assert done["status"] == "completed", done
+    (submit,) = fal_server.submitted()
+    assert submit["path"].endswith("/edit") and len(submit["json"]["image_urls"]) == 2
+    assert [f["url"] for f in fal_server.fetched] == submit["json"]["image_urls"]
+    for fetched in fal_server.fetched:
+        _assert_pixels_only(fetched["body"])
+    _assert_composite_with_ingredients(alice_api, done["embed_id"], references, tmp_path)
+
+
+def test_a_fal_edit_sends_its_source_then_its_references(alice_api, worker, providers):
+    _, fal_server = providers
+    source, reference = _references(alice_api, 2)
+    response = alice_api.post(
+        "/v1/apps/images/edit",
+        {"embed_id": source, "prompt": "in this style", "model": "draft", "reference_embed_ids": [reference]},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    assert wait_for_task(alice_api, response.json()["task_id"])["status"] == "completed"
+    (submit,) = fal_server.submitted()
+    first, second = submit["json"]["image_urls"]
+    assert first.startswith("http") and second.startswith("data:image/png;base64,")
+    # The klein edit endpoint takes 4 images: the source and 3 references.
+    too_many = alice_api.post(
+        "/v1/apps/images/edit",
+        {
+            "embed_id": source,
+            "prompt": "x",
+            "model": "draft",
+            "reference_embed_ids": [reference] * 1 + _references(alice_api, 3),
+        },
+        format="json",
+    )
+    assert too_many.status_code == 400
+    assert too_many.json()["error"] == {
+        "code": "invalid_value",
+        "message": "The model fal-ai/flux-2/klein/9b/base takes at most 3 reference images "
+        "with the image being edited.",
+        "field": "reference_embed_ids",
+    }

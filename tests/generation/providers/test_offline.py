@@ -170,6 +170,19 @@ def test_fail_token_with_retry_after_and_unknown_codes():
     assert provider.generate(make("a cat [fail:internal]")).data
 
 
+def test_fail_token_for_one_seed_fails_only_that_variant():
+    prompt = "a cat [[fail:content_blocked@seed=5]]"
+    with pytest.raises(ProviderError) as raised:
+        provider.generate(make(prompt, seed=5))
+    assert raised.value.code == "content_blocked"
+    assert provider.generate(make(prompt, seed=6)).seed == 6
+
+
+def test_different_seeds_paint_different_pictures():
+    first, second = (provider.generate(make("a lighthouse at dawn", seed=s)).data for s in (1, 2))
+    assert ImageChops.difference(decode(first).convert("RGB"), decode(second).convert("RGB")).getbbox()
+
+
 def test_sleep_token_waits_reporting_progress_with_an_eta():
     reports: list[dict] = []
     started = time.monotonic()
