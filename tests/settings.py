@@ -5,9 +5,11 @@ transit-compatible HTTP server, both started by session fixtures on the ports ch
 pair per xdist worker, since each worker imports this module in its own process).
 """
 
+import hashlib
 import os
 import socket
 import tempfile
+from pathlib import Path
 
 
 def _free_port() -> int:
@@ -17,7 +19,10 @@ def _free_port() -> int:
 
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/openmates_images")
+# One database name per checkout: two clones (or git worktrees) testing at once on one
+# PostgreSQL would otherwise create and drop the same test_…_gw0 databases under each other.
+_checkout = hashlib.sha256(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
+os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/openmates_images_{_checkout}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ["DRAMATIQ_NAMESPACE"] = f"omi-test-{_worker}-{os.getpid()}"
 os.environ["CHANNELS_PREFIX"] = f"omi-test-{_worker}-{os.getpid()}"
