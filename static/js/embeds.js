@@ -209,6 +209,7 @@ async function render(node, embedId) {
   }
   const previous = node.dataset.status;
   node.dataset.status = status;
+  node._shown = null; // the version shown, once it is a finished image (renderStepper)
   const what = content.prompt || content.file_name || "image";
   node.setAttribute("aria-label", status === "processing" ? `Making: ${what}`
     : status === "error" ? `Failed: ${what}` : content.type === "image_search_results" ? "Similar images" : what);
@@ -238,6 +239,9 @@ async function render(node, embedId) {
 // previous/next); data-shown-id names the version it shows after stepping.
 async function renderStepper(node, content) {
   const token = node._renderToken;
+  node._shown = content;
+  const focused = node.querySelector(".versions")?.contains(document.activeElement) && document.activeElement.dataset.testid;
+  if (focused) node._stepFocus = focused; // a redraw keeps the keyboard on the same button
   node.querySelector(".versions")?.remove();
   if (!mayHaveVersions(content)) return;
   let versions;
@@ -283,9 +287,8 @@ async function renderStepper(node, content) {
 onLineageChange((rootId) => {
   for (const nodes of cards.values()) {
     for (const node of nodes) {
-      if (node.isConnected && node.dataset.rootId === rootId && node.dataset.status === "finished") {
-        render(node, node.dataset.embedId);
-      }
+      // Only the count is redrawn: the image (and the keyboard focus on it) stays as it is.
+      if (node.isConnected && node.dataset.rootId === rootId && node._shown) renderStepper(node, node._shown);
     }
   }
 });

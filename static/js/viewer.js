@@ -80,6 +80,8 @@ async function show(embedId, anchorId = embedId) {
   resetZoom();
   const content = await embedContent(embedId);
   current = { id: embedId, content, anchor: anchorId, versions: [], parent: null };
+  compareButton.hidden = true; // until this version's parent is known (showVersions)
+  if (strip.dataset.rootId !== content.root_id) strip.hidden = true; // another lineage's strip
   root.dataset.currentEmbed = embedId; // for share.js's "Share" button
   const full = content.files.full;
   const original = content.files.original;
@@ -128,6 +130,7 @@ async function showVersions() {
   shown.parent = versions.find((version) => version.embed_id === mine?.parent_id) || null;
   compareButton.hidden = !shown.parent;
   strip.hidden = versions.length < 2;
+  strip.dataset.rootId = shown.content.root_id || "";
   strip.replaceChildren(...(versions.length < 2 ? [] : versions.map((version, index) => {
     const label = `Version ${index + 1} of ${versions.length}: ${KIND_LABELS[version.version_kind] || version.version_kind}`;
     const thumb = document.createElement("img");
