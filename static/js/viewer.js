@@ -112,7 +112,7 @@ async function show(embedId, anchorId = embedId) {
   root.querySelector("[data-action=edit-retry]").hidden = !(content.source === "generated" && content.prompt);
   updatePosition();
   showProvenance(embedId);
-  showVersions();
+  await showVersions(); // before anyone focuses a thumbnail of the strip it redraws
 }
 
 // --- versions: the strip of the lineage's previews, and what Compare compares with ----------------
@@ -148,6 +148,18 @@ async function showVersions() {
     button.append(thumb, number);
     return button;
   })));
+}
+
+/** ←/→ (Home, End) on the strip move between its versions, showing each; true if handled. */
+function stripKey(event) {
+  const thumbs = [...strip.querySelectorAll("[data-testid=version-thumb]")];
+  const index = thumbs.indexOf(event.target);
+  const to = { ArrowLeft: index - 1, ArrowRight: index + 1, Home: 0, End: thumbs.length - 1 }[event.key];
+  if (index < 0 || to === undefined) return false;
+  event.preventDefault();
+  const next = thumbs[Math.max(0, Math.min(thumbs.length - 1, to))];
+  next.click();
+  return true;
 }
 
 // A version made or finished while the viewer is open joins its strip.
@@ -300,6 +312,7 @@ document.addEventListener("keydown", (event) => {
   if (event.target === cropBox && tool === "crop" && tools.crop.key(event)) return;
   if (event.target === overlay && tool && tools[tool].key(event)) return;
   if (tool === "compare" && tools.compare.key(event)) return;
+  if (event.target.closest?.("[data-testid=version-strip]") && stripKey(event)) return;
   const undoable = tool === "draw" || tool === "mark";
   const key = event.key.toLowerCase();
   if ((event.ctrlKey || event.metaKey) && undoable && (key === "z" || key === "y")) {

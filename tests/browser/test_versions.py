@@ -107,6 +107,16 @@ def test_a_card_steps_through_its_versions_and_counts_a_new_one_live(page, conte
     _count(other, first, "2 versions")
     stepper = _card(page, first).locator("[data-testid=version-stepper]")
     assert stepper.get_attribute("role") == "group"
+    # The chat's images stay one Tab stop: a stepper is reachable with its card's image only.
+    page.wait_for_function(
+        """() => {
+            const cards = [...document.querySelectorAll('li.message [data-testid=image-embed-preview]')];
+            const stops = cards.filter(c => c.querySelector('[data-testid=open-image]').tabIndex === 0);
+            return stops.length === 1 && cards.filter(c => c.querySelector('.versions')).length === 2
+                && cards.every(c => [...c.querySelectorAll('.versions button')].every(
+                    b => b.tabIndex === c.querySelector('[data-testid=open-image]').tabIndex));
+        }"""
+    )
     assert stepper.locator("[data-testid=version-position]").inner_text() == "1/2"
     _count(page, second, "2 versions")
     assert _card(page, second).locator("[data-testid=version-position]").inner_text() == "2/2"
@@ -175,6 +185,18 @@ def test_the_viewer_strip_and_compare_with_the_parent_by_mouse_and_keyboard(page
     )
     assert not page.locator("[data-testid=compare-tool]").is_visible()
     thumbs.nth(1).click()
+    _shown_in_viewer(page, crop)
+    page.locator("[data-testid=compare-tool]").wait_for(state="visible")
+    # The keyboard on the strip: ←/→ show the version beside, and focus stays on the strip.
+    page.wait_for_function("document.activeElement?.dataset.testid === 'version-thumb'")
+    page.keyboard.press("ArrowLeft")
+    _shown_in_viewer(page, first)
+    page.wait_for_function(
+        "id => document.activeElement?.dataset.version === id"
+        " && document.activeElement.getAttribute('aria-current') === 'true'",
+        arg=first,
+    )
+    page.keyboard.press("ArrowRight")
     _shown_in_viewer(page, crop)
     page.locator("[data-testid=compare-tool]").wait_for(state="visible")
 
