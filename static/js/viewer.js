@@ -10,7 +10,7 @@ import { createCompareTool } from "./compare.js";
 import { createCropTool } from "./crop.js";
 import { createDrawTool } from "./draw.js";
 import { createMaskTool } from "./mask.js";
-import { KIND_LABELS, finishedVersions, onLineageChange } from "./versions.js";
+import { KIND_LABELS, finishedVersions, mayHaveVersions, onLineageChange } from "./versions.js";
 
 const root = document.querySelector("[data-testid=fullscreen]");
 const image = root.querySelector(".fs-image");
@@ -112,7 +112,7 @@ async function show(embedId, anchorId = embedId) {
   root.querySelector("[data-action=edit-retry]").hidden = !(content.source === "generated" && content.prompt);
   updatePosition();
   showProvenance(embedId);
-  await showVersions(); // before anyone focuses a thumbnail of the strip it redraws
+  current.versionsShown = showVersions(); // not awaited: the viewer is usable before its strip
 }
 
 // --- versions: the strip of the lineage's previews, and what Compare compares with ----------------
@@ -120,7 +120,8 @@ async function showVersions() {
   const shown = current;
   let versions = [];
   try {
-    versions = shown.content.root_id ? await finishedVersions(shown.content) : [];
+    // An image alone (its count says so, and no lineage of it was read) asks for nothing.
+    versions = mayHaveVersions(shown.content) ? await finishedVersions(shown.content) : [];
   } catch {
     versions = []; // the strip stays hidden; the image is there
   }
@@ -129,7 +130,10 @@ async function showVersions() {
   shown.versions = versions;
   shown.parent = versions.find((version) => version.embed_id === mine?.parent_id) || null;
   compareButton.hidden = !shown.parent;
+  const stripWas = strip.hidden;
   strip.hidden = versions.length < 2;
+  // The strip takes room from the stage: a tool opened meanwhile fits the image as it is now.
+  if (stripWas !== strip.hidden && tool) requestAnimationFrame(refit);
   strip.dataset.rootId = shown.content.root_id || "";
   strip.replaceChildren(...(versions.length < 2 ? [] : versions.map((version, index) => {
     const label = `Version ${index + 1} of ${versions.length}: ${KIND_LABELS[version.version_kind] || version.version_kind}`;
@@ -357,7 +361,10 @@ root.addEventListener("click", async (event) => {
     else if (action === "zoom-reset") resetZoom();
     else if (action in tools) setTool(tool === action ? null : action);
     else if (target.dataset.version) {
-      if (target.dataset.version !== current.id) await show(target.dataset.version, current.anchor);
+      if (target.dataset.version !== current.id) {
+        await show(target.dataset.version, current.anchor);
+        await current.versionsShown; // the strip is redrawn for it: focus the new thumbnail
+      }
       strip.querySelector(`[data-version="${CSS.escape(target.dataset.version)}"]`)?.focus();
     }
     else if ((action === "undo" || action === "redo") && tool) tools[tool][action]();
