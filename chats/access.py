@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import OuterRef, Subquery, prefetch_related_objects
+from django.db.models import OuterRef, Prefetch, Subquery, prefetch_related_objects
 
 from core.errors import ApiError
 from embeds.access import parse_uuid
 from embeds.gallery import GalleryPage, gallery_page
+from embeds.lineage import with_version_counts
 from embeds.models import Embed
 
 from .actions import chat_key, chat_keys, read_text, read_title
@@ -65,13 +66,28 @@ def _message_row(message: Message, key: bytes) -> MessageRow:
         chat_id=message.chat_id,
         role=message.role,
         text=read_text(message, key),
-        embeds=[MessageEmbedRow(link.embed_id, link.embed.type, link.embed.status) for link in links],
+        embeds=[
+            MessageEmbedRow(
+                link.embed_id,
+                link.embed.type,
+                link.embed.status,
+                link.embed.parent_id,
+                link.embed.root_id,
+                link.embed.version_kind,
+                link.embed.version_count,
+            )
+            for link in links
+        ],
         created_at=message.created_at,
     )
 
 
+# A message's images with the size of each one's lineage, counted in the same query.
+EMBEDS = ("messageembed_set", Prefetch("messageembed_set__embed", with_version_counts(Embed.objects.all())))
+
+
 def _prefetch(messages: Iterable[Message]) -> None:
-    prefetch_related_objects(list(messages), "messageembed_set__embed")
+    prefetch_related_objects(list(messages), *EMBEDS)
 
 
 def message_payload(message: Message, key: bytes) -> dict:
@@ -83,7 +99,7 @@ def chat_messages(chat: Chat) -> list[dict]:
     """Every message of the chat, oldest first: three queries (messages, their links, the linked
     embeds) and one key, however many messages and images."""
     key = chat_key(chat)
-    messages = list(chat.messages.prefetch_related("messageembed_set__embed"))
+    messages = list(chat.messages.prefetch_related(*EMBEDS))
     return MessageSerializer([_message_row(m, key) for m in messages], many=True).data
 
 

@@ -29,6 +29,10 @@ class MessageEmbedRow:
     embed_id: uuid.UUID
     type: str
     status: str
+    parent_id: uuid.UUID | None = None
+    root_id: uuid.UUID | None = None
+    version_kind: str = ""
+    version_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,12 @@ class MessageEmbedSerializer(serializers.Serializer):
     embed_id = serializers.UUIDField()
     type = serializers.CharField()
     status = serializers.CharField()
+    # An image's place in its lineage, as GET /v1/embeds/{id}/content gives it (blank and 0 for
+    # search results and analyses, which have none).
+    parent_id = serializers.UUIDField(allow_null=True)
+    root_id = serializers.UUIDField(allow_null=True)
+    version_kind = serializers.CharField(allow_blank=True)
+    version_count = serializers.IntegerField()
 
 
 class MessageSerializer(serializers.Serializer):

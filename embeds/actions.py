@@ -20,6 +20,7 @@ from . import imaging, sealing
 from .conf import conf
 from .content import CropBox, ImageContent
 from .limits import reserve_upload
+from .lineage import lineage_of
 from .models import Embed
 from .signals import extra_variants_of
 from .storage import StorageUnavailable
@@ -141,9 +142,30 @@ def do_crop_embed(owner: AbstractBaseUser, source: Embed, box: tuple[int, int, i
     return embed
 
 
+def _let_go_of_lineage(embed: Embed) -> None:
+    """Keep the rest of ``embed``'s lineage whole without it (in the caller's transaction): its
+    children now come from its parent (a root's children from nothing), and when the root goes,
+    the oldest remaining version becomes the root of the rest. A version's parent is always older
+    than it, so that oldest one has no parent left and is a root like any other."""
+    if embed.root_id is None:
+        return
+    Embed.objects.filter(parent_id=embed.id).update(parent_id=embed.parent_id)
+    if embed.root_id == embed.id:
+        rest = Embed.objects.filter(root_id=embed.id).exclude(pk=embed.id)
+        heir = rest.order_by("created_at", "id").values_list("id", flat=True).first()
+        if heir is not None:
+            rest.update(root_id=heir)
+
+
+def _delete_objects(embed: Embed) -> None:
+    """End what refers to the embed (its share links, its running tasks), then remove its objects."""
+    extra = extra_variants_of(embed)  # its share links end, its running tasks are cancelled
+    sealing.delete_files(embed, (*sealing.FILE_VARIANTS, "staging", "mask", *extra))
+
+
 def do_delete_embed(embed: Embed) -> None:
     """Remove the embed's objects from storage, then the row (and with it the wrapped key and its
-    tasks).
+    tasks); the other versions of its lineage stay (``_let_go_of_lineage``).
 
     A task still working on the embed is first flagged cancelled (committed before any object is
     deleted), so its worker can no longer finish it: it stops at the provider, and deletes what it
@@ -151,9 +173,10 @@ def do_delete_embed(embed: Embed) -> None:
     If storage is down this raises StorageUnavailable before the row goes, so nothing is left
     pointing nowhere and the delete can simply be tried again."""
     embed_id = embed.id
-    extra = extra_variants_of(embed)  # its share links end, its running tasks are cancelled
-    sealing.delete_files(embed, (*sealing.FILE_VARIANTS, "staging", "mask", *extra))
-    embed.delete()
+    _delete_objects(embed)
+    with transaction.atomic():
+        _let_go_of_lineage(embed)
+        embed.delete()
     logger.info("embeds.embed.deleted embed=%s", embed_id)
 
 
@@ -165,3 +188,20 @@ def do_delete_embeds(embeds: list[Embed]) -> None:
     each whole (never a row without its files), and the error says to try again."""
     for embed in embeds:
         do_delete_embed(embed)
+
+
+def do_delete_lineage(embed: Embed) -> list:
+    """Delete every version of ``embed``'s lineage (the viewer's "delete all versions" of a root).
+
+    As ``do_delete_embed``, for all of them: every version's objects go first, then all the rows
+    in one transaction. If storage is down this raises StorageUnavailable before any row goes, so
+    the delete can simply be tried again. An embed outside any lineage is deleted alone.
+    Returns the ids deleted."""
+    versions = list(lineage_of(embed)) if embed.root_id is not None else [embed]
+    for version in versions:
+        _delete_objects(version)
+    ids = [version.id for version in versions]
+    with transaction.atomic():
+        Embed.objects.filter(pk__in=ids, owner_id=embed.owner_id).delete()
+    logger.info("embeds.lineage.deleted root=%s versions=%d", embed.root_id or embed.id, len(ids))
+    return ids

@@ -11,9 +11,10 @@ from functools import cache
 
 from rest_framework import serializers
 
-from core.schema import FilesSerializer, TaskErrorSerializer
+from core.schema import FilesSerializer, TaskErrorSerializer, ZuluDateTimeField
 
 from .. import content
+from ..models import Embed
 
 
 class EmbedErrorSerializer(TaskErrorSerializer):
@@ -77,6 +78,19 @@ class EmbedContentEnvelopeSerializer(serializers.Serializer):
     encryption_mode = serializers.ChoiceField(choices=["vault", "client"])
     files = FilesSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
+    parent_id = serializers.UUIDField(
+        allow_null=True, help_text="Images: the version this one was made from (null for the first)."
+    )
+    root_id = serializers.UUIDField(
+        allow_null=True, help_text="Images: the first version of its lineage (itself for the first)."
+    )
+    version_kind = serializers.ChoiceField(
+        choices=[*Embed.VersionKind.values, ""],
+        help_text="Images: how this version was made; blank outside any lineage (search results).",
+    )
+    version_count = serializers.IntegerField(
+        help_text="Images: how many versions its lineage has (GET /v1/embeds/{id}/versions lists them)."
+    )
     ai_made = serializers.BooleanField(
         required=False, help_text="Images only: AI-made, or derived from an AI-made image (and labelled so)."
     )
@@ -92,3 +106,23 @@ EmbedContentSerializer = type(
     (EmbedContentEnvelopeSerializer,),
     {name: value for name, value in _content_fields().items() if name not in ("type", "model_version")},
 )
+
+
+class EmbedVersionSerializer(serializers.Serializer):
+    """One version of an image's lineage: plaintext columns only, so a lineage of any length is
+    listed without opening a sealed content (the content endpoint has the rest)."""
+
+    embed_id = serializers.UUIDField(source="id")
+    parent_id = serializers.UUIDField(allow_null=True)
+    root_id = serializers.UUIDField()
+    version_kind = serializers.ChoiceField(choices=Embed.VersionKind.values)
+    status = serializers.ChoiceField(choices=Embed.Status.values)
+    encryption_mode = serializers.ChoiceField(choices=Embed.EncryptionMode.values)
+    created_at = ZuluDateTimeField()
+
+
+class EmbedVersionsSerializer(serializers.Serializer):
+    """``GET /v1/embeds/{id}/versions``: the lineage, oldest first."""
+
+    root_id = serializers.UUIDField()
+    versions = EmbedVersionSerializer(many=True)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("embeds/<str:embed_id>", views.EmbedView.as_view(), name="embed"),
     path("embeds/<str:embed_id>/file", views.EmbedFileView.as_view(), name="embed-file"),
     path("embeds/<str:embed_id>/content", views.EmbedContentView.as_view(), name="embed-content"),
+    path("embeds/<str:embed_id>/versions", views.EmbedVersionsView.as_view(), name="embed-versions"),
     path("embeds/<str:embed_id>/crop", views.EmbedCropView.as_view(), name="embed-crop"),
     path("embeds/<str:embed_id>/provenance", views.EmbedProvenanceView.as_view(), name="embed-provenance"),
 ]

@@ -1,4 +1,4 @@
-"""REST views for embeds: files, content, provenance, upload, crop, delete."""
+"""REST views for embeds: files, content, versions, provenance, upload, crop, delete."""
 
 from __future__ import annotations
 
@@ -20,13 +20,18 @@ from core.schema import errors
 
 from .. import client_mode, imaging, sealing
 from ..access import access_embed, access_finished_image
-from ..actions import do_create_upload_embed, do_crop_embed, do_delete_embed
+from ..actions import do_create_upload_embed, do_crop_embed, do_delete_embed, do_delete_lineage
 from ..conf import conf
 from ..content import EmbedContent, ImageContent, public_files
+from ..lineage import get_versions, version_count
 from ..models import Embed
-from .serializers import EmbedContentSerializer
+from ..storage import ObjectMissing
+from .serializers import EmbedContentSerializer, EmbedVersionsSerializer
 
 FORMATS = ("preview", "full", "original")
+# ``mask``: the PNG an edit was made with (white = changed), kept with the edit; the viewer
+# outlines it when comparing the edit with its parent. Only a masked edit has one (else 404).
+FILE_FORMATS = (*FORMATS, "mask")
 # What serving a file reads of its embed: the owner check, its state and the wrapped data key.
 FILE_COLUMNS = ("id", "owner_id", "type", "status", "encryption_mode", "wrapped_key")
 
@@ -45,7 +50,15 @@ def _if_none_match(request: HttpRequest, etag: str) -> bool:
 
 class EmbedFileView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(FORMATS), default="preview")],
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=list(FILE_FORMATS),
+                default="preview",
+                description="mask: the PNG mask a masked edit was made with (404 for any other image).",
+            )
+        ],
         responses={
             (200, "image/webp"): OpenApiTypes.BINARY,
             (200, "image/png"): OpenApiTypes.BINARY,
@@ -60,8 +73,8 @@ class EmbedFileView(APIView):
 
 def _variant(request: HttpRequest) -> str:
     variant = request.GET.get("format", "preview")
-    if variant not in FORMATS:
-        raise ApiError("invalid_value", f"format must be one of {', '.join(FORMATS)}.", field="format")
+    if variant not in FILE_FORMATS:
+        raise ApiError("invalid_value", f"format must be one of {', '.join(FILE_FORMATS)}.", field="format")
     return variant
 
 
@@ -76,7 +89,13 @@ def _load_file(
         return embed, variant, etag, None
     release_db()  # the row is read: no connection held while waiting for the store
     # The bytes say what they are: no need to decrypt the content blob on this hot path.
-    return embed, variant, etag, sealing.read_file(embed, variant)
+    try:
+        return embed, variant, etag, sealing.read_file(embed, variant)
+    except ObjectMissing:
+        if variant != "mask":
+            raise  # a rendition lost from the store: the handler's 500, as before
+        message = "This image has no mask: it is not a masked edit."
+        raise ApiError("not_found", message, status_code=404) from None
 
 
 def _file_response(embed: Embed, variant: str, etag: str, data: bytes | None) -> HttpResponse:
@@ -116,6 +135,10 @@ def content_payload(embed: Embed, content: EmbedContent) -> dict:
         encryption_mode=embed.encryption_mode,
         files=public_files(content.files),
         created_at=embed.created_at.isoformat().replace("+00:00", "Z"),
+        parent_id=str(embed.parent_id) if embed.parent_id else None,
+        root_id=str(embed.root_id) if embed.root_id else None,
+        version_kind=embed.version_kind,
+        version_count=version_count(embed),
     )
     if isinstance(content, ImageContent):
         body["ai_made"] = content.ai_made
@@ -140,11 +163,39 @@ class EmbedContentView(APIView):
         return Response(content_payload(embed, sealing.open_embed(embed, cached=True).content()))
 
 
+LINEAGE_CHOICES = ("one", "all")
+
+
 class EmbedView(APIView):
-    @extend_schema(responses={204: None, **errors(401, 403, 404, 503)})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "lineage",
+                str,
+                enum=list(LINEAGE_CHOICES),
+                default="one",
+                description="one: this version only (the others stay, re-linked around it); "
+                "all: every version of its lineage, all or nothing.",
+            )
+        ],
+        responses={204: None, **errors(400, 401, 403, 404, 503)},
+    )
     def delete(self, request: Request, embed_id: str) -> Response:
-        do_delete_embed(access_embed(request.user, embed_id))
+        lineage = request.query_params.get("lineage", "one")
+        if lineage not in LINEAGE_CHOICES:
+            raise ApiError("invalid_value", "lineage must be one or all.", field="lineage")
+        action = do_delete_lineage if lineage == "all" else do_delete_embed
+        action(access_embed(request.user, embed_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EmbedVersionsView(APIView):
+    @extend_schema(responses={200: EmbedVersionsSerializer, **errors(400, 401, 404)})
+    def get(self, request: Request, embed_id: str) -> Response:
+        """Every version of the image's lineage (regenerated, edited, cropped, drawn on), oldest
+        first: plaintext columns only, two queries however many versions."""
+        versions = get_versions(request.user, embed_id)
+        return Response(EmbedVersionsSerializer({"root_id": versions[0].root_id, "versions": versions}).data)
 
 
 def read_upload(request: Request) -> tuple[bytes, str]:

@@ -6,7 +6,7 @@
 import { api } from "./api.js";
 import { configureChatList, currentChatId, loadChats, setDrawer } from "./chat-list.js";
 import * as composer from "./composer.js";
-import { ask } from "./dialogs.js";
+import { ask, choose } from "./dialogs.js";
 import { emptyState } from "./empty-state.js";
 import { configureEmbeds, updateTask } from "./embeds.js";
 import { socket } from "./live.js";
@@ -14,6 +14,7 @@ import { configureMessages, imageIds, reloadChat, selectChat } from "./messages.
 import * as skills from "./skills.js";
 import { run, showError, showNote } from "./status.js";
 import { announce } from "./tabs.js";
+import { afterDelete } from "./versions.js";
 import { configureViewer, openViewer } from "./viewer.js";
 
 window.__omi = { socket, get chatId() { return currentChatId(); } };
@@ -54,15 +55,32 @@ configureViewer({
       }
     },
     editPrompt: composer.editPrompt,
-    confirmDelete: () => ask({
-      title: "Delete this image?", ok: "Delete", danger: true,
-      text: "It is removed from every chat it appears in, with its files. This cannot be undone.",
-    }).then((answer) => answer !== null),
-    deleteImage: (content) => run(async () => {
-      await api(`/v1/embeds/${content.embed_id}`, { method: "DELETE" });
+    // One version, or (from the first version of several) all of them: "one", "all" or null.
+    confirmDelete: async (content, versions = []) => {
+      const gone = "It is removed from every chat it appears in, with its files. This cannot be undone.";
+      const others = versions.length - 1;
+      if (others > 0 && content.root_id === content.embed_id) {
+        const answer = await choose({
+          title: `Delete all ${versions.length} versions?`, ok: `Delete all ${versions.length} versions`,
+          alt: "Only this one", danger: true,
+          text: `This is the first version of this image; ${others} more ${others === 1 ? "was" : "were"} made from it. ${gone}`,
+        });
+        return { ok: "all", alt: "one" }[answer] || null;
+      }
+      const answer = await ask({
+        title: others > 0 ? "Delete this version?" : "Delete this image?", ok: "Delete", danger: true,
+        text: others > 0 ? `The other ${others === 1 ? "version stays" : `${others} versions stay`}. ${gone}` : gone,
+      });
+      return answer === null ? null : "one";
+    },
+    deleteImage: (content, scope, versions = []) => run(async () => {
+      const all = scope === "all";
+      await api(`/v1/embeds/${content.embed_id}${all ? "?lineage=all" : ""}`, { method: "DELETE" });
+      await afterDelete(versions, all ? versions.map((v) => v.embed_id) : [content.embed_id]);
       await reloadChat();
       announce(currentChatId());
-      showNote("Image deleted.", { seconds: 5 });
+      showNote(all ? `${versions.length} versions deleted.` : versions.length > 1 ? "Version deleted." : "Image deleted.",
+               { seconds: 5 });
       composer.focusComposer();
     }),
   },

@@ -8,6 +8,7 @@
 import { renderAnalysis } from "./analysis.js";
 import { api, embedContent, fileUrl } from "./api.js";
 import { decryptInto } from "./hybrid-embeds.js";
+import { finishedVersions, mayHaveVersions, noteVersion, onLineageChange } from "./versions.js";
 
 const cards = new Map(); // embedId -> Set of elements
 const tasks = new Map(); // embedId -> latest task payload
@@ -208,16 +209,89 @@ async function render(node, embedId) {
   }
   const previous = node.dataset.status;
   node.dataset.status = status;
+  node._shown = null; // the version shown, once it is a finished image (renderStepper)
   const what = content.prompt || content.file_name || "image";
   node.setAttribute("aria-label", status === "processing" ? `Making: ${what}`
     : status === "error" ? `Failed: ${what}` : content.type === "image_search_results" ? "Similar images" : what);
   node.classList.toggle("is-results", content.type === "image_search_results");
+  if (content.root_id) {
+    node.dataset.rootId = content.root_id;
+    noteVersion({ ...content, status }); // a lineage read before this version existed is read again
+  }
   if (content.type === "image_search_results") return renderResults(node, content, status, task);
   if (content.type === "image_analysis") return renderAnalysis(node, content, status, task, { el, cancel: hooks.cancel });
   if (status === "processing") return renderProgress(node, content, task);
   if (status === "error") return renderError(node, content, task);
+  const shown = node.dataset.shownId;
+  if (shown && shown !== embedId) {
+    // The card was stepped to another version of its image: it keeps showing that one.
+    const other = await embedContent(shown).catch(() => null);
+    if (token !== node._renderToken) return;
+    if (other?.status === "finished") content = other;
+    else delete node.dataset.shownId;
+  }
   renderImage(node, content, previous === "processing");
+  renderStepper(node, content);
 }
+
+// --- versions: a card whose image has several steps through them ------------------------------
+// The card's own image stays its identity (data-embed-id: the chat's message, the viewer's
+// previous/next); data-shown-id names the version it shows after stepping.
+async function renderStepper(node, content) {
+  const token = node._renderToken;
+  node._shown = content;
+  const focused = node.querySelector(".versions")?.contains(document.activeElement) && document.activeElement.dataset.testid;
+  if (focused) node._stepFocus = focused; // a redraw keeps the keyboard on the same button
+  node.querySelector(".versions")?.remove();
+  if (!mayHaveVersions(content)) return;
+  let versions;
+  try {
+    versions = await finishedVersions(content);
+  } catch {
+    return; // the count stays unshown; the image itself is there
+  }
+  if (token !== node._renderToken || !node.isConnected) return;
+  node.querySelector(".versions")?.remove();
+  const index = versions.findIndex((version) => version.embed_id === content.embed_id);
+  if (versions.length < 2 || index < 0) return;
+  const step = (by) => {
+    const next = versions[(index + by + versions.length) % versions.length];
+    node.dataset.shownId = next.embed_id;
+    node._stepFocus = by < 0 ? "version-prev" : "version-next"; // keep the keyboard where it was
+    render(node, node.dataset.embedId);
+  };
+  const bar = el("div", { class: "versions", role: "group", "data-testid": "version-stepper",
+                          "aria-label": `Versions: ${index + 1} of ${versions.length}` },
+    el("button", { type: "button", "data-testid": "version-prev", "aria-label": "Previous version",
+                   title: "Previous version (←)", text: "←", onclick: (e) => { e.stopPropagation(); step(-1); } }),
+    el("span", { "data-testid": "version-count", text: `${versions.length} versions` }),
+    el("span", { class: "muted", "data-testid": "version-position", text: `${index + 1}/${versions.length}` }),
+    el("button", { type: "button", "data-testid": "version-next", "aria-label": "Next version",
+                   title: "Next version (→)", text: "→", onclick: (e) => { e.stopPropagation(); step(1); } }));
+  bar.addEventListener("click", (e) => e.stopPropagation()); // the bar is no click on the image
+  bar.addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+    e.preventDefault();
+    e.stopPropagation();
+    step(e.key === "ArrowLeft" ? -1 : 1);
+  });
+  node.querySelector(".frame").after(bar);
+  if (node._stepFocus) {
+    bar.querySelector(`[data-testid=${node._stepFocus}]`).focus();
+    delete node._stepFocus;
+  }
+}
+
+// A lineage read again (a version made or finished, over the socket or here): every card of it
+// redraws its count.
+onLineageChange((rootId) => {
+  for (const nodes of cards.values()) {
+    for (const node of nodes) {
+      // Only the count is redrawn: the image (and the keyboard focus on it) stays as it is.
+      if (node.isConnected && node.dataset.rootId === rootId && node._shown) renderStepper(node, node._shown);
+    }
+  }
+});
 
 /** The size a card shows an image of w×h at: fit the box, never scaled up past its preview. */
 function displaySize(width, height) {
@@ -318,7 +392,7 @@ function renderImage(node, content, justFinished) {
   node.replaceChildren(...children);
   if (content.private) decryptInto(img, content, "preview"); // client mode: decrypted here (hybrid-embeds.js)
   if (img.complete && img.naturalWidth) img.classList.add("loaded");
-  node.onclick = () => openViewer(content.embed_id);
+  node.onclick = () => openViewer(content.embed_id, node.dataset.embedId); // the version shown, in its card's place
 }
 
 // The safety note, once dismissed, stays dismissed (this browser): it teaches once.

@@ -41,7 +41,13 @@ let rovingId = null;
 function tidyList() {
   const frames = [...list.querySelectorAll(".message [data-testid=open-image]")];
   const current = frames.find((f) => f.closest("[data-embed-id]").dataset.embedId === rovingId) || frames.at(-1);
-  for (const frame of frames) frame.tabIndex = frame === current ? 0 : -1;
+  for (const frame of frames) {
+    frame.tabIndex = frame === current ? 0 : -1;
+    // A card's version stepper is reachable with its image, not as stops of its own in every card.
+    for (const button of frame.closest("[data-embed-id]").querySelectorAll(".versions button")) {
+      button.tabIndex = frame.tabIndex;
+    }
+  }
   const notes = [...list.querySelectorAll(".message [data-testid=safety-note]")];
   notes.forEach((note, index) => { note.hidden = index !== notes.length - 1; });
 }

@@ -1,13 +1,16 @@
 // The fullscreen viewer: the full image with its name, type, size and provenance, zoom and pan,
-// moving between the chat's images (arrows, swipe), the keyboard (Esc, focus trap), the image's
-// actions (download, regenerate, report, copy or edit the prompt, delete, find similar) and the
-// tool that is open. It owns which image is shown and which tool is open; each tool (crop.js,
-// draw.js, mask.js) owns its own state and gets the viewer's context object below.
+// moving between the chat's images (arrows, swipe), the versions of the image shown (the version
+// strip), the keyboard (Esc, focus trap), the image's actions (download, regenerate, report,
+// copy or edit the prompt, delete, find similar) and the tool that is open. It owns which image
+// and version are shown and which tool is open; each tool (crop.js, draw.js, mask.js,
+// compare.js) owns its own state and gets the viewer's context object below.
 import { api, embedContent, fileUrl, humanSize } from "./api.js";
 import { decryptInto, privateDownloads } from "./hybrid-embeds.js";
+import { createCompareTool } from "./compare.js";
 import { createCropTool } from "./crop.js";
 import { createDrawTool } from "./draw.js";
 import { createMaskTool } from "./mask.js";
+import { KIND_LABELS, finishedVersions, mayHaveVersions, onLineageChange } from "./versions.js";
 
 const root = document.querySelector("[data-testid=fullscreen]");
 const image = root.querySelector(".fs-image");
@@ -19,10 +22,12 @@ const toolsBar = root.querySelector(".fs-tools");
 const info = root.querySelector("[data-testid=fullscreen-info]");
 const provenance = root.querySelector("[data-testid=provenance]");
 const live = root.querySelector("[data-testid=viewer-status]");
+const strip = root.querySelector("[data-testid=version-strip]");
+const compareButton = root.querySelector("[data-action=compare]");
 
 let ids = () => [];
 let actions = {};
-let current = null; // {id, content}
+let current = null; // {id, content, anchor, versions, parent}: anchor is the chat's image it stands for
 let returnFocus = null;
 let zoom = { scale: 1, x: 0, y: 0 };
 let tool = null; // the open tool's name
@@ -42,7 +47,8 @@ const view = {
     }
   },
 };
-const tools = { crop: createCropTool(view), draw: createDrawTool(view), mark: createMaskTool(view) };
+const tools = { crop: createCropTool(view), draw: createDrawTool(view), mark: createMaskTool(view),
+                compare: createCompareTool(view) };
 
 /** ``ids()``: the chat's image ids in order; ``actions``: what the viewer's buttons do in the chat. */
 export function configureViewer(options) {
@@ -50,11 +56,13 @@ export function configureViewer(options) {
   actions = options.actions;
 }
 
-export async function openViewer(embedId) {
+/** Open on ``embedId``; ``anchorId``: the chat's image it is a version of (its card), for the
+ * viewer's previous/next. */
+export async function openViewer(embedId, anchorId = embedId) {
   returnFocus = returnFocus || document.activeElement;
   root.hidden = false;
   document.body.classList.add("modal-open");
-  await show(embedId);
+  await show(embedId, anchorId);
   root.querySelector("[data-action=close]").focus();
 }
 
@@ -67,11 +75,13 @@ export function closeViewer() {
   returnFocus = null;
 }
 
-async function show(embedId) {
+async function show(embedId, anchorId = embedId) {
   setTool(null);
   resetZoom();
   const content = await embedContent(embedId);
-  current = { id: embedId, content };
+  current = { id: embedId, content, anchor: anchorId, versions: [], parent: null };
+  compareButton.hidden = true; // until this version's parent is known (showVersions)
+  if (strip.dataset.rootId !== content.root_id) strip.hidden = true; // another lineage's strip
   root.dataset.currentEmbed = embedId; // for share.js's "Share" button
   const full = content.files.full;
   const original = content.files.original;
@@ -102,7 +112,64 @@ async function show(embedId) {
   root.querySelector("[data-action=edit-retry]").hidden = !(content.source === "generated" && content.prompt);
   updatePosition();
   showProvenance(embedId);
+  current.versionsShown = showVersions(); // not awaited: the viewer is usable before its strip
 }
+
+// --- versions: the strip of the lineage's previews, and what Compare compares with ----------------
+async function showVersions() {
+  const shown = current;
+  let versions = [];
+  try {
+    // An image alone (its count says so, and no lineage of it was read) asks for nothing.
+    versions = mayHaveVersions(shown.content) ? await finishedVersions(shown.content) : [];
+  } catch {
+    versions = []; // the strip stays hidden; the image is there
+  }
+  if (current !== shown) return;
+  const mine = versions.find((version) => version.embed_id === shown.id);
+  shown.versions = versions;
+  shown.parent = versions.find((version) => version.embed_id === mine?.parent_id) || null;
+  compareButton.hidden = !shown.parent;
+  const stripWas = strip.hidden;
+  strip.hidden = versions.length < 2;
+  // The strip takes room from the stage: a tool opened meanwhile fits the image as it is now.
+  if (stripWas !== strip.hidden && tool) requestAnimationFrame(refit);
+  strip.dataset.rootId = shown.content.root_id || "";
+  strip.replaceChildren(...(versions.length < 2 ? [] : versions.map((version, index) => {
+    const label = `Version ${index + 1} of ${versions.length}: ${KIND_LABELS[version.version_kind] || version.version_kind}`;
+    const thumb = document.createElement("img");
+    Object.assign(thumb, { src: fileUrl(version.embed_id, "preview"), alt: "", loading: "lazy", decoding: "async" });
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "fs-version";
+    button.dataset.testid = "version-thumb";
+    button.dataset.version = version.embed_id;
+    button.title = label;
+    button.setAttribute("aria-label", label);
+    if (version.embed_id === shown.id) button.setAttribute("aria-current", "true");
+    const number = document.createElement("span");
+    number.textContent = String(index + 1);
+    button.append(thumb, number);
+    return button;
+  })));
+}
+
+/** ←/→ (Home, End) on the strip move between its versions, showing each; true if handled. */
+function stripKey(event) {
+  const thumbs = [...strip.querySelectorAll("[data-testid=version-thumb]")];
+  const index = thumbs.indexOf(event.target);
+  const to = { ArrowLeft: index - 1, ArrowRight: index + 1, Home: 0, End: thumbs.length - 1 }[event.key];
+  if (index < 0 || to === undefined) return false;
+  event.preventDefault();
+  const next = thumbs[Math.max(0, Math.min(thumbs.length - 1, to))];
+  next.click();
+  return true;
+}
+
+// A version made or finished while the viewer is open joins its strip.
+onLineageChange((rootId) => {
+  if (!root.hidden && current?.content?.root_id === rootId && !tool) showVersions();
+});
 
 function showProvenance(embedId) {
   provenance.textContent = "";
@@ -135,13 +202,13 @@ function fileStem(content, embedId) {
 function move(step) {
   const list = ids();
   if (!current || list.length < 2) return;
-  const index = list.indexOf(current.id);
+  const index = list.indexOf(current.anchor);
   show(list[(index + step + list.length) % list.length]);
 }
 
 function updatePosition() {
   const list = ids();
-  const index = current ? list.indexOf(current.id) : -1;
+  const index = current ? list.indexOf(current.anchor) : -1;
   const several = list.length > 1 && index >= 0;
   for (const button of root.querySelectorAll(".fs-nav")) button.hidden = !several;
   root.querySelector("[data-testid=fullscreen-position]").textContent = several ? `${index + 1} / ${list.length}` : "";
@@ -153,7 +220,7 @@ function setTool(name) {
   tool = name;
   toolsBar.hidden = !name;
   for (const panel of root.querySelectorAll(".tool-panel")) panel.hidden = panel.dataset.panel !== name;
-  for (const button of root.querySelectorAll("[data-action=crop],[data-action=draw],[data-action=mark]")) {
+  for (const button of root.querySelectorAll("[data-action=crop],[data-action=draw],[data-action=mark],[data-action=compare]")) {
     button.classList.toggle("on", button.dataset.action === name);
     button.setAttribute("aria-pressed", String(button.dataset.action === name));
   }
@@ -248,6 +315,8 @@ document.addEventListener("keydown", (event) => {
   }
   if (event.target === cropBox && tool === "crop" && tools.crop.key(event)) return;
   if (event.target === overlay && tool && tools[tool].key(event)) return;
+  if (tool === "compare" && tools.compare.key(event)) return;
+  if (event.target.closest?.("[data-testid=version-strip]") && stripKey(event)) return;
   const undoable = tool === "draw" || tool === "mark";
   const key = event.key.toLowerCase();
   if ((event.ctrlKey || event.metaKey) && undoable && (key === "z" || key === "y")) {
@@ -291,6 +360,13 @@ root.addEventListener("click", async (event) => {
     else if (action === "zoom-out") zoomBy(0.8);
     else if (action === "zoom-reset") resetZoom();
     else if (action in tools) setTool(tool === action ? null : action);
+    else if (target.dataset.version) {
+      if (target.dataset.version !== current.id) {
+        await show(target.dataset.version, current.anchor);
+        await current.versionsShown; // the strip is redrawn for it: focus the new thumbnail
+      }
+      strip.querySelector(`[data-version="${CSS.escape(target.dataset.version)}"]`)?.focus();
+    }
     else if ((action === "undo" || action === "redo") && tool) tools[tool][action]();
     else if (action === "find-similar") { const id = current.id; closeViewer(); await actions.findSimilar(id); }
     else if (action === "more") {
@@ -301,9 +377,12 @@ root.addEventListener("click", async (event) => {
     else if (action === "report") { if (await actions.report(current.content)) closeViewer(); }
     else if (["regenerate", "edit-retry", "delete"].includes(action)) {
       const content = current.content;
-      if (action === "delete" && !(await actions.confirmDelete(content))) return;
+      const versions = current.versions;
+      const scope = action === "delete" ? await actions.confirmDelete(content, versions) : null;
+      if (action === "delete" && !scope) return;
       closeViewer();
-      await { regenerate: actions.regenerate, "edit-retry": actions.editPrompt, delete: actions.deleteImage }[action](content);
+      if (action === "delete") await actions.deleteImage(content, scope, versions);
+      else await { regenerate: actions.regenerate, "edit-retry": actions.editPrompt }[action](content);
     }
     else if (tool) await tools[tool].click(target);
   } catch (error) {

@@ -35,7 +35,17 @@ def test_chat_messages_round_trip_and_titles(alice_api):
     assert message.status_code == 201, message.content
     listed = alice_api.get(f"/v1/chats/{chat['chat_id']}/messages").json()
     assert listed[0]["text"] == "Look at my zeppelin photo"
-    assert listed[0]["embeds"] == [{"embed_id": embed_id, "type": "image", "status": "finished"}]
+    assert listed[0]["embeds"] == [
+        {
+            "embed_id": embed_id,
+            "type": "image",
+            "status": "finished",
+            "parent_id": None,
+            "root_id": embed_id,
+            "version_kind": "uploaded",
+            "version_count": 1,
+        }
+    ]
     chats = alice_api.get("/v1/chats").json()
     assert chats[0]["title"] == "Look at my zeppelin photo"
     renamed = alice_api.patch(f"/v1/chats/{chat['chat_id']}", {"title": "Airships"}, format="json").json()

@@ -119,9 +119,7 @@ def test_a_probe_finds_a_missing_model_and_every_report_says_so(alice_api, clien
     assert gemini.calls == []
 
 
-def test_an_analysis_model_gone_at_google_is_reported_and_refused_before_any_call(
-    alice_api, client, gemini
-):
+def test_an_analysis_model_gone_at_google_is_reported_and_refused_before_any_call(alice_api, client, gemini):
     from generation.models import Task
     from tests.generation.api.test_analyze import _upload
 

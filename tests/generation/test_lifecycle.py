@@ -240,6 +240,9 @@ def test_staff_retry_starts_a_failed_task_again_and_tells_its_tabs(queued, admin
         None,
     )
     assert again.embed.status == Embed.Status.PROCESSING
+    # The same image is made again in its own place in its lineage: nothing replaced or deleted.
+    assert (again.embed.version_kind, again.embed.root_id) == ("generated", again.embed_id)
+    assert Embed.objects.filter(owner_id=task.owner_id).count() == 1
     assert lifecycle.retry(task.pk) is False  # only a failed task is retried
 
 

@@ -141,10 +141,22 @@ def test_unknown_expired_and_revoked_are_the_same_410(alice_api, monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: later)  # the clock moves past the 1-hour expiry
     visitor = Client()
     unknown_id = Share._meta.get_field("id").default()
-    pages = {name: visitor.get(f"/s/{sid}") for name, sid in
-             (("unknown", unknown_id), ("expired", expiring["share_id"]), ("revoked", revoked["share_id"]))}
-    datas = {name: visitor.get(f"/s/{sid}/data") for name, sid in
-             (("unknown", unknown_id), ("expired", expiring["share_id"]), ("revoked", revoked["share_id"]))}
+    pages = {
+        name: visitor.get(f"/s/{sid}")
+        for name, sid in (
+            ("unknown", unknown_id),
+            ("expired", expiring["share_id"]),
+            ("revoked", revoked["share_id"]),
+        )
+    }
+    datas = {
+        name: visitor.get(f"/s/{sid}/data")
+        for name, sid in (
+            ("unknown", unknown_id),
+            ("expired", expiring["share_id"]),
+            ("revoked", revoked["share_id"]),
+        )
+    }
     assert {_gone_shape(r) for r in pages.values()} == {_gone_shape(pages["unknown"])}
     assert pages["unknown"].status_code == 410
     assert {_gone_shape(r) for r in datas.values()} == {_gone_shape(datas["unknown"])}

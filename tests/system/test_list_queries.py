@@ -61,9 +61,10 @@ def test_message_list(alice, alice_api, image, django_assert_num_queries):
         do_post_message(chat, text=f"message {index}", embed_ids=[image.id])
     body = _counted(alice_api, f"/v1/chats/{chat.id}/messages", django_assert_num_queries, 4)
     assert [m["text"] for m in body] == [f"message {i}" for i in range(N)]
-    assert all(
-        m["embeds"] == [{"embed_id": str(image.id), "type": "image", "status": "finished"}] for m in body
-    )
+    image_id = str(image.id)
+    shown = {"embed_id": image_id, "type": "image", "status": "finished", "parent_id": None}
+    shown.update(root_id=image_id, version_kind="uploaded", version_count=1)  # counted in the same query
+    assert all(m["embeds"] == [shown] for m in body)
 
 
 def test_share_list(alice, alice_api, image, django_assert_num_queries):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import uuid
 
 import pytest
 from PIL import Image
@@ -243,3 +245,200 @@ def test_deleting_an_embed_while_it_is_made_leaves_nothing(alice_api, worker, s3
         time.sleep(0.05)
     assert "generation.task.crashed" not in caplog.text
     wait_for_stored(s3_server, 0)
+
+
+# --- versions: GET /v1/embeds/{id}/versions, the lineage fields, deleting versions -------------
+
+
+def _crop(client, embed_id: str, width: int = 400, height: int = 300) -> dict:
+    response = client.post(
+        f"/v1/embeds/{embed_id}/crop", {"x": 0, "y": 0, "width": width, "height": height}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_versions_list_the_whole_lineage_oldest_first_from_any_version(alice_api):
+    root = _upload(alice_api, _png((800, 600))).json()
+    first = _crop(alice_api, root["embed_id"])
+    second = _crop(alice_api, first["embed_id"], 200, 150)
+    _upload(alice_api, _png((320, 200)))  # another lineage: not listed
+    for asked in (root, first, second):
+        response = alice_api.get(f"/v1/embeds/{asked['embed_id']}/versions")
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert body["root_id"] == root["embed_id"]
+        assert [v["embed_id"] for v in body["versions"]] == [
+            root["embed_id"],
+            first["embed_id"],
+            second["embed_id"],
+        ]
+    versions = body["versions"]
+    assert [(v["version_kind"], v["parent_id"]) for v in versions] == [
+        ("uploaded", None),
+        ("cropped", root["embed_id"]),
+        ("cropped", first["embed_id"]),
+    ]
+    assert {v["root_id"] for v in versions} == {root["embed_id"]}
+    assert {v["status"] for v in versions} == {"finished"}
+    assert {v["encryption_mode"] for v in versions} == {"vault"}
+    assert set(versions[0]) == {
+        "embed_id",
+        "parent_id",
+        "root_id",
+        "version_kind",
+        "status",
+        "encryption_mode",
+        "created_at",
+    }
+    assert versions[0]["created_at"].endswith("Z")
+
+
+def test_the_content_and_upload_payloads_carry_the_lineage_fields(alice_api):
+    root = _upload(alice_api, _png()).json()
+    assert (root["parent_id"], root["root_id"], root["version_kind"], root["version_count"]) == (
+        None,
+        root["embed_id"],
+        "uploaded",
+        1,
+    )
+    crop = _crop(alice_api, root["embed_id"])
+    assert (crop["parent_id"], crop["root_id"], crop["version_kind"], crop["version_count"]) == (
+        root["embed_id"],
+        root["embed_id"],
+        "cropped",
+        2,
+    )
+    assert alice_api.get(f"/v1/embeds/{root['embed_id']}/content").json()["version_count"] == 2
+
+
+def test_versions_of_someone_elses_image_answer_like_a_missing_one(alice_api, bob_api):
+    root = _upload(alice_api, _png()).json()
+    _crop(alice_api, root["embed_id"])
+    foreign = bob_api.get(f"/v1/embeds/{root['embed_id']}/versions")
+    missing = bob_api.get(f"/v1/embeds/{uuid.uuid4()}/versions")
+    malformed = bob_api.get("/v1/embeds/not-an-id/versions")
+    assert foreign.status_code == missing.status_code == malformed.status_code == 404
+    assert foreign.json() == missing.json() == malformed.json()
+    assert foreign.json()["error"]["code"] == "not_found"
+    # Nor can Bob delete Alice's lineage, or read her mask.
+    assert bob_api.delete(f"/v1/embeds/{root['embed_id']}?lineage=all").json() == missing.json()
+    assert bob_api.get(f"/v1/embeds/{root['embed_id']}/file?format=mask").json() == missing.json()
+    assert Embed.objects.filter(owner__username="alice").count() == 2
+
+
+def test_versions_take_the_same_queries_however_long_the_lineage(alice_api, django_assert_num_queries):
+    root = _upload(alice_api, _png()).json()
+    alice_api.get(f"/v1/embeds/{root['embed_id']}/versions")  # the API key's first use is cached
+    # the owner check and the lineage (the key's user is cached): no decryption, no N+1
+    with django_assert_num_queries(2):
+        short = alice_api.get(f"/v1/embeds/{root['embed_id']}/versions")
+    source = root["embed_id"]
+    for _ in range(4):
+        source = _crop(alice_api, source, 200, 150)["embed_id"]
+    with django_assert_num_queries(2):
+        long = alice_api.get(f"/v1/embeds/{root['embed_id']}/versions")
+    assert len(short.json()["versions"]) == 1 and len(long.json()["versions"]) == 5
+
+
+def test_deleting_one_version_keeps_the_others_linked_around_it(alice_api):
+    root = _upload(alice_api, _png()).json()["embed_id"]
+    middle = _crop(alice_api, root)["embed_id"]
+    last = _crop(alice_api, middle, 200, 150)["embed_id"]
+    assert alice_api.delete(f"/v1/embeds/{middle}").status_code == 204
+    versions = alice_api.get(f"/v1/embeds/{last}/versions").json()["versions"]
+    assert [(v["embed_id"], v["parent_id"], v["root_id"]) for v in versions] == [
+        (root, None, root),
+        (last, root, root),  # its parent is now the deleted one's parent
+    ]
+    assert alice_api.get(f"/v1/embeds/{last}/content").json()["version_count"] == 2
+
+
+def test_deleting_the_root_makes_the_oldest_remaining_version_the_root(alice_api):
+    root = _upload(alice_api, _png()).json()["embed_id"]
+    older = _crop(alice_api, root)["embed_id"]
+    newer = _crop(alice_api, root, 300, 200)["embed_id"]
+    grandchild = _crop(alice_api, older, 100, 100)["embed_id"]
+    assert alice_api.delete(f"/v1/embeds/{root}").status_code == 204
+    body = alice_api.get(f"/v1/embeds/{grandchild}/versions").json()
+    assert body["root_id"] == older
+    assert [(v["embed_id"], v["parent_id"], v["root_id"]) for v in body["versions"]] == [
+        (older, None, older),
+        (newer, None, older),  # made from the deleted root: no parent left to compare with
+        (grandchild, older, older),
+    ]
+
+
+def test_deleting_a_lineage_removes_every_version_and_its_objects_only(alice_api):
+    root = _upload(alice_api, _png()).json()["embed_id"]
+    crop = _crop(alice_api, root)["embed_id"]
+    other = _upload(alice_api, _png((300, 300))).json()["embed_id"]
+    doomed = list(Embed.objects.filter(pk__in=[root, crop]))
+    names = [
+        storage.object_name(e.owner_id, e.id, v) for e in doomed for v in ("original", "full", "preview")
+    ]
+    response = alice_api.delete(f"/v1/embeds/{crop}?lineage=all")
+    assert response.status_code == 204, response.content
+    assert list(Embed.objects.values_list("id", flat=True)) == [Embed.objects.get(pk=other).id]
+    for name in names:
+        with pytest.raises(storage.ObjectMissing):
+            storage.get_object(name)
+    assert alice_api.get(f"/v1/embeds/{other}/file?format=preview").status_code == 200
+
+
+def test_a_bad_lineage_choice_is_a_clear_400_and_deletes_nothing(alice_api):
+    root = _upload(alice_api, _png()).json()["embed_id"]
+    response = alice_api.delete(f"/v1/embeds/{root}?lineage=everything")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid_value",
+        "message": "lineage must be one or all.",
+        "field": "lineage",
+    }
+    assert Embed.objects.filter(pk=root).exists()
+
+
+def test_a_lineage_delete_with_storage_down_deletes_no_row(alice_api, s3_server, monkeypatch):
+    from embeds.storage import StorageUnavailable
+
+    root = _upload(alice_api, _png()).json()["embed_id"]
+    _crop(alice_api, root)
+
+    def refuse(name: str) -> None:
+        raise StorageUnavailable(name)
+
+    monkeypatch.setattr(storage, "delete_object", refuse)  # the store itself, not our code
+    response = alice_api.delete(f"/v1/embeds/{root}?lineage=all")
+    assert response.status_code == 503, response.content
+    assert Embed.objects.count() == 2
+
+
+def test_the_mask_of_a_masked_edit_is_served_to_its_owner(alice_api, worker):
+    source = _upload(alice_api, _png((512, 512))).json()
+    mask = io.BytesIO()
+    marked = Image.new("L", (512, 512), 0)
+    marked.paste(255, (100, 100, 300, 260))  # white: the area to change
+    marked.save(mask, "PNG")
+    data_url = "data:image/png;base64," + base64.b64encode(mask.getvalue()).decode()
+    task = alice_api.post(
+        "/v1/apps/images/edit",
+        {"embed_id": source["embed_id"], "prompt": "a red door", "mask": data_url},
+        format="json",
+    )
+    assert task.status_code == 202, task.content
+    edit = wait_for_task(alice_api, task.json()["task_id"])
+    response = alice_api.get(f"/v1/embeds/{edit['embed_id']}/file?format=mask")
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "image/png"
+    served = Image.open(io.BytesIO(response.content)).convert("L")
+    assert served.size == (512, 512)
+    assert served.getpixel((150, 150)) == 255 and served.getpixel((10, 10)) == 0
+    versions = alice_api.get(f"/v1/embeds/{edit['embed_id']}/versions").json()["versions"]
+    assert [(v["version_kind"], v["parent_id"]) for v in versions] == [
+        ("uploaded", None),
+        ("edited", source["embed_id"]),
+    ]
+    # An image that is no masked edit has no mask: a clear 404, not a server error.
+    none = alice_api.get(f"/v1/embeds/{source['embed_id']}/file?format=mask")
+    assert none.status_code == 404
+    assert none.json()["error"]["message"] == "This image has no mask: it is not a masked edit."

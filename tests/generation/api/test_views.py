@@ -682,3 +682,27 @@ def test_past_the_models_reference_limit_is_a_clear_400(alice_api, worker):
         "google/gemini-3.1-flash-image": 14,
         "fal-ai/flux-2/klein/9b/base": 4,
     }
+
+
+def test_regenerating_twice_adds_two_versions_and_keeps_every_earlier_one(alice_api, worker):
+    """Issue 15: Report/Regenerate never replaces. Each run again is a new version under the one
+    reported; the reported image and its files stay until the user deletes them."""
+    first = wait_for_task(alice_api, _generate(alice_api, prompt="a harbour at noon").json()["task_id"])
+    reported = first["embed_id"]
+    made = []
+    for _ in range(2):
+        response = alice_api.post(
+            f"/v1/embeds/{reported}/report", {"reason": "artifacts", "regenerate": True}, format="json"
+        )
+        assert response.status_code == 202, response.content
+        made.append(wait_for_task(alice_api, response.json()["task_id"])["embed_id"])
+        reported = made[-1]
+    versions = alice_api.get(f"/v1/embeds/{first['embed_id']}/versions").json()["versions"]
+    assert [(v["embed_id"], v["version_kind"], v["parent_id"], v["status"]) for v in versions] == [
+        (first["embed_id"], "generated", None, "finished"),
+        (made[0], "regenerated", first["embed_id"], "finished"),
+        (made[1], "regenerated", made[0], "finished"),
+    ]
+    for embed_id in (first["embed_id"], *made):
+        assert alice_api.get(f"/v1/embeds/{embed_id}/file?format=preview").status_code == 200
+        assert alice_api.get(f"/v1/embeds/{embed_id}/content").json()["version_count"] == 3
