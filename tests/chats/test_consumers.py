@@ -3,6 +3,7 @@ cancel, and who receives which events."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 
@@ -18,18 +19,43 @@ from tests.system.test_embedded_mode import embedded_server  # noqa: F401  (a fi
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+_made: list[WebsocketCommunicator] = []
+
+
+class Communicator(WebsocketCommunicator):
+    """A test socket that ``run_async`` closes when its test ends, passed or failed."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _made.append(self)
+
+
 def run_async(test):
-    """Run an async test body in one event loop (no pytest-asyncio needed)."""
+    """Run an async test body in one event loop (no pytest-asyncio needed).
+
+    Every socket the test opened is disconnected before the loop closes: a consumer left
+    running is otherwise cancelled by the loop's shutdown in the middle of a channel-layer
+    read, which is how a run of this module once hung (a shutdown waiting on that read)."""
+
+    async def body(*args, **kwargs):
+        _made.clear()
+        try:
+            return await test(*args, **kwargs)
+        finally:
+            for comm in _made:
+                with contextlib.suppress(Exception):
+                    await comm.disconnect(timeout=10)
+            _made.clear()
 
     @functools.wraps(test)
     def wrapper(*args, **kwargs):
-        return async_to_sync(test)(*args, **kwargs)
+        return async_to_sync(body)(*args, **kwargs)
 
     return wrapper
 
 
 def communicator(user) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(UserEventsConsumer.as_asgi(), "/ws/")
+    comm = Communicator(UserEventsConsumer.as_asgi(), "/ws/")
     comm.scope["user"] = user
     return comm
 
@@ -114,7 +140,7 @@ async def _asgi_socket(client) -> WebsocketCommunicator:
     from openmates_images.asgi import application
 
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-    comm = WebsocketCommunicator(
+    comm = Communicator(
         application,
         "/ws/",
         headers=[(b"cookie", cookie), (b"origin", b"http://localhost"), (b"host", b"localhost")],
@@ -175,7 +201,7 @@ async def test_only_the_sockets_own_origin_is_accepted(alice, origin, host, acce
     browser = Client()
     await sync_to_async(browser.force_login)(alice)
     cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
-    comm = WebsocketCommunicator(
+    comm = Communicator(
         application, "/ws/", headers=[(b"cookie", cookie), (b"origin", origin), (b"host", host)]
     )
     connected, _ = await comm.connect()
@@ -195,7 +221,7 @@ async def test_a_trusted_origin_is_accepted(alice, settings):
     await sync_to_async(browser.force_login)(alice)
     cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
     headers = [(b"cookie", cookie), (b"origin", b"https://app.chat.example"), (b"host", b"127.0.0.1:8000")]
-    comm = WebsocketCommunicator(application, "/ws/", headers=headers)
+    comm = Communicator(application, "/ws/", headers=headers)
     assert (await comm.connect())[0]
     await comm.disconnect()
 
@@ -216,7 +242,7 @@ async def test_an_idle_socket_outlives_the_layers_blocking_pop(alice):
 async def _bearer_socket(key: str, headers: list | None = None) -> tuple[WebsocketCommunicator, bool, int]:
     from openmates_images.asgi import application
 
-    comm = WebsocketCommunicator(
+    comm = Communicator(
         application, "/ws/", headers=[(b"authorization", f"Bearer {key}".encode()), *(headers or [])]
     )
     connected, code = await comm.connect()
