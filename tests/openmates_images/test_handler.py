@@ -314,10 +314,12 @@ def test_polls_match_the_drf_view_running_and_completed(alice, bob, alice_key, a
     from tests.conftest import wait_for_task
 
     auth = {"Authorization": f"Bearer {alice_key}"}
-    slow = {"prompt": "slow [[sleep:30]]"}
+    # Steady while compared: the provider stage has begun (the stage changes no more) and its
+    # progress moves one point in 37 s (80 points over the 3000 s sleep).
+    slow = {"prompt": "slow [[sleep:3000]]"}
     running = alice_api.post("/v1/apps/images/generate", slow, format="json").json()
-    while alice_api.get(f"/v1/tasks/{running['task_id']}").json()["status"] == "queued":
-        time.sleep(0.05)  # steady while compared
+    while alice_api.get(f"/v1/tasks/{running['task_id']}").json()["stage"] != "generating":
+        time.sleep(0.05)
     body = json.loads(assert_same(f"/v1/tasks/{running['task_id']}", headers=auth)["body"])
     assert body["task_id"] == running["task_id"] and body["status"] in {"queued", "processing"}
     done = alice_api.post("/v1/apps/images/generate", {"prompt": "a harbour"}, format="json").json()
