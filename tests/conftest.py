@@ -99,6 +99,9 @@ def worker(broker, transactional_db):
     worker.start()
     yield worker
     worker.stop()
+    # Worker.start adds a middleware naming the worker to the (process-wide) broker, and stop
+    # leaves it there: without this, every later test's broker carried one per earlier worker.
+    broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", None) is not worker]
     broker.flush_all()
 
 
