@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
+
+from .socket_refusal import refuse
 
 
 def _trusted(origin: str) -> bool:
@@ -57,4 +58,4 @@ class SocketOriginGuard:
     async def __call__(self, scope, receive, send):
         if b"authorization" in dict(scope.get("headers") or []) or origin_allowed(scope):
             return await self.app(scope, receive, send)
-        return await WebsocketDenier()(scope, receive, send)
+        return await refuse(scope, receive, send)

@@ -278,6 +278,32 @@ async def test_a_wrong_key_is_refused_even_beside_a_valid_session(alice):
 
 
 @run_async
+async def test_a_refused_socket_leaves_nothing_running(alice):
+    """A socket refused at its handshake (foreign origin, wrong key, no credentials) ends at
+    once: no consumer is left reading the channel layer after the client has gone."""
+    import asyncio
+
+    from django.test import Client
+
+    from openmates_images.asgi import application
+
+    browser = Client()
+    await sync_to_async(browser.force_login)(alice)
+    cookie = (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())
+    refusals = [
+        ([cookie, (b"origin", b"https://evil.example"), (b"host", b"localhost")], 1000),
+        ([(b"authorization", b"Bearer omi_nope_nope")], 4401),
+        ([(b"origin", b"http://localhost"), (b"host", b"localhost")], 4401),
+    ]
+    for headers, expected_code in refusals:
+        comm = Communicator(application, "/ws/", headers=headers)
+        connected, code = await comm.connect()
+        assert not connected and code == expected_code
+        await asyncio.wait_for(asyncio.shield(comm.future), timeout=1)  # ended by itself
+        assert comm.future.exception() is None
+
+
+@run_async
 async def test_revoking_a_key_closes_the_sockets_it_opened(alice):
     from accounts.api_keys import do_create_api_key, do_revoke_api_key
 
