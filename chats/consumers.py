@@ -15,6 +15,7 @@ from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 from core import json_input
 from core.errors import ApiError, exception_handler
 from core.realtime import user_group
+from core.socket_refusal import UNAUTHENTICATED, refuse
 from embeds.access import access_embed, access_finished_image
 from embeds.api.views import CropInputSerializer
 from generation.access import access_task
@@ -47,12 +48,16 @@ def _error_payload(exc: Exception) -> dict:
 
 
 class UserEventsConsumer(AsyncJsonWebsocketConsumer):
-    async def connect(self) -> None:
-        user = self.scope.get("user")
+    async def __call__(self, scope, receive, send):
+        """A socket without a signed-in user (no session, a wrong or revoked API key) is refused
+        before the consumer takes a channel-layer channel it would read after the client left."""
+        user = scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
-            return
-        self.user = user
+            return await refuse(scope, receive, send, code=UNAUTHENTICATED)
+        return await super().__call__(scope, receive, send)
+
+    async def connect(self) -> None:
+        self.user = user = self.scope["user"]
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -255,8 +260,8 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         session = self.scope.get("session")
         session_key, api_key_id = message.get("session_key"), message.get("api_key_id")
         if session_key is None and api_key_id is None:  # the account is gone
-            await self.close(code=4401)
+            await self.close(code=UNAUTHENTICATED)
         elif session_key is not None and session is not None and session.session_key == session_key:
-            await self.close(code=4401)  # logged out
+            await self.close(code=UNAUTHENTICATED)  # logged out
         elif api_key_id is not None and self.scope.get("api_key_id") == api_key_id:
-            await self.close(code=4401)  # its API key was revoked
+            await self.close(code=UNAUTHENTICATED)  # its API key was revoked

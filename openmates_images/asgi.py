@@ -18,7 +18,6 @@ from chats.routing import websocket_urlpatterns  # noqa: E402
 from generation.broker import start_inprocess_workers  # noqa: E402
 from openmates_images.body_limit import BodySizeLimit  # noqa: E402
 from openmates_images.socket_origin import SocketOriginGuard  # noqa: E402
-from openmates_images.socket_refusal import SignedInSockets  # noqa: E402
 
 start_inprocess_workers()
 
@@ -27,7 +26,7 @@ application = ProtocolTypeRouter(
     {
         "http": BodySizeLimit(django_asgi_app),
         "websocket": SocketOriginGuard(
-            AuthMiddlewareStack(ApiKeySocketAuthMiddleware(SignedInSockets(URLRouter(websocket_urlpatterns))))
+            AuthMiddlewareStack(ApiKeySocketAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

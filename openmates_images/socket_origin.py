@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from .socket_refusal import refuse
+from core.socket_refusal import refuse
 
 
 def _trusted(origin: str) -> bool:
