@@ -228,9 +228,20 @@ def wait_for_stored(s3, count: int, *, timeout: float = 10.0) -> list[str]:
         time.sleep(0.05)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own, which names each test's group
 def pytest_collection_modifyitems(config, items):
     """The tiers are folders: tests/browser/ drive Chromium, tests/stack/ run the whole stack as
-    processes; everything else is the in-process tier (``-m "not browser and not stack"``)."""
+    processes; everything else is the in-process tier (``-m "not browser and not stack"``).
+
+    Under ``--dist loadgroup`` each test of an ``xdist_group`` must carry its group in its node
+    id by now, or the group's tests would be spread over workers (each setting up its own copy
+    of a module's stack, users and seed data): pytest-dev/pytest-xdist#1386 did this silently."""
+    if getattr(config.option, "loadgroup", False):
+        ungrouped = [i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid]
+        if ungrouped:
+            pytest.exit(
+                f"pytest-xdist did not group {len(ungrouped)} tests, e.g. {ungrouped[0]}", returncode=4
+            )
     for item in items:
         parts = item.path.relative_to(config.rootpath).parts
         if "browser" in parts:
