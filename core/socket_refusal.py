@@ -18,4 +18,3 @@ async def refuse(scope, receive, send, *, code: int | None = None) -> None:
     message = await receive()
     if message["type"] == "websocket.connect":
         await send({"type": "websocket.close", **({"code": code} if code is not None else {})})
-
