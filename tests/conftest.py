@@ -18,6 +18,17 @@ import pytest
 
 
 @pytest.fixture(scope="session")
+def live_stack():
+    """The full stack as processes (tests/live_stack.py), one per test process, shared by the
+    tests that only need a running server (the browser tier, the socket test): each signs up
+    users of its own. Tests that kill or reconfigure a stack start their own."""
+    from tests.live_stack import Stack
+
+    with Stack(web_workers=1, worker_processes=1) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
 def vault_server():
     """Our Vault-transit-compatible HTTP server on the port tests/settings.py chose."""
     from tests.fakes.vault_server import VaultTransitServer

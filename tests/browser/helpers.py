@@ -3,6 +3,7 @@ and reads a user's eye makes (a card finished and faded in, the socket online, i
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from tests.factories import png_bytes as factory_png
@@ -18,8 +19,16 @@ CHROMIUM_ARGS = [
 PASSWORD = "a-Good-passw0rd!"
 
 
-def sign_up(context, base_url: str, username: str, password: str = PASSWORD) -> None:
-    """Sign a new user up in ``context`` (the browser then holds a logged-in session)."""
+def unique(name: str) -> str:
+    """``name`` with a suffix of its own: the tier's modules share one stack (one database), and
+    a module-scoped user may be signed up again when its module's tests are not run in a row."""
+    return f"{name}-{uuid.uuid4().hex[:6]}"
+
+
+def sign_up(context, base_url: str, username: str, password: str = PASSWORD) -> str:
+    """Sign a new user up in ``context`` (the browser then holds a logged-in session) under
+    ``unique(username)``, which it returns."""
+    username = unique(username)
     page = context.new_page()
     page.goto("/signup/")
     page.fill("input[name=username]", username)
@@ -28,6 +37,18 @@ def sign_up(context, base_url: str, username: str, password: str = PASSWORD) -> 
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/")
     page.close()
+    return username
+
+
+def signed_in_context(browser, stack, username: str, *, width: int = 1280, height: int = 860):
+    """A browser context of a newly signed-up user on ``stack``. bypass_csp: the tests poll with
+    string expressions, which Playwright evaluates with eval() in the page; the pages' policy
+    itself is checked, unbypassed, in tests/browser/test_csp.py."""
+    context = browser.new_context(
+        base_url=stack.url, viewport={"width": width, "height": height}, bypass_csp=True
+    )
+    sign_up(context, stack.url, username)
+    return context
 
 
 def make_link(page, *, password: str = "", expiry: str = "1d") -> str:

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import test_chat_ui as ui
-from tests.browser.helpers import embed_ids, finished, generate, ready, shot
+from tests.browser.helpers import embed_ids, finished, generate, ready, shot, signed_in_context
 
-# The chat UI tests' stack and signed-in page (module-scoped there, and here); the browser is
-# the tier's (tests/browser/conftest.py).
-stack, context, page = ui.stack, ui.context, ui.page
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-analysis")]
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+@pytest.fixture(scope="module")
+def context(browser, stack):
+    context = signed_in_context(browser, stack, "analyst")
+    yield context
+    context.close()
+
 
 ANSWER = "[data-testid=image-embed-preview][data-status=finished] [data-testid=analysis-answer]"
 

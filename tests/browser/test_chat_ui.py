@@ -20,53 +20,30 @@ from tests.browser.helpers import (
     png_bytes,
     ready,
     shot,
-    sign_up,
+    signed_in_context,
     text_fits,
+    unique,
 )
-from tests.live_stack import Stack
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-
-@pytest.fixture(scope="module")
-def stack():
-    with Stack(web_workers=1, worker_processes=1) as running:
-        yield running
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-chat-ui")]
 
 
 @pytest.fixture(scope="module")
 def context(browser, stack):
     """A browser context with a signed-up, logged-in user."""
-    # bypass_csp: these tests poll with string expressions, which Playwright evaluates with eval()
-    # in the page; the pages' policy itself is checked, unbypassed, in tests/browser/test_csp.py.
-    context = browser.new_context(
-        base_url=stack.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
-    )
-    sign_up(context, stack.url, "painter")
+    context = signed_in_context(browser, stack, "painter")
     yield context
     context.close()
 
 
-@pytest.fixture
-def page(context):
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto("/")
-    page.wait_for_selector("[data-testid=connection][data-state=online]", state="attached")
-    page.wait_for_selector("[data-testid=messages][data-loaded=true]", state="attached")
-    yield page
-    page.close()
-    assert not errors, errors
-
-
 def test_sign_up_log_out_and_log_in(browser, stack):
+    newcomer = unique("newcomer")
     context = browser.new_context(base_url=stack.url, bypass_csp=True)
     page = context.new_page()
     page.goto("/")
     assert "/login/" in page.url  # the app needs an account
     page.goto("/signup/")
-    page.fill("input[name=username]", "newcomer")
+    page.fill("input[name=username]", newcomer)
     page.fill("input[name=password1]", PASSWORD)
     page.fill("input[name=password2]", PASSWORD)
     page.click("button[type=submit]")
@@ -75,11 +52,11 @@ def test_sign_up_log_out_and_log_in(browser, stack):
     shot(page, "01-empty-chat")
     page.click("[data-testid=logout]")
     page.wait_for_url(f"{stack.url}/login/")
-    page.fill("input[name=username]", "newcomer")
+    page.fill("input[name=username]", newcomer)
     page.fill("input[name=password]", "wrong password")
     page.click("button[type=submit]")
     assert page.locator("[role=alert]").is_visible()
-    page.fill("input[name=username]", "newcomer")
+    page.fill("input[name=username]", newcomer)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=composer]")

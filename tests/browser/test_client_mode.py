@@ -13,9 +13,8 @@ import pytest
 from PIL import Image
 
 from tests.browser.helpers import PASSWORD, make_link, visit
-from tests.browser.test_sharing import stack  # noqa: F401  (a fixture; the browser is the tier's)
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-client-mode")]
 
 NEW_PASSWORD = "an-Other-passw0rd?"
 CARD = "[data-testid=image-embed-preview][data-status=finished]"
@@ -35,7 +34,7 @@ def _photo(path) -> str:
     return str(path)
 
 
-def _sign_up(browser, stack, username: str):  # noqa: F811
+def _sign_up(browser, stack, username: str):
     context = browser.new_context(
         base_url=stack.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
     )
@@ -112,7 +111,7 @@ def _shown(page, embed_id: str) -> int:
     return img.evaluate("i => i.decode().then(() => i.naturalWidth)")
 
 
-def test_the_page_says_open_only_once_the_server_has_the_key(browser, stack):  # noqa: F811
+def test_the_page_says_open_only_once_the_server_has_the_key(browser, stack):
     """While the sign-up's POST of the new master key is unanswered, the server truly has no
     key (404) and the page says "unlocking", not "open"; once answered, the page says "open"
     and the server's first answer is the key."""
@@ -143,7 +142,7 @@ def test_the_page_says_open_only_once_the_server_has_the_key(browser, stack):  #
     context.close()
 
 
-def test_an_account_without_a_master_key_gets_one_at_its_next_log_in(browser, stack):  # noqa: F811
+def test_an_account_without_a_master_key_gets_one_at_its_next_log_in(browser, stack):
     """An account made without the page's script (as every account made before master keys
     was) has none; its next log-in in a browser makes one, wrapped for its password."""
     plain = browser.new_context(base_url=stack.url, java_script_enabled=False)
@@ -179,7 +178,7 @@ WATCH_CSP = (
 
 
 @pytest.mark.parametrize("encoder", ["worker", "page"])
-def test_private_renditions_are_encoded_in_a_worker_or_on_the_page(browser, stack, tmp_path, encoder):  # noqa: F811
+def test_private_renditions_are_encoded_in_a_worker_or_on_the_page(browser, stack, tmp_path, encoder):
     """A private upload's three re-encodes run in a Web Worker (OffscreenCanvas), under the
     app's strict CSP; a browser without OffscreenCanvas encodes on the page instead. Either way
     the preview is the photo turned upright and all three files reach the server sealed."""
@@ -217,7 +216,7 @@ def test_private_renditions_are_encoded_in_a_worker_or_on_the_page(browser, stac
     context.close()
 
 
-def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):  # noqa: F811
+def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):
     owner, page = _sign_up(browser, stack, "zk-owner")
     _wait_for_key(page)
     response = page.request.get("/v1/account/master_key")

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.helpers import CHROMIUM_ARGS, PASSWORD, finished, generate
-from tests.live_stack import Stack
+from tests.browser.helpers import PASSWORD, finished, generate, unique
 
 
 @pytest.mark.django_db
@@ -33,40 +32,36 @@ def test_json_responses_need_no_policy(alice_api):
 
 
 @pytest.mark.browser
-@pytest.mark.xdist_group("browser")
-def test_the_ui_runs_without_a_single_violation():
-    from playwright.sync_api import sync_playwright
-
+@pytest.mark.xdist_group("browser-csp")
+def test_the_ui_runs_without_a_single_violation(browser, stack):
     watch = (
         "window.__violations = [];"
         "document.addEventListener('securitypolicyviolation', e => window.__violations.push("
         "`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"
     )
-    with Stack(web_workers=1, worker_processes=1) as stack, sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = chromium.new_context(base_url=stack.url)
-        context.add_init_script(watch)
-        page = context.new_page()
-        console: list[str] = []
-        page.on("console", lambda message: console.append(message.text))
-        seen: list[str] = []
-        page.goto("/signup/")
-        seen += page.evaluate("window.__violations")
-        page.fill("input[name=username]", "csp")
-        page.fill("input[name=password1]", PASSWORD)
-        page.fill("input[name=password2]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{stack.url}/")
-        page.wait_for_selector("[data-testid=connection][data-state=online]", state="attached")
-        finished(page, generate(page, "a lighthouse at dusk"))
-        seen += page.evaluate("window.__violations")
-        page.goto("/settings/")
-        page.wait_for_load_state("networkidle")
-        assert page.evaluate("typeof dialog") == "object"  # its script (now a file) ran
-        seen += page.evaluate("window.__violations")
-        page.goto("/v1/docs")
-        page.wait_for_selector(".swagger-ui .info", timeout=15_000)  # the docs rendered
-        seen += page.evaluate("window.__violations")
-        chromium.close()
+    context = browser.new_context(base_url=stack.url)
+    context.add_init_script(watch)
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    seen: list[str] = []
+    page.goto("/signup/")
+    seen += page.evaluate("window.__violations")
+    page.fill("input[name=username]", unique("csp"))
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{stack.url}/")
+    page.wait_for_selector("[data-testid=connection][data-state=online]", state="attached")
+    finished(page, generate(page, "a lighthouse at dusk"))
+    seen += page.evaluate("window.__violations")
+    page.goto("/settings/")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("typeof dialog") == "object"  # its script (now a file) ran
+    seen += page.evaluate("window.__violations")
+    page.goto("/v1/docs")
+    page.wait_for_selector(".swagger-ui .info", timeout=15_000)  # the docs rendered
+    seen += page.evaluate("window.__violations")
+    context.close()
     assert seen == [], seen
     assert not [line for line in console if "Content Security Policy" in line], console

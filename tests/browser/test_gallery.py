@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.helpers import ARTIFACTS, PASSWORD, make_link
-from tests.live_stack import ROOT, Stack
+from tests.browser.helpers import ARTIFACTS, PASSWORD, make_link, unique
+from tests.live_stack import ROOT
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-gallery")]
 
 COUNT = 200
 TILE = "[data-testid=gallery-tile]"
@@ -28,25 +28,20 @@ WATCH_CSP = (
 
 
 @pytest.fixture(scope="module")
-def stack():
-    with Stack(web_workers=1, worker_processes=1) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def gallery(browser, stack):
     """A user with 200 images, signed in, on /gallery (the page keeps the app's strict CSP)."""
     context = browser.new_context(base_url=stack.url, viewport={"width": 1280, "height": 860})
     context.add_init_script(WATCH_CSP)
+    collector = unique("collector")
     page = context.new_page()
     page.goto("/signup/")
-    page.fill("input[name=username]", "collector")
+    page.fill("input[name=username]", collector)
     page.fill("input[name=password1]", PASSWORD)
     page.fill("input[name=password2]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{stack.url}/")
     seeded = subprocess.run(
-        [sys.executable, "-m", "tests.gallery_seed", "collector", str(COUNT)],
+        [sys.executable, "-m", "tests.gallery_seed", collector, str(COUNT)],
         cwd=ROOT,
         env=stack.env,
         check=True,

@@ -6,16 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.helpers import PASSWORD, STRICT_CSP, finished, generate, make_link, visit
-from tests.live_stack import Stack
+from tests.browser.helpers import PASSWORD, STRICT_CSP, finished, generate, make_link, unique, visit
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-
-@pytest.fixture(scope="module")
-def stack():
-    with Stack(web_workers=1, worker_processes=1) as running:
-        yield running
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-sharing")]
 
 
 def _sign_up(browser, stack):
@@ -26,7 +19,7 @@ def _sign_up(browser, stack):
     )
     page = context.new_page()
     page.goto("/signup/")
-    page.fill("input[name=username]", "sharer")
+    page.fill("input[name=username]", unique("sharer"))
     page.fill("input[name=password1]", PASSWORD)
     page.fill("input[name=password2]", PASSWORD)
     page.click("button[type=submit]")

@@ -7,39 +7,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.helpers import embed_ids, finished, generate, new_embed, ready, shot, sign_up
-from tests.live_stack import Stack
+from tests.browser.helpers import embed_ids, finished, generate, new_embed, ready, shot, signed_in_context
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-
-@pytest.fixture(scope="module")
-def stack():
-    with Stack(web_workers=1, worker_processes=1) as running:
-        yield running
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-versions")]
 
 
 @pytest.fixture(scope="module")
 def context(browser, stack):
-    """A signed-up user; bypass_csp for Playwright's string predicates (CSP: test_csp.py)."""
-    context = browser.new_context(
-        base_url=stack.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
-    )
-    sign_up(context, stack.url, "versioner")
+    context = signed_in_context(browser, stack, "versioner")
     yield context
     context.close()
-
-
-@pytest.fixture
-def page(context):
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto("/")
-    ready(page)
-    yield page
-    page.close()
-    assert not errors, errors
 
 
 def _card(page, embed_id: str):

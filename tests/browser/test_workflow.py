@@ -18,41 +18,17 @@ from tests.browser.helpers import (
     png_bytes,
     ready,
     shot,
-    sign_up,
+    signed_in_context,
 )
-from tests.live_stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-workflow")]
 
 
 @pytest.fixture(scope="module")
-def stack():
-    with Stack(web_workers=1, worker_processes=1) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def context(browser, stack):
-    # bypass_csp: these tests poll with string expressions, which Playwright evaluates with eval()
-    # (the policy itself is checked without a bypass in tests/browser/test_csp.py).
-    context = browser.new_context(
-        base_url=stack.url, viewport={"width": 1440, "height": 900}, bypass_csp=True
-    )
-    sign_up(context, stack.url, "newuser")
+    context = signed_in_context(browser, stack, "newuser", width=1440, height=900)
     yield context
     context.close()
-
-
-@pytest.fixture
-def page(context):
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto("/")
-    ready(page)
-    yield page
-    page.close()
-    assert not errors, errors
 
 
 def new_chat(page) -> None:

@@ -6,13 +6,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import requests
 from websockets.sync.client import connect
-
-from tests.live_stack import Stack
-
-pytestmark = [pytest.mark.xdist_group("browser")]
 
 PROMPT = "a lighthouse at dawn, notification order check"
 
@@ -32,22 +27,22 @@ def _events_until_done(socket, task_ids: set[str]) -> dict[str, list[dict]]:
     return seen
 
 
-def test_stage_notifications_arrive_in_order_over_a_real_socket():
-    with Stack(web_workers=1, worker_processes=1) as stack:
-        ws_url = stack.url.replace("http://", "ws://") + "/ws/"
-        with connect(ws_url, additional_headers=stack.auth_header()) as socket:
-            task_ids = set()
-            for index in range(3):  # several tasks: one worker process sends all their events
-                response = requests.post(
-                    f"{stack.url}/v1/apps/images/generate",
-                    json={"prompt": f"{PROMPT} {index}"},
-                    headers=stack.auth_header(),
-                    timeout=30,
-                )
-                assert response.status_code == 202, response.text
-                task_ids.add(response.json()["task_id"])
-            events = _events_until_done(socket, task_ids)
-            raw = json.dumps(events)
+def test_stage_notifications_arrive_in_order_over_a_real_socket(live_stack):
+    stack = live_stack
+    ws_url = stack.url.replace("http://", "ws://") + "/ws/"
+    with connect(ws_url, additional_headers=stack.auth_header()) as socket:
+        task_ids = set()
+        for index in range(3):  # several tasks: one worker process sends all their events
+            response = requests.post(
+                f"{stack.url}/v1/apps/images/generate",
+                json={"prompt": f"{PROMPT} {index}"},
+                headers=stack.auth_header(),
+                timeout=30,
+            )
+            assert response.status_code == 202, response.text
+            task_ids.add(response.json()["task_id"])
+        events = _events_until_done(socket, task_ids)
+        raw = json.dumps(events)
     assert PROMPT not in raw and "wrapped_key" not in raw
     for task_events in events.values():
         assert task_events[-1]["status"] == "completed"
