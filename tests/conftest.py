@@ -239,12 +239,20 @@ def wait_for_stored(s3, count: int, *, timeout: float = 10.0) -> list[str]:
         time.sleep(0.05)
 
 
-@pytest.hookimpl(trylast=True)  # after pytest-xdist's own, which names each test's group
-def pytest_collection_modifyitems(config, items):
+def pytest_itemcollected(item):
     """The tiers are folders: tests/browser/ drive Chromium, tests/stack/ run the whole stack as
     processes; everything else is the in-process tier (``-m "not browser and not stack"``).
+    Marked as each test is collected, so ``-m`` sees the marks when it deselects."""
+    parts = item.path.relative_to(item.config.rootpath).parts
+    if "browser" in parts:
+        item.add_marker(pytest.mark.browser)
+    if "stack" in parts:
+        item.add_marker(pytest.mark.stack)
 
-    Under ``--dist loadgroup`` each test of an ``xdist_group`` must carry its group in its node
+
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own, which names each test's group
+def pytest_collection_modifyitems(config, items):
+    """Under ``--dist loadgroup`` each test of an ``xdist_group`` must carry its group in its node
     id by now, or the group's tests would be spread over workers (each setting up its own copy
     of a module's stack, users and seed data): pytest-dev/pytest-xdist#1386 did this silently."""
     if getattr(config.option, "loadgroup", False):
@@ -253,9 +261,3 @@ def pytest_collection_modifyitems(config, items):
             pytest.exit(
                 f"pytest-xdist did not group {len(ungrouped)} tests, e.g. {ungrouped[0]}", returncode=4
             )
-    for item in items:
-        parts = item.path.relative_to(config.rootpath).parts
-        if "browser" in parts:
-            item.add_marker(pytest.mark.browser)
-        if "stack" in parts:
-            item.add_marker(pytest.mark.stack)
