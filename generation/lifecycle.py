@@ -54,10 +54,10 @@ ACTIVE = (Task.Status.QUEUED, Task.Status.PROCESSING)
 
 
 class _ProgressSends:
-    """Progress events (a claim, a stage) leave from one thread per process, in order, without
-    the worker waiting for them: each costs a Redis round trip or two (~2 ms in
-    bench/profile_worker.py), three to four per task on the way to its end. Every other event
-    (an ending, a requeue, a new task) is sent by its caller as before, once those queued
+    """Progress events (a stage's heartbeat) leave from one thread per process, in order, without
+    the worker waiting for them: each costs a Redis round trip or two (0.2–2 ms in
+    bench/profile_worker.py), three per task on the way to its end. Every other event (a claim,
+    an ending, a requeue, a new task) is sent by its caller as before, once those queued
     earlier have left, so a tab still gets a task's events in the order they happened and the
     last one is out when the transition returns. Progress is superseded by the next event, so
     past ``LIMIT`` waiting (Redis hanging) more is dropped, not queued. Made again after a fork
@@ -173,19 +173,28 @@ def claim(task_id: str) -> Task | None:
         task.heartbeat_at = now
         task.stage = "starting"
         task.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "stage"])
-        notify(task, embed_status=task.embed.status, progress=True)
+        notify(task, embed_status=task.embed.status)
         return task
 
 
-def heartbeat(task: Task, *fields: str, embed_status: str | None = None) -> None:
+def heartbeat(
+    task: Task, *fields: str, embed_status: str | None = None, unless_stopped: bool = False
+) -> bool:
     """Record that the task's worker is alive, with the progress ``fields`` it has changed on
-    ``task`` (stage, progress, queue position…); with ``embed_status``, tell the owner's tabs."""
+    ``task`` (stage, progress, queue position…); with ``embed_status``, tell the owner's tabs.
+
+    ``unless_stopped``: write nothing (and return False) if the task has ended meanwhile or a
+    cancel was asked for (or its row is gone): the check and the write are one UPDATE."""
     task.heartbeat_at = timezone.now()
-    Task.objects.filter(pk=task.pk).update(
-        heartbeat_at=task.heartbeat_at, **{f: getattr(task, f) for f in fields}
-    )
+    rows = Task.objects.filter(pk=task.pk)
+    if unless_stopped:
+        rows = rows.filter(cancel_requested=False).exclude(status__in=Task.TERMINAL)
+    written = rows.update(heartbeat_at=task.heartbeat_at, **{f: getattr(task, f) for f in fields})
+    if not written:
+        return False
     if embed_status is not None:
         notify(task, embed_status=embed_status, progress=True)
+    return True
 
 
 def is_cancel_requested(task: Task) -> bool:

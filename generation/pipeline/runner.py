@@ -67,7 +67,10 @@ class _Reporter:
         eta_seconds: float | None = None,
         provider_request_id: str | None = None,
         force: bool = False,
-    ) -> None:
+        unless_stopped: bool = False,
+    ) -> bool | None:
+        """None when nothing needed writing; else whether it was written (with ``unless_stopped``,
+        False: the task has ended or a cancel was asked for, see ``lifecycle.heartbeat``)."""
         task = self.task
         low, high = PROVIDER_SPAN
         if stage in {"queued", "generating", "provider"}:
@@ -77,7 +80,7 @@ class _Reporter:
         if not changed or (
             not force and now - self._last_write < _PROGRESS_WRITE_INTERVAL and stage == task.stage
         ):
-            return
+            return None
         self._last_write = now
         task.stage = stage
         task.progress = max(task.progress, progress)
@@ -90,7 +93,9 @@ class _Reporter:
         if provider_request_id and provider_request_id != task.provider_request_id:
             task.provider_request_id = provider_request_id
             fields.append("provider_request_id")
-        lifecycle.heartbeat(task, *fields, embed_status=Embed.Status.PROCESSING)
+        return lifecycle.heartbeat(
+            task, *fields, embed_status=Embed.Status.PROCESSING, unless_stopped=unless_stopped
+        )
 
 
 def _cancel_checker(task: Task) -> Callable[[], bool]:
@@ -370,10 +375,16 @@ def _execute(task: Task) -> None:
     for step in steps:
         if not step.when(run):
             continue
-        if step.stop_if_cancelled and (run.is_cancelled() or lifecycle.has_ended(task)):
-            raise Cancelled()
+        written = None
         if step.stage is not None:
-            run.report(stage=step.stage, progress=step.progress, force=True)
+            # with stop_if_cancelled, the stop check and the stage's write are one UPDATE
+            written = run.report(
+                stage=step.stage, progress=step.progress, force=True, unless_stopped=step.stop_if_cancelled
+            )
+        if step.stop_if_cancelled and (
+            written is False or (written is None and (run.is_cancelled() or lifecycle.has_ended(task)))
+        ):
+            raise Cancelled()
         _at(step.name, run)
         step.run(run)
     _at("complete", run)
