@@ -6,6 +6,7 @@ With no ``REDIS_URL`` the web process runs the workers itself (``start_inprocess
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -156,7 +157,9 @@ class _DoorbellConsumer(_RedisConsumer):
             else:
                 # BLPOP's timeout is in seconds (a float since Redis 6).
                 wait_s = min(self.timeout, broker.wait_ms) / 1000
-                broker.client.blpop([broker.bell(self.queue_name), broker.own_bell], timeout=wait_s)
+                # a socket_timeout in REDIS_URL shorter than the wait ends the wait, not the consumer
+                with contextlib.suppress(redis.TimeoutError):
+                    broker.client.blpop([broker.bell(self.queue_name), broker.own_bell], timeout=wait_s)
             return None
         except redis.ConnectionError as exc:
             raise ConnectionClosed(exc) from None
