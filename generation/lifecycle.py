@@ -28,8 +28,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, OperationalError, transaction
 from django.utils import timezone
 
 from core.realtime import EMBED_UPDATE, send_to_user
@@ -224,11 +225,38 @@ def record_usage(task: Task, usage: dict) -> None:
     Task.objects.filter(pk=task.pk).update(usage=usage)
 
 
+T = TypeVar("T")
+# PostgreSQL's SQLSTATE for "deadlock detected": it aborted this transaction to break a cycle.
+DEADLOCK = "40P01"
+ENDING_ATTEMPTS = 3
+
+
+def _ending_transaction(work: Callable[[], T]) -> T:
+    """Run ``work`` in a transaction, and again if PostgreSQL broke a deadlock by aborting it.
+
+    Ending a task locks its row and then its embed's; deleting the embed at that moment locks
+    them the other way round, and PostgreSQL aborts one of the two. When it is the ending, the
+    ending runs again once the deletion has committed, and then finds the task gone (the runner
+    abandons it) instead of leaving the message to fail with its working objects kept. Inside a
+    caller's transaction nothing can be retried, so the error goes up as before."""
+    for attempt in range(1, ENDING_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return work()
+        except OperationalError as exc:
+            deadlocked = getattr(exc.__cause__, "sqlstate", None) == DEADLOCK
+            if not deadlocked or attempt == ENDING_ATTEMPTS or transaction.get_connection().in_atomic_block:
+                raise
+            logger.info("generation.task.ending_retried_after_deadlock attempt=%s", attempt)
+    raise AssertionError("unreachable")
+
+
 def complete(task: Task, embed: Embed, *, files: Files | None) -> bool:
     """End the task ``completed`` and its embed ``finished`` (its content sealed by the caller),
     unless a cancel arrived or the task ended meanwhile: then nothing is written and False says
     the caller must not keep its work."""
-    with transaction.atomic():
+
+    def end() -> bool:
         locked = Task.objects.select_for_update().get(pk=task.pk)
         if locked.cancel_requested or locked.is_terminal:
             return False
@@ -237,6 +265,10 @@ def complete(task: Task, embed: Embed, *, files: Files | None) -> bool:
         _save_end(task, Task.Status.COMPLETED, stage="done")
         notify(task, embed_status=embed.status, files=files)
         schedule_webhook(task)
+        return True
+
+    if not _ending_transaction(end):
+        return False
     logger.info("generation.task.completed task=%s attempts=%s", task.id, task.attempts)
     return True
 
@@ -281,7 +313,8 @@ def _seal_error_detail(embed: Embed, detail: str) -> None:
 def _end(task: Task, status: str, code: str, message: str, detail: str | None = None) -> Task:
     """End the task ``status`` (failed or cancelled) and its embed ``error``, unless it has ended
     already; either way delete what this attempt left behind (a completed task keeps its files)."""
-    with transaction.atomic():
+
+    def end() -> Task:
         locked = Task.objects.select_for_update().select_related("embed").get(pk=task.pk)
         if not locked.is_terminal:
             _save_end(locked, status, stage=status, error_code=code, error_message=message)
@@ -293,6 +326,9 @@ def _end(task: Task, status: str, code: str, message: str, detail: str | None = 
                 _seal_error_detail(locked.embed, detail)
             notify(locked, embed_status=Embed.Status.ERROR)
             schedule_webhook(locked)
+        return locked
+
+    locked = _ending_transaction(end)
     clean_up(locked)
     return locked
 

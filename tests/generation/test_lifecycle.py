@@ -125,6 +125,49 @@ def test_claim_notifies_and_two_workers_claiming_at_once_get_it_once(queued):
     assert event["status"] == "processing" and event["task_id"] == str(queued.pk)
 
 
+def test_an_ending_that_deadlocks_with_a_deletion_is_tried_again(queued):
+    """The ending locks the task, then its embed; another transaction (as a deletion does)
+    holds the embed and then wants the task. PostgreSQL aborts one of them: when it is the
+    ending, the ending runs again and finds the task the other deleted, never a DB error."""
+    import time
+
+    from django.db import OperationalError, transaction
+
+    task = lifecycle.claim(str(queued.pk))
+    embed_locked = threading.Event()
+    outcome: list[str] = []
+
+    def deleter() -> None:
+        try:
+            with transaction.atomic():
+                Embed.objects.select_for_update().get(pk=task.embed_id)
+                embed_locked.set()
+                time.sleep(0.3)  # the ending now holds the task and waits for the embed
+                Task.objects.select_for_update().get(pk=task.pk)
+                Task.objects.filter(pk=task.pk).delete()
+                Embed.objects.filter(pk=task.embed_id).delete()
+            outcome.append("deleted")
+        except OperationalError:
+            outcome.append("aborted")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=deleter)
+    thread.start()
+    embed_locked.wait(5)
+    try:
+        lifecycle.end_cancelled(task)
+        ended = "cancelled"
+    except Task.DoesNotExist:
+        ended = "gone"
+    thread.join()
+    # Either PostgreSQL aborted the other transaction and the ending went through, or it aborted
+    # the ending, which ran again after the deletion committed and found the row gone.
+    assert (outcome, ended) in ((["aborted"], "cancelled"), (["deleted"], "gone")), (outcome, ended)
+    if ended == "cancelled":
+        assert Task.objects.get(pk=task.pk).status == Task.Status.CANCELLED
+
+
 def test_cancel_of_a_queued_task_ends_it_and_of_a_finished_one_changes_nothing(queued):
     (event,) = events_during(queued.owner_id, lambda: lifecycle.cancel(queued))
     assert event["status"] == "cancelled"
