@@ -8,11 +8,7 @@ Gemini tasks through the API, then runs each with the worker's own entry point
 as far as pyinstrument sees them (it samples this thread: the parallel WEBP encodes, signatures
 and uploads show as the waits for them). Prints the report and the median time per task.
 
-``PART=post`` profiles the other side instead: the ``POST /v1/apps/images/generate`` that queues
-such a task, through Django's test Client in this process (the sync view, no ASGI), the workers
-stopped.
-
-Run: `.venv/bin/python bench/profile_worker.py` (env: RUNS=10 PART=worker|post).
+Run: `.venv/bin/python bench/profile_worker.py` (env: RUNS=10).
 """
 
 from __future__ import annotations
@@ -30,32 +26,6 @@ from tests.fakes.gemini_server import GeminiServer
 from tests.live_stack import Stack
 
 RUNS = int(os.environ.get("RUNS", "10"))
-PART = os.environ.get("PART", "worker")
-BODY = {"model": "google/gemini-3-pro-image-preview", "aspect_ratio": "16:9"}
-
-
-def profile_post(stack) -> None:
-    from django.test import Client
-    from pyinstrument import Profiler
-
-    client = Client(headers=stack.auth_header(), SERVER_NAME="127.0.0.1")
-
-    def post(index: int) -> None:
-        body = {**BODY, "prompt": f"profile post {index}"}
-        response = client.post("/v1/apps/images/generate", body, content_type="application/json")
-        assert response.status_code == 202, response.content
-
-    post(0)  # warm up
-    profiler = Profiler(interval=0.0002)
-    seconds = []
-    for index in range(1, RUNS + 1):
-        start = time.perf_counter()
-        profiler.start()
-        post(index)
-        profiler.stop()
-        seconds.append(time.perf_counter() - start)
-    print(f"median {statistics.median(seconds) * 1000:.1f} ms per POST (in-process, sync view)")
-    print(profiler.output_text(unicode=False, color=False, show_all=False, time="percent_of_total"))
 
 
 def main() -> None:
@@ -64,13 +34,6 @@ def main() -> None:
     try:
         with Stack(web_workers=1, worker_processes=1, env=env) as stack:
             stack.kill_worker()
-            if PART == "post":
-                os.environ.update(stack.env)
-                import django
-
-                django.setup()
-                profile_post(stack)
-                return
             auth = stack.auth_header()
             ids = [
                 requests.post(

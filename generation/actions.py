@@ -25,7 +25,6 @@ from core.quota import user_quota_lock
 from embeds import sealing
 from embeds.actions import do_create_upload_embed, do_delete_embed
 from embeds.content import Files, ImageContent, SearchResultsContent
-from embeds.keyring.cache import data_keys
 from embeds.models import Embed
 from embeds.storage import ObjectMissing
 
@@ -313,7 +312,6 @@ def check_create_generations(
                         cost_usd=spec.cost_usd,
                     )
                 )
-                transaction.on_commit(lambda opened=opened: _keep_data_key(opened))
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
         replayed = _replay_all(user, idempotency_key, fingerprint)
@@ -323,15 +321,6 @@ def check_create_generations(
     for task in tasks:
         logger.info("generation.task.created task=%s model=%s kind=%s", task.id, spec.id, task.kind)
     return tasks, True
-
-
-def _keep_data_key(opened: sealing.OpenEmbed) -> None:
-    """Leave a new embed's data key in this process's data-key cache, as its first cached read
-    would (the answer to the request reads its content next: without this, a keyring unwrap of
-    the key made a moment ago). Only once committed, after the task's message has gone."""
-    embed = opened.embed
-    if data_keys.get(embed.id, embed.wrapped_key) is None:  # also checks the cache is current
-        data_keys.put(embed.id, embed.owner_id, embed.wrapped_key, opened.data_key)
 
 
 def completed_files(task: Task) -> Files | None:

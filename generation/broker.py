@@ -6,36 +6,23 @@ With no ``REDIS_URL`` the web process runs the workers itself (``start_inprocess
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-import time
 
 import dramatiq
-import redis
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.common import q_name
-from dramatiq.errors import ConnectionClosed
-from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 
 from .conf import conf
 
 logger = logging.getLogger(__name__)
 # Dramatiq's Redis consumer polls an empty queue with a backoff growing to the worker timeout
-# (1 s), so a job sent to an idle worker waited ~0.5 s on average before it started. Here every
-# send also rings the queue's doorbell (a short Redis list, ``DoorbellRedisBroker``), and an
-# idle consumer waits on it with BLPOP for up to DOORBELL_WAIT_MS: a message sent to an idle
-# worker starts at once, and an idle worker costs one Redis call per second instead of forty.
-# A consumer that holds delayed messages, or has no room for more, polls every IDLE_POLL_MS.
+# (1 s), so a job sent to an idle worker waited ~0.5 s on average before it started
+# (bench/download.py, end-to-end row). Capped here: an idle consumer polls Redis at most every
+# 25 ms (one small Lua call each; bench/download.py prints what idle workers cost).
 IDLE_POLL_MS = 25
-DOORBELL_WAIT_MS = 1000
-# A bell is a wake-up call, not a count: a burst of sends leaves at most this many rings.
-DOORBELL_RINGS_KEPT = 16
-DOORBELL_TTL_MS = 60_000
 _inprocess_worker: dramatiq.Worker | None = None
 _lock = threading.Lock()
 
@@ -82,117 +69,22 @@ class CloseDbConnections(Middleware):
     after_skip_message = after_process_message
 
 
-class DoorbellRedisBroker(RedisBroker):
-    """Dramatiq's Redis broker with a doorbell per queue: each send (delayed ones to the delay
-    queue's bell) RPUSHes a ring to ``<namespace>:<queue>.bell``, trimmed to ``rings_kept`` and
-    expiring after ``ttl_ms``, and a consumer that found its queue empty waits for a ring with
-    BLPOP instead of sleeping (``_DoorbellConsumer``).
-
-    A ring wakes one waiter, in whichever process; the others wake at their ``wait_ms`` timeout
-    and fetch, as does anyone for a message that entered the queue without a ring (Dramatiq's
-    maintenance re-queueing a dead worker's messages, a sender without the bell). A ring left
-    over costs one empty fetch. Before a worker of this broker stops, its consumers are woken
-    through a bell of this broker's own, and poll from then on, so shutdown is not held up."""
-
-    def __init__(self, *, wait_ms: int, poll_ms: int, rings_kept: int, ttl_ms: int, **options) -> None:
-        super().__init__(**options)
-        self.wait_ms = wait_ms
-        self.poll_ms = poll_ms
-        self.rings_kept = rings_kept
-        self.ttl_ms = ttl_ms
-        self.stopping = False
-        self.own_bell = f"{self.namespace}:__bell__.{self.broker_id}"
-        self.add_middleware(_WakeOnShutdown())
-
-    @property
-    def consumer_class(self):
-        return _DoorbellConsumer
-
-    def bell(self, queue_name: str) -> str:
-        return f"{self.namespace}:{queue_name}.bell"
-
-    def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
-        sent = super().enqueue(message, delay=delay)
-        try:
-            self.ring(self.bell(sent.queue_name))
-        except redis.RedisError:  # the message is queued: a consumer fetches it at its timeout
-            logger.warning("generation.broker.ring_failed queue=%s", sent.queue_name)
-        return sent
-
-    def ring(self, key: str, rings: int = 1) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        pipe.rpush(key, *([b"1"] * rings))
-        pipe.ltrim(key, -self.rings_kept, -1)
-        pipe.pexpire(key, self.ttl_ms)
-        pipe.execute()
-
-
-class _DoorbellConsumer(_RedisConsumer):
-    """``_RedisConsumer`` whose empty fetch waits for the queue's bell (at most the broker's
-    ``wait_ms``) instead of sleeping a backoff; while it holds delayed messages (the delay
-    queue's, due without a ring) or has no room to fetch, it polls every ``poll_ms`` as before."""
-
-    def __init__(self, broker, queue_name, prefetch, timeout) -> None:
-        super().__init__(broker, queue_name, prefetch, timeout)
-        self.delay_queue = q_name(queue_name) != queue_name
-
-    def __next__(self):
-        broker = self.broker
-        try:
-            while self.message_cache:
-                data = self.message_cache.pop(0)
-                if data is None:
-                    continue
-                message = Message.decode(data)
-                self.queued_message_ids.add(message.message_id)
-                return dramatiq.MessageProxy(message)
-            room = self.prefetch - self.outstanding_message_count
-            if room > 0:
-                self.message_cache = broker.do_fetch(self.queue_name, room)
-                if self.message_cache:
-                    return self.__next__()
-            holds_delayed = self.delay_queue and self.queued_message_ids
-            if room <= 0 or holds_delayed or broker.stopping:
-                time.sleep(broker.poll_ms / 1000)
-            else:
-                # BLPOP's timeout is in seconds (a float since Redis 6).
-                wait_s = min(self.timeout, broker.wait_ms) / 1000
-                # a socket_timeout in REDIS_URL shorter than the wait ends the wait, not the consumer
-                with contextlib.suppress(redis.TimeoutError):
-                    broker.client.blpop([broker.bell(self.queue_name), broker.own_bell], timeout=wait_s)
-            return None
-        except redis.ConnectionError as exc:
-            raise ConnectionClosed(exc) from None
-
-
-class _WakeOnShutdown(Middleware):
-    """Wakes the consumers of a stopping worker (they poll until they stop); a worker starting
-    again on the same broker has them wait on the bells again."""
-
-    def before_worker_boot(self, broker, worker) -> None:
-        broker.stopping = False
-
-    def before_worker_shutdown(self, broker, worker) -> None:
-        broker.stopping = True
-        try:
-            broker.ring(broker.own_bell, rings=len(getattr(worker, "consumers", ())) or 1)
-        except redis.RedisError:  # Redis down: the consumers are failing their fetches anyway
-            logger.info("generation.broker.wake_failed", exc_info=True)
-
-
 def configure_broker() -> dramatiq.Broker:
     """Build the broker from settings and make it the global one (idempotent)."""
     current = getattr(configure_broker, "_broker", None)
     if current is not None:
         return current
     if settings.REDIS_URL:
-        broker: dramatiq.Broker = DoorbellRedisBroker(
-            url=settings.REDIS_URL,
-            namespace=settings.DRAMATIQ_NAMESPACE,
-            wait_ms=DOORBELL_WAIT_MS,
-            poll_ms=IDLE_POLL_MS,
-            rings_kept=DOORBELL_RINGS_KEPT,
-            ttl_ms=DOORBELL_TTL_MS,
+        from dramatiq.brokers.redis import RedisBroker
+
+        class PromptRedisBroker(RedisBroker):
+            """Redis broker whose idle consumers poll every IDLE_POLL_MS at most."""
+
+            def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+                return super().consume(queue_name, prefetch, min(timeout, IDLE_POLL_MS))
+
+        broker: dramatiq.Broker = PromptRedisBroker(
+            url=settings.REDIS_URL, namespace=settings.DRAMATIQ_NAMESPACE
         )
     else:
         broker = StubBroker()

@@ -21,11 +21,7 @@ deletion and the API call these functions; nothing else writes ``Task.status``
 from __future__ import annotations
 
 import logging
-import os
-import queue
 import random
-import threading
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -54,86 +50,10 @@ STAGING = "staging"
 ACTIVE = (Task.Status.QUEUED, Task.Status.PROCESSING)
 
 
-class _ProgressSends:
-    """Progress events (a stage's heartbeat) leave from one thread per process, in order, without
-    the worker waiting for them: each costs a Redis round trip or two (0.2–2 ms in
-    bench/profile_worker.py), three per task on the way to its end. Every other event (a claim,
-    an ending, a requeue, a new task) is sent by its caller as before, once those queued
-    earlier have left, so a tab still gets a task's events in the order they happened and the
-    last one is out when the transition returns. Progress is superseded by the next event, so
-    past ``LIMIT`` waiting (Redis hanging) more is dropped, not queued. Made again after a fork
-    (Dramatiq's worker processes), as a thread does not survive one."""
-
-    LIMIT = 64
-    FLUSH_SECONDS = 10.0
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pid: int | None = None
-        self._queue: queue.SimpleQueue | None = None
-
-    def _running(self, *, start: bool) -> queue.SimpleQueue | None:
-        with self._lock:
-            if self._queue is None or self._pid != os.getpid():
-                if not start:
-                    return None
-                self._queue, self._pid = queue.SimpleQueue(), os.getpid()
-                threading.Thread(
-                    target=self._drain, args=(self._queue,), name="task-progress-sends", daemon=True
-                ).start()
-            return self._queue
-
-    @staticmethod
-    def _drain(sends: queue.SimpleQueue) -> None:
-        while True:
-            send, done = sends.get()
-            try:
-                if send is not None:
-                    send()  # send_to_user logs its own failures
-            except Exception:
-                logger.warning("generation.task.progress_send_failed", exc_info=True)
-            finally:
-                if done is not None:
-                    done.set()
-
-    def later(self, send: Callable[[], None]) -> None:
-        sends = self._running(start=True)
-        if sends.qsize() >= self.LIMIT:
-            logger.warning("generation.task.progress_send_dropped")
-            return
-        sends.put((send, None))
-
-    def flush(self) -> None:
-        """Until every progress event queued so far has left (none queued: at once)."""
-        sends = self._running(start=False)
-        if sends is None:
-            return
-        done = threading.Event()
-        sends.put((None, done))
-        if not done.wait(self.FLUSH_SECONDS):
-            logger.warning("generation.task.progress_flush_timed_out")
-
-
-_progress_sends = _ProgressSends()
-
-
-def notify(task: Task, *, embed_status: str, files: Files | None = None, progress: bool = False) -> None:
-    """Push the task's state to the owner's tabs after commit: a progress event (``progress``)
-    without waiting for it to leave, any other once every progress event before it has left."""
+def notify(task: Task, *, embed_status: str, files: Files | None = None) -> None:
+    """Push the task's state to the owner's tabs after commit."""
     payload = task_payload(task, embed_status=embed_status, files=files)
-
-    def send() -> None:
-        send_to_user(task.owner_id, EMBED_UPDATE, payload)
-
-    if progress:
-        transaction.on_commit(lambda: _progress_sends.later(send))
-    else:
-
-        def send_in_order() -> None:
-            _progress_sends.flush()
-            send()
-
-        transaction.on_commit(send_in_order)
+    transaction.on_commit(lambda: send_to_user(task.owner_id, EMBED_UPDATE, payload))
 
 
 def enqueue(task_id: object, *, delay_ms: int | None = None) -> None:
@@ -178,24 +98,15 @@ def claim(task_id: str) -> Task | None:
         return task
 
 
-def heartbeat(
-    task: Task, *fields: str, embed_status: str | None = None, unless_stopped: bool = False
-) -> bool:
+def heartbeat(task: Task, *fields: str, embed_status: str | None = None) -> None:
     """Record that the task's worker is alive, with the progress ``fields`` it has changed on
-    ``task`` (stage, progress, queue position…); with ``embed_status``, tell the owner's tabs.
-
-    ``unless_stopped``: write nothing (and return False) if the task has ended meanwhile or a
-    cancel was asked for (or its row is gone): the check and the write are one UPDATE."""
+    ``task`` (stage, progress, queue position…); with ``embed_status``, tell the owner's tabs."""
     task.heartbeat_at = timezone.now()
-    rows = Task.objects.filter(pk=task.pk)
-    if unless_stopped:
-        rows = rows.filter(cancel_requested=False).exclude(status__in=Task.TERMINAL)
-    written = rows.update(heartbeat_at=task.heartbeat_at, **{f: getattr(task, f) for f in fields})
-    if not written:
-        return False
+    Task.objects.filter(pk=task.pk).update(
+        heartbeat_at=task.heartbeat_at, **{f: getattr(task, f) for f in fields}
+    )
     if embed_status is not None:
-        notify(task, embed_status=embed_status, progress=True)
-    return True
+        notify(task, embed_status=embed_status)
 
 
 def is_cancel_requested(task: Task) -> bool:

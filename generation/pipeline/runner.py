@@ -12,10 +12,8 @@ overwrites rather than duplicates. Every path ends the task ``completed``, ``fai
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -67,10 +65,7 @@ class _Reporter:
         eta_seconds: float | None = None,
         provider_request_id: str | None = None,
         force: bool = False,
-        unless_stopped: bool = False,
-    ) -> bool | None:
-        """None when nothing needed writing; else whether it was written (with ``unless_stopped``,
-        False: the task has ended or a cancel was asked for, see ``lifecycle.heartbeat``)."""
+    ) -> None:
         task = self.task
         low, high = PROVIDER_SPAN
         if stage in {"queued", "generating", "provider"}:
@@ -80,7 +75,7 @@ class _Reporter:
         if not changed or (
             not force and now - self._last_write < _PROGRESS_WRITE_INTERVAL and stage == task.stage
         ):
-            return None
+            return
         self._last_write = now
         task.stage = stage
         task.progress = max(task.progress, progress)
@@ -93,9 +88,7 @@ class _Reporter:
         if provider_request_id and provider_request_id != task.provider_request_id:
             task.provider_request_id = provider_request_id
             fields.append("provider_request_id")
-        return lifecycle.heartbeat(
-            task, *fields, embed_status=Embed.Status.PROCESSING, unless_stopped=unless_stopped
-        )
+        lifecycle.heartbeat(task, *fields, embed_status=Embed.Status.PROCESSING)
 
 
 def _cancel_checker(task: Task) -> Callable[[], bool]:
@@ -206,9 +199,6 @@ class Run:
     label: imaging.AiLabel | None = None
     renditions: dict = field(default_factory=dict)
     files: Files | None = None
-    # The label and renditions begun while the provider's answer is being staged (``_staging``)
-    early_label: tuple[imaging.AiLabel, EmbedContent] | None = None
-    early_renditions: Future | None = None
 
 
 @dataclass(frozen=True)
@@ -255,57 +245,23 @@ def _call_provider(run: Run) -> None:
 
 
 def _stage_result(run: Run) -> None:
-    """Keep the provider's answer (the staging PUT, then the row saying so) while its renditions
-    are already being made on a thread of their own: the renditions stage takes them from there.
-    Nothing is stored or written from that thread, so a crash or failure before the answer is
-    kept leaves exactly what it left before (the provider is called again), and a cancel seen by
-    the labels or storing stage discards them."""
-    run.image = run.output.image
-    _begin_renditions(run, stages.with_provider_result(run.content, run.output))
     run.content = stages.stage_result(run.opened, run.content, run.output)
     lifecycle.keep_provider_result(run.task, run.opened.embed, usage=run.output.usage)
-
-
-def _begin_renditions(run: Run, content: EmbedContent) -> None:
-    try:
-        run.early_label = _make_label(run, content)
-    except Exception:  # the labels stage makes it again, and fails there as it always did
-        logger.info("generation.task.early_label_skipped task=%s", run.task.id, exc_info=True)
-        return
-    future: Future = Future()
-    label, image = run.early_label[0], run.image
-
-    def render() -> None:
-        if future.set_running_or_notify_cancel():
-            try:
-                future.set_result(stages.render(image, label))
-            except BaseException as exc:  # handed to the renditions stage, raised there
-                future.set_exception(exc)
-
-    threading.Thread(target=render, name=f"renditions-{run.task.id}", daemon=True).start()
-    run.early_renditions = future
+    run.image = run.output.image
 
 
 def _load_staged(run: Run) -> None:
     run.image = stages.load_staged(run.opened)
 
 
-def _make_label(run: Run, content: EmbedContent) -> tuple[imaging.AiLabel, EmbedContent]:
+def _label(run: Run) -> None:
     prefs = UserPreferences.objects.filter(user_id=run.task.owner_id).first()
     keep_prompt = prefs is None or prefs.embed_prompt_in_metadata
-    return stages.build_label(run.spec, run.task, content, keep_prompt=keep_prompt)
-
-
-def _label(run: Run) -> None:
-    # made from the very content the staging stage kept, so the same label and content
-    run.label, run.content = run.early_label or _make_label(run, run.content)
+    run.label, run.content = stages.build_label(run.spec, run.task, run.content, keep_prompt=keep_prompt)
 
 
 def _render(run: Run) -> None:
-    if run.early_renditions is not None:
-        run.renditions = run.early_renditions.result()
-    else:
-        run.renditions = stages.render(run.image, run.label)
+    run.renditions = stages.render(run.image, run.label)
 
 
 def _store(run: Run) -> None:
@@ -375,16 +331,10 @@ def _execute(task: Task) -> None:
     for step in steps:
         if not step.when(run):
             continue
-        written = None
-        if step.stage is not None:
-            # with stop_if_cancelled, the stop check and the stage's write are one UPDATE
-            written = run.report(
-                stage=step.stage, progress=step.progress, force=True, unless_stopped=step.stop_if_cancelled
-            )
-        if step.stop_if_cancelled and (
-            written is False or (written is None and (run.is_cancelled() or lifecycle.has_ended(task)))
-        ):
+        if step.stop_if_cancelled and (run.is_cancelled() or lifecycle.has_ended(task)):
             raise Cancelled()
+        if step.stage is not None:
+            run.report(stage=step.stage, progress=step.progress, force=True)
         _at(step.name, run)
         step.run(run)
     _at("complete", run)

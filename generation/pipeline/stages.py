@@ -113,18 +113,13 @@ def stage_result(opened: sealing.OpenEmbed, content: ImageContent, output: Provi
     what it was (sealed into ``opened.embed``, for the runner to persist), so a retry never pays
     again."""
     opened.store_file(STAGING, output.image)
-    content = with_provider_result(content, output)
-    opened.seal_content(content)
-    return content
-
-
-def with_provider_result(content: ImageContent, output: ProviderOutput) -> ImageContent:
-    """The content saying what the provider answered (its mime, model version and seed)."""
-    return replace(
+    content = replace(
         content,
         provider=ProviderResult(mime=output.mime, model_version=output.model_version, seed=output.seed),
         seed=output.seed if content.seed is None else content.seed,
     )
+    opened.seal_content(content)
+    return content
 
 
 def load_staged(opened: sealing.OpenEmbed) -> bytes:
