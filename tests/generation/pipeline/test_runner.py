@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from embeds.storage import StorageUnavailable
 from tests.conftest import wait_for_task
 
@@ -53,6 +55,10 @@ def test_a_fault_injected_by_the_hook_is_retried_from_the_staged_result(alice_ap
     response = alice_api.post("/v1/apps/images/generate", {"prompt": "a tree"}, format="json")
     done = wait_for_task(alice_api, response.json()["task_id"])
     assert done["status"] == "completed" and done["attempts"] == 2
+    # the task reads completed once its end commits; its clean-up (and that hook) come just after
+    deadline = time.monotonic() + 10
+    while ("cleanup", 2) not in SEEN and time.monotonic() < deadline:
+        time.sleep(0.01)
     second = [stage for stage, attempt in SEEN if attempt == 2]
     # the provider's answer was kept: the second attempt resumes without calling it again
     assert second == ["resume", "labels", "renditions", "storing", "sealing", "complete", "cleanup"]
