@@ -25,19 +25,36 @@ def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:6]}"
 
 
-def sign_up(context, base_url: str, username: str, password: str = PASSWORD) -> str:
-    """Sign a new user up in ``context`` (the browser then holds a logged-in session) under
-    ``unique(username)``, which it returns."""
-    username = unique(username)
-    page = context.new_page()
+def submit_sign_up(page, base_url: str, username: str, password: str = PASSWORD) -> None:
+    """Sign ``username`` up through the form on ``page``, which ends on the chat, logged in."""
     page.goto("/signup/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password1]", password)
     page.fill("input[name=password2]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/")
+
+
+def sign_up(context, base_url: str, username: str, password: str = PASSWORD) -> str:
+    """Sign a new user up in ``context`` (the browser then holds a logged-in session) under
+    ``unique(username)``, which it returns."""
+    username = unique(username)
+    page = context.new_page()
+    submit_sign_up(page, base_url, username, password)
     page.close()
     return username
+
+
+def signed_in_page(browser, stack, username: str):
+    """A new context whose user ``username`` (exactly) has just signed up, and its page on the
+    chat with the socket online. bypass_csp: as in ``signed_in_context``."""
+    context = browser.new_context(
+        base_url=stack.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
+    )
+    page = context.new_page()
+    submit_sign_up(page, stack.url, username)
+    page.wait_for_selector("[data-testid=connection][data-state=online]", state="attached")
+    return context, page
 
 
 def signed_in_context(browser, stack, username: str, *, width: int = 1280, height: int = 860):

@@ -12,7 +12,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.browser.helpers import PASSWORD, make_link, visit
+from tests.browser.helpers import PASSWORD, make_link, signed_in_page, visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-client-mode")]
 
@@ -32,21 +32,6 @@ def _photo(path) -> str:
     image.save(buffer, "JPEG", exif=exif.tobytes(), quality=95)
     path.write_bytes(buffer.getvalue())
     return str(path)
-
-
-def _sign_up(browser, stack, username: str):
-    context = browser.new_context(
-        base_url=stack.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
-    )
-    page = context.new_page()
-    page.goto("/signup/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password1]", PASSWORD)
-    page.fill("input[name=password2]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{stack.url}/")
-    page.wait_for_selector("[data-testid=connection][data-state=online]", state="attached")
-    return context, page
 
 
 HAS_KEY = """() => new Promise((resolve) => {
@@ -217,7 +202,7 @@ def test_private_renditions_are_encoded_in_a_worker_or_on_the_page(browser, stac
 
 
 def test_private_upload_decrypts_only_with_the_key(browser, stack, tmp_path):
-    owner, page = _sign_up(browser, stack, "zk-owner")
+    owner, page = signed_in_page(browser, stack, "zk-owner")
     _wait_for_key(page)
     response = page.request.get("/v1/account/master_key")
     assert response.status == 200, response.text()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.helpers import ARTIFACTS, PASSWORD, make_link, unique
+from tests.browser.helpers import ARTIFACTS, make_link, submit_sign_up, unique
 from tests.live_stack import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-gallery")]
@@ -34,12 +34,7 @@ def gallery(browser, stack):
     context.add_init_script(WATCH_CSP)
     collector = unique("collector")
     page = context.new_page()
-    page.goto("/signup/")
-    page.fill("input[name=username]", collector)
-    page.fill("input[name=password1]", PASSWORD)
-    page.fill("input[name=password2]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{stack.url}/")
+    submit_sign_up(page, stack.url, collector)
     seeded = subprocess.run(
         [sys.executable, "-m", "tests.gallery_seed", collector, str(COUNT)],
         cwd=ROOT,

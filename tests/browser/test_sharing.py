@@ -6,30 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.helpers import PASSWORD, STRICT_CSP, finished, generate, make_link, unique, visit
+from tests.browser.helpers import STRICT_CSP, finished, generate, make_link, signed_in_page, unique, visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-sharing")]
 
 
-def _sign_up(browser, stack):
-    # bypass_csp: the chat helpers poll with string predicates, which a strict CSP blocks; the
-    # visitors' contexts keep the CSP, so the share page is tested as a visitor gets it.
-    context = browser.new_context(
-        base_url=stack.url, viewport={"width": 1280, "height": 860}, bypass_csp=True
-    )
-    page = context.new_page()
-    page.goto("/signup/")
-    page.fill("input[name=username]", unique("sharer"))
-    page.fill("input[name=password1]", PASSWORD)
-    page.fill("input[name=password2]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{stack.url}/")
-    page.wait_for_selector("[data-testid=connection][data-state=online]", state="attached")
-    return context, page
-
-
 def test_share_open_wrong_password_and_revoke(browser, stack):
-    owner, page = _sign_up(browser, stack)
+    # bypass_csp (signed_in_page): the chat helpers poll with string predicates, which a strict
+    # CSP blocks; the visitors' contexts keep the CSP, so the share page is tested as they get it.
+    owner, page = signed_in_page(browser, stack, unique("sharer"))
     embed_id = generate(page, "A lighthouse in fog", "1:1")
     finished(page, embed_id).click()
     page.locator("[data-testid=fullscreen]").wait_for(state="visible")
